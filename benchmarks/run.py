@@ -1,0 +1,173 @@
+"""The benchmark command: every speed figure, measured side by side in one run.
+
+    python -m benchmarks.run                 # print the table
+    python -m benchmarks.run --write-docs    # also regenerate docs/BENCHMARKS.md
+
+Rows: onnxruntime step latency against PyTorch eager on the same weights (rebuilt from the
+.onnx), a 64-step continuation including sampling, and the time until the runtime is ready
+(import + model load, in a fresh interpreter). Needs the ``train`` extra for the torch row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "BENCHMARKS.md"
+
+
+@dataclass
+class Row:
+    """One measured figure: ``value`` in ``unit``; ``target`` is a readable bound or ''."""
+
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    met: bool | None = None
+
+    def cells(self) -> list[str]:
+        verdict = "" if self.met is None else ("met" if self.met else "MISSED")
+        return [self.name, f"{self.value:.3g} {self.unit}", self.target, verdict]
+
+
+def percentile_us(samples_s: list[float], q: float) -> float:
+    return float(np.percentile(np.array(samples_s) * 1e6, q))
+
+
+def time_calls(fn, repeats: int, warmup: int = 50) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def lstm_rows(style: str, repeats: int) -> list[Row]:
+    """Step latency (ORT vs torch eager, same weights) and a 64-step continuation."""
+    import torch
+
+    from livemelody.generate import continue_tokens, primer_tokens
+    from livemelody.models.registry import find_model, load_lstm
+    from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
+    from livemelody.sampling import SamplingParams
+    from training.lstm import lstm_from_onnx
+
+    session = load_lstm(style)
+    json_path, meta = find_model("lstm", style)
+    torch.set_num_threads(1)
+    model = lstm_from_onnx(json_path.with_name(meta.onnx_file))
+    primer, _, _ = primer_tokens(AH_VOUS_DIRAI_JE_MAMAN, session)
+
+    _, ort_state = session.prime(primer)
+    token = np.array([[primer[-1]]], dtype=np.int64)
+
+    def ort_step():
+        session.run(token, ort_state)
+
+    h, c = model.zero_state(1)
+    torch_token = torch.from_numpy(token)
+
+    def torch_step():
+        with torch.no_grad():
+            model(torch_token, h, c)
+
+    ort_samples = time_calls(ort_step, repeats)
+    torch_samples = time_calls(torch_step, repeats)
+    rng = np.random.default_rng(0)
+    params = SamplingParams(1.0, top_p=0.95)
+    cont_samples = time_calls(lambda: continue_tokens(session, primer, 64, params, rng), max(repeats // 20, 100), warmup=5)
+    ort_p50, ort_p99 = percentile_us(ort_samples, 50), percentile_us(ort_samples, 99)
+    torch_p50, torch_p99 = percentile_us(torch_samples, 50), percentile_us(torch_samples, 99)
+    cont_p50, cont_p99 = percentile_us(cont_samples, 50) / 1000, percentile_us(cont_samples, 99) / 1000
+    return [
+        Row(f"LSTM {style} step, onnxruntime p50", ort_p50, "us"),
+        Row(f"LSTM {style} step, onnxruntime p99", ort_p99, "us", "<= 100 us", ort_p99 <= 100),
+        Row(f"LSTM {style} step, torch eager p50", torch_p50, "us"),
+        Row(f"LSTM {style} step, torch eager p99", torch_p99, "us"),
+        Row(f"LSTM {style} step, eager / onnxruntime at p50", torch_p50 / ort_p50, "x", ">= 5x", torch_p50 / ort_p50 >= 5),
+        Row(f"64-step continuation incl. sampling p50 ({style})", cont_p50, "ms"),
+        Row(f"64-step continuation incl. sampling p99 ({style})", cont_p99, "ms", "<= 5 ms", cont_p99 <= 5),
+    ]
+
+
+READY_SNIPPET = (
+    "import time; t = time.perf_counter(); "
+    "from livemelody.models.registry import load_lstm; from livemelody.generate import continue_tokens; "
+    "s = load_lstm('{style}'); s.prime([0, 10]); print(time.perf_counter() - t)"
+)
+
+
+def ready_rows(style: str, runs: int) -> list[Row]:
+    """Import + load in a fresh interpreter: in-process figure and whole-process wall time."""
+    inner, whole = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", READY_SNIPPET.format(style=style)], capture_output=True, text=True, check=True)
+        whole.append(time.perf_counter() - started)
+        inner.append(float(out.stdout.strip()))
+    return [
+        Row("runtime ready: import + load + first call, median", float(np.median(inner)), "s"),
+        Row("runtime ready: import + load + first call, max", max(inner), "s", "<= 1.5 s", max(inner) <= 1.5),
+        Row("runtime ready incl. interpreter start, max", max(whole), "s"),
+    ]
+
+
+def table(rows: list[Row]) -> str:
+    header = ["measure", "value", "target", ""]
+    widths = [max(len(r.cells()[i]) for r in rows + [Row(*header[:2], "")]) for i in range(4)]
+    widths = [max(w, len(h)) for w, h in zip(widths, header)]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r.cells(), widths)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def environment() -> str:
+    import onnxruntime
+
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = "not installed"
+    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"onnxruntime {onnxruntime.__version__}, torch {torch_version}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5000, help="timed calls per latency row")
+    parser.add_argument("--style", default="deutsch")
+    parser.add_argument("--write-docs", action="store_true", help=f"rewrite {DOC.relative_to(REPO)}")
+    args = parser.parse_args(argv)
+    rows = lstm_rows(args.style, args.repeats) + ready_rows(args.style, 5)
+    text = table(rows)
+    print(environment())
+    print(text)
+    if args.write_docs:
+        DOC.parent.mkdir(exist_ok=True)
+        DOC.write_text(
+            "# Benchmarks\n\nGenerated by `python -m benchmarks.run --write-docs`; do not edit by hand.\n"
+            f"Measured {time.strftime('%Y-%m-%d')} on {environment()}.\n"
+            "All rows come from one run, side by side; shared machines are noisy, so compare "
+            "ratios within a run rather than figures across runs.\n\n" + text + "\n"
+        )
+    return 0 if all(r.met is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

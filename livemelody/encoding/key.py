@@ -1,0 +1,73 @@
+"""Key detection (Krumhansl-Schmuckler) and transposition to the models' C major / A minor.
+
+Training and runtime both use this module, so the model sees the same transposition
+convention in both: major keys are moved to C, minor keys to A, by the smallest shift
+(-6..+5 semitones), which keeps melodies near their original register.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+# Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
+_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def _rotations(profile: np.ndarray) -> np.ndarray:
+    """[12, 12] matrix: row t is the profile with its tonic on pitch class t."""
+    return np.stack([np.roll(profile, t) for t in range(12)])
+
+
+_TEMPLATES = np.concatenate([_rotations(_MAJOR_PROFILE), _rotations(_MINOR_PROFILE)])  # [24, 12]
+_TEMPLATES_CENTRED = _TEMPLATES - _TEMPLATES.mean(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key: ``tonic`` pitch class (0 = C .. 11 = B) and ``mode`` ("major" or "minor")."""
+
+    tonic: int
+    mode: str
+
+    def __str__(self) -> str:
+        name = PITCH_CLASS_NAMES[self.tonic]
+        return name if self.mode == "major" else name.lower() + "m"
+
+    @property
+    def reference_tonic(self) -> int:
+        """Pitch class the models expect for this mode: C (0) for major, A (9) for minor."""
+        return 0 if self.mode == "major" else 9
+
+
+def detect_key(pitches: Iterable[int], weights: Iterable[float] | None = None) -> Key:
+    """Most likely key of a melody (Krumhansl-Schmuckler correlation).
+
+    ``pitches`` are MIDI numbers; ``weights`` (same length, e.g. durations in steps) weight
+    each note, 1 each if omitted. An empty melody gets C major.
+    """
+    pitches = np.asarray(list(pitches), dtype=np.int64)
+    w = np.ones(len(pitches)) if weights is None else np.asarray(list(weights), dtype=np.float64)
+    if len(pitches) == 0 or w.sum() <= 0:
+        return Key(0, "major")
+    if len(w) != len(pitches):
+        raise ValueError("pitches and weights differ in length")
+    histogram = np.bincount(pitches % 12, weights=w, minlength=12)
+    centred = histogram - histogram.mean()
+    denominator = np.linalg.norm(_TEMPLATES_CENTRED, axis=1) * np.linalg.norm(centred)
+    if denominator.max() == 0:  # every pitch class equally weighted: no evidence
+        return Key(0, "major")
+    scores = _TEMPLATES_CENTRED @ centred / np.where(denominator == 0, 1, denominator)
+    best = int(np.argmax(scores))
+    return Key(best % 12, "major" if best < 12 else "minor")
+
+
+def transposition_to_reference(key: Key) -> int:
+    """Semitones to add to move ``key`` to C major / A minor, in -6..+5."""
+    shift = (key.reference_tonic - key.tonic) % 12
+    return shift - 12 if shift > 5 else shift

@@ -1,0 +1,28 @@
+"""Small immutable values shared by every layer.
+
+Times here are in grid steps (16th notes, ``STEPS_PER_QUARTER`` per quarter note) unless a
+name says otherwise; pitches are MIDI note numbers 0-127.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note on the 16th-note grid.
+
+    ``start`` and ``duration`` are in steps (``duration`` >= 1); ``pitch`` and ``velocity``
+    are MIDI numbers (0-127).
+    """
+
+    pitch: int
+    start: int
+    duration: int
+    velocity: int = 80
+
+    @property
+    def end(self) -> int:
+        """First step after the note (exclusive end), in steps."""
+        return self.start + self.duration

@@ -1,0 +1,1 @@
+"""MIDI: files (here) and, later, ports. The only package that imports mido."""

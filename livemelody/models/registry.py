@@ -1,0 +1,60 @@
+"""Where installed models live, and lookup by kind and style.
+
+Search order: the folders in ``$LIVEMELODY_MODELS`` (separated by ``os.pathsep``), then the
+models shipped inside the installed package (``livemelody/exported_models``), then the
+checkout's top-level ``exported_models/`` (editable installs and running from source).
+The first model found for a (kind, style) wins.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from livemelody.models.metadata import ModelError, ModelMetadata, load_metadata
+
+ENV_VAR = "LIVEMELODY_MODELS"
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def model_dirs() -> list[Path]:
+    """Existing model folders, in search order."""
+    candidates = [Path(p) for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
+    candidates += [_PACKAGE / "exported_models", _PACKAGE.parent / "exported_models"]
+    return [d for d in candidates if d.is_dir()]
+
+
+def installed_models(kind: str | None = None) -> list[tuple[Path, ModelMetadata]]:
+    """(json path, metadata) of every readable model, first occurrence per (kind, style)."""
+    seen: set[tuple[str, str]] = set()
+    found = []
+    for folder in model_dirs():
+        for json_path in sorted(folder.glob("*.json")):
+            try:
+                metadata = load_metadata(json_path)
+            except ModelError:
+                continue
+            key = (metadata.kind, metadata.style)
+            if key in seen or (kind is not None and metadata.kind != kind):
+                continue
+            seen.add(key)
+            found.append((json_path, metadata))
+    return found
+
+
+def find_model(kind: str, style: str) -> tuple[Path, ModelMetadata]:
+    """The installed model of ``kind`` for ``style``; a clear :class:`ModelError` if none."""
+    models = installed_models(kind)
+    for json_path, metadata in models:
+        if metadata.style == style:
+            return json_path, metadata
+    styles = ", ".join(sorted(m.style for _, m in models)) or "none"
+    raise ModelError(f"no {kind} model for style {style!r}; installed styles: {styles}")
+
+
+def load_lstm(style: str):
+    """An :class:`~livemelody.models.lstm.LstmSession` for ``style`` (sha256 checked)."""
+    from livemelody.models.lstm import LstmSession
+
+    json_path, metadata = find_model("lstm", style)
+    return LstmSession(json_path, metadata)

@@ -1,0 +1,76 @@
+"""The `livemelody` command: continue, styles, and one-line errors for bad input."""
+
+import mido
+import pytest
+
+from livemelody.cli import main
+from livemelody.midi.files import read_melody
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_continue_writes_primer_and_continuation(tiny_models, twinkle_mid, tmp_path, capsys):
+    out = tmp_path / "out.mid"
+    code, text, err = run(capsys, "continue", str(twinkle_mid), "-o", str(out), "--style", "tiny", "--bars", "2", "--seed", "7")
+    assert code == 0, err
+    midi = mido.MidiFile(out)
+    assert len(midi.tracks) == 3 and "in C" in text
+    answer = [m for m in midi.tracks[2] if m.type == "note_on"]
+    assert answer, "the continuation track has notes"
+    ticks = sum(m.time for m in midi.tracks[2])
+    assert 64 * 120 < ticks <= 96 * 120  # continuation ends within 2 bars after the 4-bar primer (120 ticks/step)
+
+
+def test_same_seed_same_file(tiny_models, twinkle_mid, tmp_path, capsys):
+    paths = []
+    for name in ("a.mid", "b.mid"):
+        run(capsys, "continue", str(twinkle_mid), "-o", str(tmp_path / name), "--style", "tiny", "--seed", "1")
+        paths.append((tmp_path / name).read_bytes())
+    assert paths[0] == paths[1]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--temperature", "-1"], "must be >= 0"),
+    (["--temperature", "nan"], "not a finite number"),
+    (["--temperature", "hot"], "not a number"),
+    (["--top-p", "0"], "must be > 0"),
+    (["--top-p", "1.5"], "must be <= 1"),
+    (["--bars", "0"], "must be >= 1"),
+    (["--bars", "2.5"], "not a whole number"),
+    (["--style", "klingon"], "no lstm model for style 'klingon'"),
+])
+def test_bad_options_give_one_line_and_exit_2(tiny_models, twinkle_mid, tmp_path, capsys, args, expected):
+    code, _, err = run(capsys, "continue", str(twinkle_mid), "-o", str(tmp_path / "o.mid"), "--style", "tiny", *args)
+    assert code == 2
+    assert expected in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content", [None, b"", b"MThd garbage", bytes(range(256))])
+def test_bad_files_give_one_line_and_exit_2(tiny_models, tmp_path, capsys, content):
+    path = tmp_path / "in.mid"
+    if content is not None:
+        path.write_bytes(content)
+    code, _, err = run(capsys, "continue", str(path), "-o", str(tmp_path / "o.mid"), "--style", "tiny")
+    assert code == 2 and err.startswith("livemelody: error:") and err.count("\n") == 1
+
+
+def test_unwritable_output_is_one_line(tiny_models, twinkle_mid, tmp_path, capsys):
+    code, _, err = run(capsys, "continue", str(twinkle_mid), "-o", str(tmp_path / "no" / "such" / "dir.mid"), "--style", "tiny")
+    assert code == 2 and "cannot write" in err
+
+
+def test_styles_lists_installed_models(tiny_models, capsys):
+    code, out, _ = run(capsys, "styles")
+    assert code == 0 and "tiny" in out and "deutsch" in out and "han" in out
+
+
+def test_primer_written_back_is_the_quantised_input(tiny_models, twinkle_mid, tmp_path, capsys):
+    out = tmp_path / "o.mid"
+    run(capsys, "continue", str(twinkle_mid), "-o", str(out), "--style", "tiny", "--seed", "2")
+    written = mido.MidiFile(out)
+    primer = [m.note for m in written.tracks[1] if m.type == "note_on"]
+    assert primer == [n.pitch for n in read_melody(twinkle_mid).notes]

@@ -1,0 +1,120 @@
+"""The seed's melody LSTM in PyTorch, with the ONNX step contract as its forward signature.
+
+Seed (Keras summary on the slides): one-hot input -> LSTM(256) -> Dropout -> Dense(softmax).
+Here ``forward(tokens, h, c) -> (logits, h_out, c_out)`` is exactly the exported graph:
+``tokens`` int64 [batch, time]; ``h``, ``c`` float32 [1, batch, hidden]; ``logits``
+[batch, time, vocab] (softmax is applied by the sampler, not the graph).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+
+INPUT_NAMES = ["tokens", "h", "c"]
+OUTPUT_NAMES = ["logits", "h_out", "c_out"]
+
+
+class MelodyLSTM(nn.Module):
+    """One-hot tokens -> LSTM -> dropout -> dense logits over the vocabulary."""
+
+    def __init__(self, vocab_size: int, hidden_size: int = 256, dropout: float = 0.2):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        # One-hot encoding as a fixed identity lookup: a buffer, not a parameter (as the seed).
+        self.register_buffer("one_hot", torch.eye(vocab_size), persistent=False)
+        self.lstm = nn.LSTM(vocab_size, hidden_size, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, tokens: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
+        x = self.one_hot[tokens]
+        y, (h_out, c_out) = self.lstm(x, (h, c))
+        return self.dense(self.dropout(y)), h_out, c_out
+
+    def zero_state(self, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Initial (h, c), zeros of shape [1, batch, hidden]."""
+        shape = (1, batch, self.hidden_size)
+        return torch.zeros(shape), torch.zeros(shape)
+
+
+def seed_parameter_count(vocab_size: int, hidden_size: int) -> int:
+    """The seed's Keras count: LSTM 4*(H*(V+H)+H) plus Dense H*V+V (302,080 + 9,766 for V=38)."""
+    return 4 * (hidden_size * (vocab_size + hidden_size) + hidden_size) + hidden_size * vocab_size + vocab_size
+
+
+def expected_parameter_count(vocab_size: int, hidden_size: int) -> int:
+    """The seed's formula plus PyTorch's second LSTM bias vector (b_hh: 4*H more)."""
+    return seed_parameter_count(vocab_size, hidden_size) + 4 * hidden_size
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def export_onnx(model: MelodyLSTM, path, opset: int = 17) -> None:
+    """Write the step model with dynamic batch and time axes (TorchScript exporter)."""
+    model.eval()
+    with warnings.catch_warnings():
+        # The exporter warns that LSTM batch sizes may break without h0/c0 inputs: ours has them.
+        warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size")
+        _export(model, path, opset)
+
+
+def _export(model: MelodyLSTM, path, opset: int) -> None:
+    tokens = torch.zeros((1, 4), dtype=torch.int64)
+    h, c = model.zero_state(1)
+    torch.onnx.export(
+        model,
+        (tokens, h, c),
+        str(path),
+        input_names=INPUT_NAMES,
+        output_names=OUTPUT_NAMES,
+        dynamic_axes={
+            "tokens": {0: "batch", 1: "time"},
+            "h": {1: "batch"},
+            "c": {1: "batch"},
+            "logits": {0: "batch", 1: "time"},
+            "h_out": {1: "batch"},
+            "c_out": {1: "batch"},
+        },
+        opset_version=opset,
+        dynamo=False,
+    )
+
+
+def lstm_from_onnx(onnx_path) -> MelodyLSTM:
+    """Rebuild the torch model from an exported ``.onnx`` (same weights; eval mode).
+
+    ONNX stores LSTM gates as (input, output, forget, cell), PyTorch as (input, forget,
+    cell, output); the dense layer is a MatMul by the transposed weight plus an Add.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_path)).graph
+    weights = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    lstm = next(n for n in graph.node if n.op_type == "LSTM")
+    matmul = next(n for n in graph.node if n.op_type == "MatMul")
+    add = next(n for n in graph.node if n.op_type == "Add")
+    w, r, b = (weights[name][0] for name in lstm.input[1:4])
+    hidden, vocab_size = r.shape[1], w.shape[1]
+    order = [0, 2, 3, 1]
+
+    def reorder(array):
+        return torch.from_numpy(array.reshape(4, hidden, -1)[order].reshape(array.shape).copy())
+
+    model = MelodyLSTM(vocab_size, hidden, dropout=0.0)
+    dense_w = weights[matmul.input[1]]
+    dense_b = next(weights[name] for name in add.input if name in weights)
+    with torch.no_grad():
+        model.lstm.weight_ih_l0.copy_(reorder(w))
+        model.lstm.weight_hh_l0.copy_(reorder(r))
+        model.lstm.bias_ih_l0.copy_(reorder(b[: 4 * hidden]))
+        model.lstm.bias_hh_l0.copy_(reorder(b[4 * hidden :]))
+        model.dense.weight.copy_(torch.from_numpy(dense_w.T.copy()))
+        model.dense.bias.copy_(torch.from_numpy(dense_b.copy()))
+    return model.eval()

@@ -1,0 +1,262 @@
+"""Train one style's melody LSTM, evaluate it against baselines, export it to ONNX.
+
+    python -m training.train_lstm --style deutsch            # the shipped model
+    python -m training.train_lstm --style han --tunes 20 --max-epochs 1 --out /tmp/m   # smoke run
+
+Seeded and single-threaded by default, so the same command reproduces the same model (to
+float rounding). Prints the parameter count against the seed's formula, one line per epoch,
+then the held-out table; writes ``<out>/lstm_<style>.onnx`` + ``.json`` and a loss-curve PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import music21
+import numpy as np
+import torch
+from torch import nn
+
+from livemelody.encoding import Vocabulary
+from training.corpus import STYLE_FILES
+from training.baselines import NgramModel, UniformModel
+from training.dataset import SPLIT_RULE, Song, load_songs
+from training.export import export_lstm
+from training.lstm import MelodyLSTM, expected_parameter_count, parameter_count, seed_parameter_count
+from training.metrics import MetricAccumulator
+
+REPO = Path(__file__).resolve().parent.parent
+IGNORE = -100
+NGRAM_ORDERS = range(2, 9)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines the trained weights (stored in the model metadata)."""
+
+    style: str
+    hidden_size: int = 256
+    dropout: float = 0.2
+    batch_size: int = 8
+    learning_rate: float = 2e-3
+    grad_clip: float = 1.0
+    max_epochs: int = 60
+    patience: int = 6
+    """Stop after this many epochs without a validation gain."""
+    lr_patience: int = 2
+    """Halve the learning rate after this many epochs without a validation gain."""
+    seed: int = 0
+    threads: int = 1
+    tunes: int | None = None
+    """Parse only the first tunes of each ABC file (smoke tests); None = the whole corpus."""
+
+
+def set_seeds(seed: int, threads: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+
+
+def make_batches(songs: list[Song], batch_size: int, rng: random.Random | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Length-sorted batches of (inputs, targets), padded; shuffled if ``rng`` is given."""
+    ordered = sorted(songs, key=lambda s: len(s.tokens))
+    if rng is not None:  # shuffle within similar lengths, then the batch order
+        ordered = sorted(ordered, key=lambda s: (len(s.tokens) // 16, rng.random()))
+    batches = []
+    for i in range(0, len(ordered), batch_size):
+        group = [s.sequence for s in ordered[i : i + batch_size]]
+        length = max(len(seq) for seq in group) - 1
+        inputs = torch.zeros((len(group), length), dtype=torch.int64)
+        targets = torch.full((len(group), length), IGNORE, dtype=torch.int64)
+        for row, seq in enumerate(group):
+            inputs[row, : len(seq) - 1] = torch.tensor(seq[:-1])
+            targets[row, : len(seq) - 1] = torch.tensor(seq[1:])
+        batches.append((inputs, targets))
+    if rng is not None:
+        rng.shuffle(batches)
+    return batches
+
+
+def mean_loss(model: MelodyLSTM, batches, loss_fn) -> float:
+    """Mean per-token cross-entropy (nats) over padded batches, in eval mode."""
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for inputs, targets in batches:
+            logits, _, _ = model(inputs, *model.zero_state(inputs.shape[0]))
+            total += float(loss_fn(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)))
+            count += int((targets != IGNORE).sum())
+    return total / count
+
+
+def train(config: TrainConfig, splits: dict[str, list[Song]], vocab: Vocabulary):
+    """Adam with early stopping on validation loss; returns (best model, history)."""
+    set_seeds(config.seed, config.threads)
+    model = MelodyLSTM(vocab.size, config.hidden_size, config.dropout)
+    got, want = parameter_count(model), expected_parameter_count(vocab.size, config.hidden_size)
+    print(
+        f"parameters: {got:,} (seed's Keras formula 4*(H*(V+H)+H) + H*V+V = "
+        f"{seed_parameter_count(vocab.size, config.hidden_size):,}, plus PyTorch's second LSTM "
+        f"bias 4*H = {4 * config.hidden_size:,}; V={vocab.size}, H={config.hidden_size})"
+    )
+    if got != want:
+        raise SystemExit(f"parameter count {got} differs from the formula's {want}")
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=config.lr_patience)
+    loss_sum = nn.CrossEntropyLoss(ignore_index=IGNORE, reduction="sum")
+    loss_mean = nn.CrossEntropyLoss(ignore_index=IGNORE)
+    valid_batches = make_batches(splits["valid"], 64, None)
+    shuffler = random.Random(config.seed)
+    history: dict = {"train": [], "valid": [], "seconds": [], "learning_rate": []}
+    best_state, best_valid, best_epoch = None, math.inf, 0
+    for epoch in range(1, config.max_epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        total, count = 0.0, 0
+        for inputs, targets in make_batches(splits["train"], config.batch_size, shuffler):
+            logits, _, _ = model(inputs, *model.zero_state(inputs.shape[0]))
+            loss = loss_mean(logits.reshape(-1, vocab.size), targets.reshape(-1))
+            optimiser.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimiser.step()
+            n = int((targets != IGNORE).sum())
+            total, count = total + loss.item() * n, count + n
+        valid = mean_loss(model, valid_batches, loss_sum)
+        history["train"].append(total / count)
+        history["valid"].append(valid)
+        history["seconds"].append(time.perf_counter() - started)
+        history["learning_rate"].append(optimiser.param_groups[0]["lr"])
+        scheduler.step(valid)
+        print(f"epoch {epoch:3d}  train {total / count:.4f}  valid {valid:.4f} nats/step  "
+              f"lr {history['learning_rate'][-1]:.0e}  ({history['seconds'][-1]:.0f} s)", flush=True)
+        if valid < best_valid - 1e-4:
+            best_state, best_valid, best_epoch = copy.deepcopy(model.state_dict()), valid, epoch
+        elif epoch - best_epoch >= config.patience:
+            print(f"early stop: no validation gain for {config.patience} epochs; best epoch {best_epoch}")
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    history["best_epoch"] = best_epoch
+    return model, history
+
+
+def lstm_probabilities(model: MelodyLSTM, sequence: list[int]) -> np.ndarray:
+    """[len - 1, V] next-token probabilities for a delimited song, from the zero state."""
+    with torch.no_grad():
+        inputs = torch.tensor([sequence[:-1]])
+        logits, _, _ = model(inputs, *model.zero_state(1))
+        return torch.softmax(logits[0].double(), dim=-1).numpy()
+
+
+def evaluate(model: MelodyLSTM, splits: dict[str, list[Song]], vocab: Vocabulary) -> dict:
+    """Held-out table: LSTM, uniform, unigram and the interpolated n-grams (n chosen on validation)."""
+    test = [s.sequence for s in splits["test"]]
+    valid = [s.sequence for s in splits["valid"]]
+
+    def measure(prob_fn, sequences) -> dict:
+        acc = MetricAccumulator()
+        for seq in sequences:
+            acc.add(prob_fn(seq), seq[1:])
+        return acc.result()
+
+    ngram = NgramModel(vocab.size, max(NGRAM_ORDERS)).fit(s.sequence for s in splits["train"])
+
+    def by_order(sequences):
+        accs = [MetricAccumulator() for _ in range(ngram.max_order)]
+        for seq in sequences:
+            for acc, probs in zip(accs, ngram.probabilities_by_order(seq)):
+                acc.add(probs, seq[1:])
+        return [a.result() for a in accs]
+
+    valid_orders, test_orders = by_order(valid), by_order(test)
+    best_n = min(NGRAM_ORDERS, key=lambda n: valid_orders[n - 1]["nll_nats"])
+    results = {
+        "lstm": measure(lambda s: lstm_probabilities(model, s), test),
+        "uniform": measure(UniformModel(vocab.size).probabilities, test),
+        "unigram": test_orders[0],
+        "ngram_best": {**test_orders[best_n - 1], "n": best_n},
+        "ngram_valid_nll_by_n": {str(n): valid_orders[n - 1]["nll_nats"] for n in NGRAM_ORDERS},
+        "ngram_test_nll_by_n": {str(n): test_orders[n - 1]["nll_nats"] for n in NGRAM_ORDERS},
+    }
+    results["lstm_nll_reduction_vs_best_ngram"] = 1 - results["lstm"]["nll_nats"] / results["ngram_best"]["nll_nats"]
+    return results
+
+
+def print_table(style: str, results: dict) -> None:
+    print(f"\nheld-out test songs, style {style}: {results['lstm']['steps']} steps, {results['lstm']['notes']} notes")
+    print(f"{'model':<14}{'NLL nats/step':>14}{'pitch acc':>11}{'pitch bits/note':>17}")
+    for label, key in (("LSTM", "lstm"), ("uniform", "uniform"), ("unigram", "unigram"), (f"{results['ngram_best']['n']}-gram (best)", "ngram_best")):
+        r = results[key]
+        print(f"{label:<14}{r['nll_nats']:>14.4f}{r['pitch_accuracy']:>11.3f}{r['pitch_bits']:>17.3f}")
+    print(f"LSTM NLL {100 * results['lstm_nll_reduction_vs_best_ngram']:.1f}% below the best n-gram (target >= 20%)")
+
+
+def save_loss_curve(history: dict, style: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = range(1, len(history["train"]) + 1)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(epochs, history["train"], label="train")
+    ax.plot(epochs, history["valid"], label="validation")
+    ax.axvline(history["best_epoch"], color="grey", linestyle=":", label=f"best epoch {history['best_epoch']}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy (nats / step)")
+    ax.set_title(f"LSTM {style}")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--style", required=True, choices=["deutsch", "han"])
+    parser.add_argument("--out", type=Path, default=REPO / "exported_models", help="folder for .onnx + .json")
+    parser.add_argument("--curves", type=Path, default=REPO / "docs" / "figures", help="folder for the loss-curve PNG")
+    for name in ("hidden_size", "batch_size", "max_epochs", "patience", "lr_patience", "seed", "threads", "tunes"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=None)
+    for name in ("dropout", "learning_rate"):
+        parser.add_argument("--" + name.replace("_", "-"), type=float, default=None)
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
+    config = TrainConfig(**overrides)
+    vocab = Vocabulary()
+    splits, counts = load_songs(config.style, vocab, config.tunes)
+    if not all(splits.values()):
+        raise SystemExit(f"too few songs for a train/valid/test split: { {k: len(v) for k, v in splits.items()} }")
+    print(f"{config.style}: {counts} -> train {len(splits['train'])}, valid {len(splits['valid'])}, test {len(splits['test'])} songs")
+    started = time.perf_counter()
+    model, history = train(config, splits, vocab)
+    train_seconds = time.perf_counter() - started
+    results = evaluate(model, splits, vocab)
+    print_table(config.style, results)
+    save_loss_curve(history, config.style, args.curves / f"lstm_{config.style}_loss.png")
+    data = {
+        "corpus": f"music21 {music21.__version__} essenFolksong: {', '.join(STYLE_FILES[config.style])}",
+        "counts": counts,
+        "split_rule": SPLIT_RULE,
+        "split_sizes": {k: len(v) for k, v in splits.items()},
+        "valid_ids": [s.song_id for s in splits["valid"]],
+        "test_ids": [s.song_id for s in splits["test"]],
+    }
+    training = {**asdict(config), "history": history, "train_seconds": round(train_seconds, 1), "torch": torch.__version__}
+    json_path, metadata = export_lstm(model, vocab, config.style, args.out, training, data, {"test": results})
+    print(f"exported {json_path} (onnx parity max |diff| {metadata.metrics['onnx_parity_max_abs']:.2e})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
