@@ -85,9 +85,9 @@ def render(models_dir: Path) -> str:
     rows = []
     for s, m in metas.items():
         tr = m.training
-        rows.append([s, str(tr["best_epoch"]), str(len(tr["history"]["train"])), f"{tr['train_seconds']:.0f} s",
+        rows.append([s, str(tr["history"]["best_epoch"]), str(len(tr["history"]["train"])), f"{tr['train_seconds']:.0f} s",
                      f"{min(tr['history']['valid']):.4f}", f"{m.metrics['onnx_parity_max_abs']:.1e}"])
-    out += _table(["style", "best epoch", "epochs run", "training time", "best valid NLL", "ONNX parity max |diff|"], rows)
+    out += _table(["style", "best epoch", "epochs run", "training time", "best valid NLL", "ONNX parity (max abs diff)"], rows)
     out += ["", "Loss curves: " + ", ".join(f"[{s}](figures/lstm_{s}_loss.png)" for s in STYLES), ""]
     return "\n".join(out)
 

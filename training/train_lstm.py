@@ -43,7 +43,9 @@ class TrainConfig:
 
     style: str
     hidden_size: int = 256
-    dropout: float = 0.2
+    dropout: float = 0.3
+    """Chosen on validation NLL: 0.3 gave 0.8157 (deutsch) and 1.0523 (han), 0.2 gave 0.8179 and
+    1.0606, 0.5 gave 1.0580 (han)."""
     batch_size: int = 8
     learning_rate: float = 2e-3
     grad_clip: float = 1.0
