@@ -58,6 +58,34 @@ def build_parser() -> argparse.ArgumentParser:
     cont.add_argument("--seed", type=_number(int, 0), default=None, help="random seed for a repeatable result")
 
     commands.add_parser("styles", help="list the installed models and their held-out metrics")
+
+    ports = commands.add_parser("ports", help="list MIDI inputs and outputs")
+    ports.add_argument("--api", default=None, help="alsa, jack, coremidi or winmm (default: $LIVEMELODY_MIDI_API or the platform's)")
+
+    run = commands.add_parser("run", help="play call-and-response over MIDI without the dashboard")
+    run.add_argument("--in", dest="input", default=None, help="input port: name substring or index (default: the last one used, else a virtual port)")
+    run.add_argument("--out", dest="output", default=None, help="output port: name substring or index (default: the last one used, else a virtual port)")
+    run.add_argument("--virtual", action="store_true", help='create virtual ports "livemelody in" / "livemelody out"')
+    run.add_argument("--api", default=None, help="alsa, jack, coremidi or winmm")
+    run.add_argument("--style", default="deutsch")
+    run.add_argument("--mode", choices=["continue", "vary"], default="continue")
+    run.add_argument("--temperature", type=_number(float, 0), default=1.0)
+    run.add_argument("--top-p", type=_number(float, 0, 1, low_open=True), default=0.95)
+    run.add_argument("--bpm", type=_number(float, 20, 400), default=100.0, help="internal tempo (default 100)")
+    run.add_argument("--clock", choices=["internal", "external"], default="internal", help="follow MIDI clock on the input with 'external'")
+    run.add_argument("--metronome", action="store_true", help="click on channel 10 (wood blocks)")
+    run.add_argument("--channel", type=_number(int, 1, 16), default=None, help="listen to one channel (1-16; default all)")
+    run.add_argument("--out-channel", type=_number(int, 1, 16), default=1, help="answer on this channel (1-16)")
+    run.add_argument("--end-silence", type=_number(float, 0.25, 16), default=1.0, help="beats of silence that end a call")
+    run.add_argument("--sustain-ends-call", action="store_true", help="releasing the sustain pedal ends the call")
+    run.add_argument("--max-call-bars", type=_number(int, 1, 64), default=4)
+    run.add_argument("--answer-start", choices=["step", "beat", "bar"], default="beat")
+    run.add_argument("--answer-bars", type=_number(int, 1, 64), default=None, help="answer length in bars (default: as long as the call)")
+    run.add_argument("--no-stop-on-play", action="store_true", help="let the AI finish when the player starts again")
+    run.add_argument("--record", type=Path, default=None, help="session MIDI file (default: a new file in ~/.local/share/livemelody/sessions)")
+    run.add_argument("--no-record", action="store_true")
+    run.add_argument("--seed", type=_number(int, 0), default=None)
+    run.add_argument("--duration", type=_number(float, 0, low_open=True), default=None, help=argparse.SUPPRESS)
     return parser
 
 
@@ -102,11 +130,47 @@ def cmd_styles(args) -> int:
     return 0
 
 
-COMMANDS = {"continue": cmd_continue, "styles": cmd_styles}
+def cmd_ports(args) -> int:
+    from livemelody.live.headless import print_ports
+    from livemelody.midi.ports import default_api
+
+    return print_ports((args.api or default_api()).lower())
+
+
+def cmd_run(args) -> int:
+    import time
+
+    from livemelody.config import EngineConfig
+    from livemelody.live.headless import choose_ports, run_headless, sessions_dir
+    from livemelody.live.process import EngineOptions
+    from livemelody.midi.ports import default_api
+    from livemelody.models.registry import find_model
+
+    api = (args.api or default_api()).lower()
+    find_model("lstm", args.style)  # a missing style is reported before any port opens
+    config = EngineConfig(
+        style=args.style, mode=args.mode, temperature=args.temperature, top_p=args.top_p, bpm=args.bpm,
+        clock_source=args.clock, metronome=args.metronome,
+        input_channel=None if args.channel is None else args.channel - 1, output_channel=args.out_channel - 1,
+        end_silence_beats=args.end_silence, end_on_sustain_release=args.sustain_ends_call,
+        max_call_bars=args.max_call_bars, answer_start=args.answer_start, answer_bars=args.answer_bars,
+        stop_on_player=not args.no_stop_on_play,
+    )
+    in_spec, out_spec = choose_ports(api, args.input, args.output, args.virtual)
+    record = None
+    if not args.no_record:
+        record = args.record or sessions_dir() / time.strftime("session-%Y%m%d-%H%M%S.mid")
+    options = EngineOptions(config=config, api=api, input=in_spec, output=out_spec, record=record, seed=args.seed)
+    return run_headless(options, duration=args.duration)
+
+
+COMMANDS = {"continue": cmd_continue, "styles": cmd_styles, "ports": cmd_ports, "run": cmd_run}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from livemelody.live.process import EngineError
     from livemelody.midi.files import MidiFileError
+    from livemelody.midi.ports import PortError
     from livemelody.models.metadata import ModelError
 
     parser = build_parser()
@@ -117,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         return COMMANDS[args.command](args)
-    except (UserError, MidiFileError, ModelError, ValueError) as exc:
+    except (UserError, MidiFileError, ModelError, PortError, EngineError, ValueError) as exc:
         if debug:
             raise
         print(f"livemelody: error: {exc}", file=sys.stderr)

@@ -25,11 +25,11 @@ class Clock(Protocol):
 class MonotonicClock:
     """The real clock: ``time.monotonic``; ``sleep_until`` sleeps then spins the last ~1 ms.
 
-    Plain ``time.sleep`` wakes 90-120 us late on these machines; sleeping until 1 ms before
+    Plain ``time.sleep`` wakes 90-120 us late on these machines; sleeping until 0.3 ms before
     the deadline and spinning the rest gives microsecond precision (docs: TIMING.md).
     """
 
-    SPIN_SECONDS = 0.001
+    SPIN_SECONDS = 0.0003
 
     def now(self) -> float:
         return time.monotonic()

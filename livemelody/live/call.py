@@ -1,0 +1,111 @@
+"""The player's call, encoded on the fly: one token per 16th step, one line of notes.
+
+Notes are quantised to the nearest step; polyphony is reduced to one line (a new onset at
+least as high as the sounding line note takes over; a lower onset under it is ignored, as in
+:func:`livemelody.midi.files.top_line`). Step ``s`` is final once the grid passes s + 1/2,
+because any note quantised to s has arrived by then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from livemelody.encoding.vocab import HOLD_ID, REST_ID
+from livemelody.events import Note
+
+
+@dataclass
+class _LineNote:
+    pitch: int
+    onset: int
+    velocity: int
+    end: int | None = None  # first silent step, once the key is released
+
+
+@dataclass(frozen=True)
+class StepToken:
+    """What the call did on one step: ``kind`` is "note" (with ``pitch``), "hold" or "rest"."""
+
+    step: int
+    kind: str
+    pitch: int | None = None
+
+    @property
+    def token_id(self) -> int | None:
+        """HOLD_ID / REST_ID for those kinds; None for a note (its id depends on transposition)."""
+        return {"hold": HOLD_ID, "rest": REST_ID}.get(self.kind)
+
+
+class CallTracker:
+    """Turns stamped note events, already in steps, into :class:`StepToken` and :class:`Note`."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.notes: list[Note] = []
+        self.first_step: int | None = None
+        self.last_final: int | None = None
+        self._pending: dict[int, tuple[int, int]] = {}  # step -> (pitch, velocity), highest wins
+        self._line: _LineNote | None = None
+        self._last_kind = "rest"
+
+    @property
+    def started(self) -> bool:
+        return self.first_step is not None
+
+    def note_on(self, step: int, pitch: int, velocity: int) -> None:
+        """A key went down at (quantised) ``step``; a step already final moves to the next."""
+        if self.last_final is not None and step <= self.last_final:
+            step = self.last_final + 1
+        if self.first_step is None:
+            self.first_step = step
+        best = self._pending.get(step)
+        if best is None or pitch > best[0]:
+            self._pending[step] = (pitch, velocity)
+
+    def note_off(self, step: int, pitch: int) -> None:
+        """A key came up; only the line note's release matters."""
+        line = self._line
+        if line is not None and line.pitch == pitch and line.end is None:
+            line.end = max(line.onset + 1, step)
+
+    def sounding(self) -> bool:
+        return self._line is not None and self._line.end is None
+
+    def last_note_end(self) -> int | None:
+        """First silent step after the last line note (None while one sounds or before any)."""
+        if self._line is None:
+            return self.notes[-1].end if self.notes else None
+        return self._line.end
+
+    def finalize(self, step: int) -> StepToken:
+        """Decide step ``step`` (call in order, once the grid passed step + 1/2)."""
+        self.last_final = step
+        onset = self._pending.pop(step, None)
+        line = self._line
+        if line is not None and line.end is not None and line.end <= step:
+            self._close(line.end)
+        line = self._line
+        if onset is not None and (line is None or onset[0] >= line.pitch):
+            if line is not None:
+                self._close(step)
+            self._line = _LineNote(onset[0], step, onset[1])
+            self._last_kind = "note"
+            return StepToken(step, "note", onset[0])
+        if self._line is not None or self._last_kind == "rest":
+            kind = "hold"
+        else:
+            kind = "rest"
+            self._last_kind = "rest"
+        return StepToken(step, kind)
+
+    def end_now(self, step: int) -> None:
+        """Close the line note at ``step`` (the call was ended by a control)."""
+        if self._line is not None:
+            self._close(step if self._line.end is None else min(self._line.end, step))
+
+    def _close(self, end: int) -> None:
+        line = self._line
+        self.notes.append(Note(line.pitch, line.onset, max(1, end - line.onset), line.velocity))
+        self._line = None

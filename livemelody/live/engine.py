@@ -1,0 +1,361 @@
+"""The call-and-response state machine, driven by stamped MIDI and the passing of steps.
+
+No threads and no clock of its own: :meth:`EngineCore.handle` takes one stamped message,
+:meth:`EngineCore.advance` takes the current time and does everything due by then. Output
+goes to a :class:`Sink` (the scheduler, or a recorder in tests) as events with due times.
+
+States: ``idle`` (waiting for a call) -> ``listening`` (a call is being played; the models
+are primed step by step in all 12 transpositions) -> ``waiting`` (the call ended; the answer
+starts on the next step, beat or bar) -> ``answering`` (tokens are sampled one step ahead of
+when they sound) -> ``idle``.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from livemelody.config import EngineConfig
+from livemelody.constants import SUSTAIN
+from livemelody.encoding import Key, detect_key, transposition_to_reference
+from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
+from livemelody.events import Note
+from livemelody.live.call import CallTracker
+from livemelody.live.streaming import StreamingLstm
+from livemelody.live.transport import Transport
+from livemelody.models.lstm import LstmSession
+from livemelody.sampling import SamplingParams, sample
+
+IDLE, LISTENING, WAITING, ANSWERING = "idle", "listening", "waiting", "answering"
+METRONOME_NOTES = (76, 77)  # GM hi / low wood block: downbeat, other beats
+METRONOME_SECONDS = 0.03
+AI, CLICK = "ai", "metronome"
+
+Variator = Callable[[Sequence[Note], np.random.Generator], list[Note]]
+"""Vary mode: the call's notes -> the answer's notes (same step frame)."""
+
+
+class Sink(Protocol):
+    """Where the engine's output goes (the scheduler owns what actually sounds)."""
+
+    def schedule(self, due: float, data: list[int], tag: str) -> None: ...
+
+    def cancel(self, tag: str, now: float) -> None: ...
+
+    def panic(self, now: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One call and its answer, for the log: lengths in 16th steps, times in seconds."""
+
+    call_steps: int
+    call_notes: int
+    key: str
+    answer_start_step: int
+    answer_start_time: float
+    answer_steps: int
+    ready_early: float
+    """How long before its due time the answer's first note was ready (seconds)."""
+    style: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The engine's observable state, immutable, for a UI to poll without blocking."""
+
+    state: str
+    config: EngineConfig
+    bpm: float
+    external_clock: bool
+    transport_running: bool
+    step: int
+    """Current 16th step of the grid (step 0 = the grid's origin; bars every steps_per_bar)."""
+    grid_origin: float
+    key: str | None
+    call_steps: int
+    answer_step: int | None
+    turns: int
+    last_turn: Turn | None
+    styles: tuple[str, ...]
+    message: str = ""
+    stats: dict = field(default_factory=dict)
+
+
+class EngineCore:
+    """Listens, decides turns, samples answers step by step; see the module docstring."""
+
+    def __init__(self, config: EngineConfig, sessions: dict[str, LstmSession], sink: Sink, now: float,
+                 seed: int | None = None, variator: Variator | None = None):
+        if config.style not in sessions:
+            raise ValueError(f"style {config.style!r} is not loaded; loaded: {', '.join(sessions)}")
+        self.config = config
+        self.sink = sink
+        self.models = {style: StreamingLstm(session) for style, session in sessions.items()}
+        self.variator = variator
+        self.rng = np.random.default_rng(seed)
+        self.transport = Transport(config.bpm, now, external=config.clock_source == "external")
+        self.call = CallTracker()
+        self.state = IDLE
+        self.turns: collections.deque[Turn] = collections.deque(maxlen=64)
+        self.turn_count = 0
+        self.key: Key | None = None
+        self.message = ""
+        self._next_step = math.floor(self.transport.grid.step_at(now) - 0.5) + 1
+        self._end_requested = False
+        self._sustain = False
+        self._answer: dict | None = None
+
+    # ---- input -------------------------------------------------------------------------
+    def handle(self, stamp: float, data: list[int]) -> None:
+        """One MIDI message (raw bytes) stamped when it arrived (monotonic seconds)."""
+        if not data:
+            return
+        status = data[0]
+        if status >= 0xF0:
+            self.transport.handle(status, data, stamp)
+            return
+        if self.config.input_channel is not None and status & 0x0F != self.config.input_channel:
+            return
+        kind = status & 0xF0
+        if kind == 0x90 and len(data) >= 3 and data[2] > 0:
+            self._note_on(stamp, data[1], data[2])
+        elif (kind == 0x80 or kind == 0x90) and len(data) >= 2:
+            if self.state == LISTENING:
+                self.call.note_off(self.transport.grid.nearest_step(stamp), data[1])
+        elif kind == 0xB0 and len(data) >= 3:
+            self._control(stamp, data[1], data[2])
+
+    def _note_on(self, stamp: float, pitch: int, velocity: int) -> None:
+        if self.state in (WAITING, ANSWERING):
+            if not self.config.stop_on_player:
+                return
+            self.sink.cancel(AI, stamp)
+            self._answer = None
+            self.message = "player took over: answer stopped"
+        if self.state != LISTENING:
+            self.call.reset()
+            for model in self.models.values():
+                model.reset()
+            self.state = LISTENING
+            self.key = None
+        self.call.note_on(self.transport.grid.nearest_step(stamp), pitch, velocity)
+
+    def _control(self, stamp: float, number: int, value: int) -> None:
+        if number == SUSTAIN:
+            released = self._sustain and value < 64
+            self._sustain = value >= 64
+            if released and self.config.end_on_sustain_release and self.state == LISTENING:
+                self._end_requested = True
+            return
+        control = self.config.controls.lookup(number)
+        if control is not None:
+            try:
+                self._apply_control(stamp, control, value)
+            except ValueError as exc:  # a knob must never break the engine: report instead
+                self.message = str(exc)
+
+    def _apply_control(self, stamp: float, control: str, value: int) -> None:
+        """A mapped controller moved to ``value`` (0-127)."""
+        styles = sorted(self.models)
+        if control == "temperature":
+            self.set(temperature=round(2.0 * value / 127, 3))
+        elif control == "top_p":
+            self.set(top_p=round(0.5 + 0.5 * value / 127, 3))
+        elif control == "style":
+            self.set(style=styles[min(len(styles) - 1, value * len(styles) // 128)])
+        elif control == "mode":
+            self.set(mode="vary" if value >= 64 else "continue")
+        elif control == "answer_bars":
+            self.set(answer_bars=None if value == 0 else 1 + value * 8 // 128)
+        elif control == "end_call" and value >= 64 and self.state == LISTENING:
+            self._end_requested = True
+        elif control == "panic" and value >= 64:
+            self.panic(stamp)
+
+    # ---- commands (the dashboard's API) -------------------------------------------------
+    def set(self, **changes) -> None:
+        """Change settings while playing; raises ValueError (and changes nothing) if invalid."""
+        if "style" in changes and changes["style"] not in self.models:
+            raise ValueError(f"style {changes['style']!r} is not loaded; loaded: {', '.join(sorted(self.models))}")
+        if changes.get("mode") == "vary" and self.variator is None:
+            raise ValueError("vary mode needs a VAE model, and none is installed")
+        new = self.config.changed(**changes)
+        if new.bpm != self.config.bpm:
+            self.transport.set_bpm(new.bpm, self.transport.grid.time_of(self._next_step))
+        self.config = new
+
+    def end_call(self) -> None:
+        if self.state == LISTENING:
+            self._end_requested = True
+
+    def panic(self, now: float) -> None:
+        """Silence everything at once and forget the current call and answer."""
+        self.sink.panic(now)
+        self.state, self._answer, self._end_requested = IDLE, None, False
+        self.call.reset()
+        self.message = "panic"
+
+    # ---- time --------------------------------------------------------------------------
+    def next_wakeup(self) -> float:
+        """When :meth:`advance` next has work: the half-step at which the next step is final."""
+        return self.transport.grid.time_of(self._next_step + 0.5)
+
+    def advance(self, now: float) -> None:
+        """Finalize every step whose half-step point has passed, generating one step ahead."""
+        grid = self.transport.grid
+        if self.transport.external and not self.transport.running:
+            self._next_step = math.floor(grid.step_at(now) - 0.5) + 1
+            return
+        expected = math.floor(grid.step_at(now) - 0.5) + 1
+        if abs(expected - self._next_step) > 8:  # the grid jumped (clock Start, SPP): resync
+            if self.state != IDLE:
+                self.sink.cancel(AI, now)
+                self.state, self._answer = IDLE, None
+                self.call.reset()
+            self._next_step = expected
+            return
+        while grid.time_of(self._next_step + 0.5) <= now:
+            step = self._next_step
+            self._next_step += 1
+            self._on_step(step, now)
+
+    def _on_step(self, step: int, now: float) -> None:
+        grid = self.transport.grid
+        if self.config.metronome and (step + 1) % self.config.steps_per_beat == 0:
+            beat = (step + 1) // self.config.steps_per_beat
+            note = METRONOME_NOTES[0 if beat % self.config.beats_per_bar == 0 else 1]
+            ch = self.config.metronome_channel
+            due = grid.time_of(step + 1)
+            self.sink.schedule(due, [0x90 | ch, note, 90], CLICK)
+            self.sink.schedule(due + METRONOME_SECONDS, [0x80 | ch, note, 0], CLICK)
+        if self.state == LISTENING:
+            if self.call.first_step is None or step < self.call.first_step:
+                return
+            token = self.call.finalize(step)
+            for model in self.models.values():
+                model.feed_call(token.token_id, token.pitch)
+            if self._call_over(step):
+                self._end_call(step, now)
+        if self.state in (WAITING, ANSWERING):
+            self._answer_step(step + 1, now)
+
+    def _call_over(self, step: int) -> bool:
+        config = self.config
+        if self._end_requested:
+            self._end_requested = False
+            self.call.end_now(step + 1)
+            return True
+        if step + 1 - self.call.first_step >= config.max_call_bars * config.steps_per_bar:
+            self.call.end_now(step + 1)
+            return True
+        end = self.call.last_note_end()
+        silence_steps = round(config.end_silence_beats * config.steps_per_beat)
+        return not self.call.sounding() and end is not None and step + 1 - end >= silence_steps
+
+    def _end_call(self, step: int, now: float) -> None:
+        notes = self.call.notes
+        config = self.config
+        length = (notes[-1].end - notes[0].start) if notes else 0
+        if length < config.min_call_steps:
+            self.state, self.message = IDLE, f"call of {length} steps ignored (minimum {config.min_call_steps})"
+            self.call.reset()
+            return
+        self.key = detect_key([n.pitch for n in notes], [n.duration for n in notes])
+        shift = transposition_to_reference(self.key)
+        unit = {"step": 1, "beat": config.steps_per_beat, "bar": config.steps_per_bar}[config.answer_start]
+        start = -(-(step + 1) // unit) * unit
+        answer_steps = config.answer_bars * config.steps_per_bar if config.answer_bars else length
+        velocity = int(round(np.mean([n.velocity for n in notes])))
+        self._answer = {"start": start, "end": start + answer_steps, "shift": shift, "velocity": velocity,
+                        "sounding": None, "gap_rest": self.call.sounding() or bool(notes and notes[-1].end > step),
+                        "call_steps": length, "call_notes": len(notes), "first": True}
+        self.state = WAITING
+        if config.mode == "vary" and self.variator is not None:
+            self._schedule_variation(notes, now)
+            return
+        for model in self.models.values():
+            model.choose(shift)
+
+    def _answer_step(self, k: int, now: float) -> None:
+        """Feed or generate model step ``k`` (its events sound at grid time of k)."""
+        answer = self._answer
+        if answer is None or answer.get("vary"):
+            if answer is not None and k >= answer["end"]:
+                self.state, self._answer = IDLE, None
+            return
+        grid = self.transport.grid
+        if k < answer["start"]:
+            token = REST_ID if answer["gap_rest"] else HOLD_ID
+            answer["gap_rest"] = False
+            for model in self.models.values():
+                model.feed(token)
+            return
+        due = grid.time_of(k)
+        channel = self.config.output_channel
+        if k >= answer["end"]:
+            if answer["sounding"] is not None:
+                self.sink.schedule(due, [0x80 | channel, answer["sounding"], 0], AI)
+            self.state, self._answer = IDLE, None
+            return
+        self.state = ANSWERING
+        banned = (DELIMITER_ID, HOLD_ID, REST_ID) if answer["first"] else (DELIMITER_ID,)
+        params = SamplingParams(self.config.temperature, 0, self.config.top_p)
+        token = sample(self.models[self.config.style].logits, params, self.rng, banned)
+        for model in self.models.values():
+            model.feed(token)
+        vocab = self.models[self.config.style].vocab
+        if token == HOLD_ID:
+            return
+        if answer["sounding"] is not None:
+            self.sink.schedule(due, [0x80 | channel, answer["sounding"], 0], AI)
+            answer["sounding"] = None
+        if vocab.is_pitch(token):
+            pitch = min(127, max(0, vocab.pitch_of(token) - answer["shift"]))
+            self.sink.schedule(due, [0x90 | channel, pitch, answer["velocity"]], AI)
+            answer["sounding"] = pitch
+            if answer["first"]:
+                answer["first"] = False
+                self._log_turn(answer, due, now)
+
+    def _schedule_variation(self, notes: list[Note], now: float) -> None:
+        answer = self._answer
+        varied = self.variator(notes, self.rng)
+        grid = self.transport.grid
+        channel = self.config.output_channel
+        origin = notes[0].start
+        for note in varied:
+            step = answer["start"] + note.start - origin
+            self.sink.schedule(grid.time_of(step), [0x90 | channel, note.pitch, answer["velocity"]], AI)
+            self.sink.schedule(grid.time_of(step + note.duration), [0x80 | channel, note.pitch, 0], AI)
+        span = max((n.end for n in varied), default=origin) - origin
+        answer.update(vary=True, end=answer["start"] + span)
+        self.state = ANSWERING
+        self._log_turn(answer, grid.time_of(answer["start"]), now)
+
+    def _log_turn(self, answer: dict, due: float, now: float) -> None:
+        self.turn_count += 1
+        self.turns.append(Turn(answer["call_steps"], answer["call_notes"], str(self.key), answer["start"], due,
+                               answer["end"] - answer["start"], due - now, self.config.style, self.config.mode))
+
+    # ---- observation -------------------------------------------------------------------
+    def snapshot(self, now: float, stats: dict | None = None) -> Snapshot:
+        grid = self.transport.grid
+        call_steps = 0
+        if self.state == LISTENING and self.call.first_step is not None:
+            call_steps = max(0, self._next_step - self.call.first_step)
+        answer_step = None
+        if self._answer is not None:
+            answer_step = self._next_step - self._answer["start"]
+        return Snapshot(
+            state=self.state, config=self.config, bpm=grid.bpm, external_clock=self.transport.external,
+            transport_running=self.transport.running, step=math.floor(grid.step_at(now)), grid_origin=grid.origin,
+            key=None if self.key is None else str(self.key), call_steps=call_steps, answer_step=answer_step,
+            turns=self.turn_count, last_turn=self.turns[-1] if self.turns else None,
+            styles=tuple(sorted(self.models)), message=self.message, stats=dict(stats or {}),
+        )

@@ -1,0 +1,117 @@
+"""``livemelody run``: the engine without the dashboard, one printed line per turn."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from livemelody.live.engine import Turn
+from livemelody.live.process import EngineHandle, EngineOptions
+from livemelody.midi.ports import PortError, list_ports
+
+
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "livemelody"
+
+
+def sessions_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "livemelody" / "sessions"
+
+
+def remembered_ports(api: str) -> dict:
+    try:
+        return json.loads((state_dir() / "ports.json").read_text()).get(api, {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def remember_ports(api: str, input_name: str, output_name: str) -> None:
+    """Keep the chosen ports by name (ALSA numbers change between sessions)."""
+    path = state_dir() / "ports.json"
+    try:
+        known = json.loads(path.read_text()) if path.exists() else {}
+        known[api] = {k: v for k, v in (("input", input_name), ("output", output_name)) if not v.endswith("(virtual)")}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(known, indent=1))
+    except (OSError, ValueError):
+        pass
+
+
+def choose_ports(api: str, given_in: str | None, given_out: str | None, virtual: bool) -> tuple[str | None, str | None]:
+    """Ports to open: as given; else the remembered ones if they exist now; else virtual."""
+    if virtual:
+        return None, None
+    remembered = remembered_ports(api)
+    if (given_in is None and "input" in remembered) or (given_out is None and "output" in remembered):
+        inputs, outputs = list_ports(api)
+        if given_in is None and remembered.get("input") in inputs:
+            given_in = remembered["input"]
+        if given_out is None and remembered.get("output") in outputs:
+            given_out = remembered["output"]
+    return given_in, given_out
+
+
+def describe(turn: Turn, number: int) -> str:
+    return (f"turn {number}: call {turn.call_steps} steps ({turn.call_notes} notes) in {turn.key} -> "
+            f"{turn.mode} {turn.style}, answer {turn.answer_steps} steps from step {turn.answer_start_step}, "
+            f"ready {turn.ready_early * 1000:.1f} ms early")
+
+
+def run_headless(options: EngineOptions, out=sys.stdout, duration: float | None = None) -> int:
+    handle = EngineHandle(options).start()
+    info = handle.info
+    remember_ports(options.api, info["input"], info["output"])
+    print(f"livemelody: listening on {info['input']!r}, answering on {info['output']!r} "
+          f"({options.config.style}, {options.config.mode}, {options.config.bpm:g} BPM); Ctrl-C stops", file=out, flush=True)
+    if options.record:
+        print(f"livemelody: recording to {options.record}", file=out, flush=True)
+    interrupted = []
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
+    seen_turns, message = 0, ""
+    started = time.monotonic()
+    try:
+        while not interrupted and handle.alive():
+            if duration is not None and time.monotonic() - started >= duration:
+                break
+            snap = handle.snapshot
+            if snap is not None:
+                if snap.turns > seen_turns and snap.last_turn is not None:
+                    seen_turns = snap.turns
+                    print(describe(snap.last_turn, seen_turns), file=out, flush=True)
+                if snap.message and snap.message != message:
+                    message = snap.message
+                    print(f"livemelody: {message}", file=out, flush=True)
+            time.sleep(0.02)
+    finally:
+        signal.signal(signal.SIGINT, lambda *_: None)  # a second Ctrl-C must not cut the panic short
+        stats = handle.stop()
+        signal.signal(signal.SIGINT, previous)
+    if handle.died:
+        print(f"livemelody: error: {handle.died}", file=sys.stderr)
+        return 1
+    if stats:
+        print("livemelody: stopped; output lateness p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms over {} events".format(
+            stats.get("late_p50_ms", 0), stats.get("late_p99_ms", 0), stats.get("late_max_ms", 0), stats.get("sent", 0)),
+            file=out, flush=True)
+    return 0
+
+
+def print_ports(api: str, out=sys.stdout) -> int:
+    inputs, outputs = list_ports(api)
+    print(f"MIDI API: {api}", file=out)
+    for title, names in (("inputs", inputs), ("outputs", outputs)):
+        print(f"{title}:", file=out)
+        for i, name in enumerate(names):
+            print(f"  {i}: {name}", file=out)
+        if not names:
+            print("  (none)", file=out)
+    return 0
+
+
+__all__ = ["PortError", "choose_ports", "print_ports", "run_headless", "sessions_dir"]

@@ -1,0 +1,162 @@
+"""The real-time loop: one thread that drains input, advances the engine and sends on time.
+
+One thread does it all, so the engine and the scheduler never wait for each other's GIL.
+Between events it blocks on the input queue (so a played note wakes it at once); in the last
+millisecond before an event it spins, which sends within microseconds of the due time.
+Whatever way the loop ends (stop, exception, Ctrl-C), it sends the panic before returning.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Callable
+
+from livemelody.clock import Clock
+from livemelody.config import EngineConfig
+from livemelody.live.engine import EngineCore, Snapshot, Variator
+from livemelody.live.recorder import SessionRecorder
+from livemelody.live.scheduler import Scheduler
+from livemelody.midi.ports import StampQueue
+from livemelody.models.lstm import LstmSession
+
+SPIN_SECONDS = 0.0005
+"""Spin (instead of blocking) when the next deadline is nearer than this."""
+IDLE_WAKE_SECONDS = 0.05
+PUBLISH_SECONDS = 0.05
+STATS_SECONDS = 1.0
+
+
+class RealtimeLoop:
+    """Runs an :class:`EngineCore` and a :class:`Scheduler` against real or fake ports.
+
+    ``queue`` is filled by the input port's callback; ``send`` writes to the output port;
+    ``publish`` receives a :class:`Snapshot` about every 50 ms (never blocking the loop).
+    Commands from other threads go through :meth:`submit`.
+    """
+
+    def __init__(self, config: EngineConfig, sessions: dict[str, LstmSession], stamp_queue: StampQueue,
+                 send: Callable[[list[int]], None], clock: Clock, *, recorder: SessionRecorder | None = None,
+                 publish: Callable[[Snapshot], None] | None = None, seed: int | None = None,
+                 variator: Variator | None = None):
+        self.clock = clock
+        self.queue = stamp_queue
+        self.send = send
+        self.recorder = recorder
+        self.publish = publish
+        self.commands: queue.SimpleQueue = queue.SimpleQueue()
+        self.scheduler = Scheduler(self._send, clock.now, on_sent=self._sent)
+        self.core = EngineCore(config, sessions, self.scheduler, clock.now(), seed=seed, variator=variator)
+        self.stats: dict = {}
+        self._stop = threading.Event()
+        self._last_publish = self._last_stats = 0.0
+
+    # ---- other threads -----------------------------------------------------------------
+    def submit(self, name: str, *args, **kwargs) -> None:
+        """Run ``core.<name>(*args, **kwargs)`` on the loop's thread (or a loop method for
+        names starting with ``loop_``); wakes the loop."""
+        self.commands.put((name, args, kwargs))
+        self.queue._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue._wake.set()
+
+    # ---- the loop's thread -------------------------------------------------------------
+    def run(self) -> None:
+        clock, core, scheduler = self.clock, self.core, self.scheduler
+        try:
+            while not self._stop.is_set():
+                now = clock.now()
+                for stamp, data in self.queue.drain():
+                    core.handle(stamp, data)
+                    if self.recorder is not None:
+                        self.recorder.add("player", stamp, data)
+                self._run_commands(now)
+                core.advance(now)
+                scheduler.send_due(clock.now())
+                self._maybe_publish(clock.now())
+                self._wait(clock)
+        finally:
+            scheduler.panic(clock.now())
+            self.stats.update(scheduler.lateness_stats())
+            if self.publish is not None:
+                self.publish(core.snapshot(clock.now(), self._stats_now()))
+
+    def _wait(self, clock: Clock) -> None:
+        now = clock.now()
+        deadline = min(x for x in (self.scheduler.next_due(), self.core.next_wakeup(), now + IDLE_WAKE_SECONDS) if x is not None)
+        if deadline - now > SPIN_SECONDS:
+            self.queue.wait(deadline - now - SPIN_SECONDS)  # returns early on input or a command
+        elif deadline > now:
+            clock.sleep_until(deadline)
+
+    def _run_commands(self, now: float) -> None:
+        while True:
+            try:
+                name, args, kwargs = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if name == "panic":
+                    self.core.panic(now)
+                elif name.startswith("loop_"):
+                    getattr(self, name)(*args, **kwargs)
+                else:
+                    getattr(self.core, name)(*args, **kwargs)
+            except ValueError as exc:
+                self.core.message = str(exc)
+
+    def loop_set_send(self, send: Callable[[list[int]], None], message: str) -> None:
+        """Swap the output (port lost or back): everything sounding is released first."""
+        self.scheduler.panic(self.clock.now())
+        self.send = send
+        self.core.message = message
+        self.scheduler.panic(self.clock.now())  # also clears a returning synth's held notes
+
+    def loop_message(self, message: str) -> None:
+        self.core.message = message
+
+    def loop_input_lost(self, message: str) -> None:
+        self.core.end_call()
+        self.core.message = message
+
+    def _send(self, data: list[int]) -> None:
+        self.send(data)
+
+    def _sent(self, stamp: float, data: list[int], tag: str) -> None:
+        if self.recorder is not None and tag != "metronome":
+            self.recorder.add("ai", stamp, data)
+
+    def _stats_now(self) -> dict:
+        return {**self.stats, "input_dropped": self.queue.dropped, "send_errors": self.scheduler.send_errors,
+                "sounding": len(self.scheduler.sounding)}
+
+    def _maybe_publish(self, now: float) -> None:
+        if self.publish is None or now - self._last_publish < PUBLISH_SECONDS:
+            return
+        due = self.scheduler.next_due()
+        if due is not None and due - now < 0.005:  # an event is close: publish after it
+            return
+        if now - self._last_stats >= STATS_SECONDS:
+            self.stats.update(self.scheduler.lateness_stats())
+            self._last_stats = now
+        self._last_publish = now
+        self.publish(self.core.snapshot(now, self._stats_now()))
+
+
+def run_in_thread(loop: RealtimeLoop) -> threading.Thread:
+    thread = threading.Thread(target=loop.run, name="livemelody-realtime", daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.005) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` seconds pass (for tests and the CLI)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

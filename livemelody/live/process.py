@@ -1,0 +1,262 @@
+"""The real-time engine in its own process, and the supervisor that guards it.
+
+Why a process: CPU-bound Python in the same process (a dashboard redrawing) delays every
+other Python thread by milliseconds through the GIL. The engine process holds the ports, the
+models and the real-time loop; the parent (command line or dashboard) sends commands and
+reads snapshots over pipes and never blocks it.
+
+The supervisor (in the parent) watches the child. If the child dies without a clean stop,
+even by SIGKILL, it opens the output port itself, by name, and sends a panic: note-off for
+every note on the channels used, then CC64 = 0, CC123 and CC120. (A virtual output port dies
+with the child, so then there is nothing left to send to; connect to a named port on stage.)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from livemelody.config import EngineConfig
+from livemelody.constants import ALL_NOTES_OFF, ALL_SOUND_OFF, SUSTAIN
+from livemelody.live.engine import Snapshot
+
+READY_TIMEOUT = 20.0
+STOP_TIMEOUT = 3.0
+WATCH_SECONDS = 1.0
+
+
+class EngineError(Exception):
+    """The engine could not start or stopped with an error; one line for the user."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What the engine process needs; picklable."""
+
+    config: EngineConfig
+    api: str
+    input: str | None
+    """Input port name/index, or None for the virtual port "livemelody in"."""
+    output: str | None
+    record: Path | None = None
+    seed: int | None = None
+    styles: tuple[str, ...] = ()
+    """Styles to load (empty: every installed LSTM)."""
+    env: dict = field(default_factory=dict)
+
+
+def _load_sessions(styles):
+    from livemelody.models.registry import installed_models, load_lstm
+
+    names = styles or tuple(sorted(m.style for _, m in installed_models("lstm")))
+    return {style: load_lstm(style) for style in names}
+
+
+def engine_main(options: EngineOptions, commands, events) -> None:  # runs in the child
+    import os
+
+    os.environ.update(options.env)
+    stop = threading.Event()
+    loop = None
+
+    def on_signal(signum, frame):  # every Ctrl-C / SIGTERM just asks the loop to stop
+        stop.set()
+        if loop is not None:
+            loop.stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    sys.setswitchinterval(0.0005)  # shorter GIL turns for the callback and pipe threads
+    try:
+        from livemelody.clock import MonotonicClock
+        from livemelody.live.loop import RealtimeLoop
+        from livemelody.live.recorder import SessionRecorder
+        from livemelody.live.watch import PortWatcher
+        from livemelody.midi.ports import RtInput, RtOutput, StampQueue
+
+        sessions = _load_sessions(options.styles)
+        stamp_queue = StampQueue()
+        midi_in = RtInput(options.api, options.input, stamp_queue)
+        midi_out = RtOutput(options.api, options.output)
+        clock = MonotonicClock()
+        recorder = None
+        if options.record is not None:
+            recorder = SessionRecorder(options.record, options.config.bpm, clock.now()).start()
+
+        def publish(snapshot: Snapshot) -> None:
+            try:
+                events.send(("snapshot", snapshot))
+            except (BrokenPipeError, OSError):
+                stop.set()
+
+        loop = RealtimeLoop(options.config, sessions, stamp_queue, midi_out.send, clock, recorder=recorder,
+                            publish=publish, seed=options.seed)
+        watcher = PortWatcher(options.api, midi_in, midi_out, loop).start()
+        events.send(("ready", {"input": midi_in.name, "output": midi_out.name, "styles": sorted(sessions),
+                               "grid_origin": loop.core.transport.grid.origin}))
+
+        def read_commands() -> None:
+            while not stop.is_set():
+                try:
+                    name, args, kwargs = commands.recv()
+                except (EOFError, OSError):
+                    break
+                if name == "stop":
+                    break
+                loop.submit(name, *args, **kwargs)
+            stop.set()
+            loop.stop()
+
+        threading.Thread(target=read_commands, name="commands", daemon=True).start()
+        if stop.is_set():
+            loop.stop()
+        loop.run()  # returns after stop(); has sent the panic
+        watcher.stop()
+        if recorder is not None:
+            recorder.close()
+        midi_in.close()
+        midi_out.close()
+        events.send(("stopped", loop.stats))
+    except Exception as exc:  # report, never a traceback in the user's terminal
+        from livemelody.midi.ports import PortError
+        from livemelody.models.metadata import ModelError
+
+        text = str(exc) if isinstance(exc, (PortError, ModelError)) else f"{type(exc).__name__}: {exc}"
+        try:
+            events.send(("error", text))
+        except OSError:
+            pass
+        if loop is not None:
+            loop.scheduler.panic()
+        sys.exit(2)
+
+
+class EngineHandle:
+    """The parent's side: start, command, observe, stop; supervises the child."""
+
+    def __init__(self, options: EngineOptions):
+        self.options = options
+        self.config = options.config
+        self.snapshot: Snapshot | None = None
+        self.info: dict = {}
+        self.final_stats: dict | None = None
+        self.died: str | None = None
+        self._stopping = False
+        self._lock = threading.Lock()
+        context = multiprocessing.get_context("spawn")
+        self._commands, child_commands = context.Pipe()
+        self._events, child_events = context.Pipe(duplex=False)
+        self._process = context.Process(target=engine_main, args=(options, child_commands, child_events),
+                                        name="livemelody-engine", daemon=True)
+        self._child_ends = (child_commands, child_events)
+
+    def start(self) -> "EngineHandle":
+        self._process.start()
+        for end in self._child_ends:
+            end.close()
+        if not self._events.poll(READY_TIMEOUT):
+            self._process.kill()
+            raise EngineError("the engine did not start in time")
+        try:
+            kind, payload = self._events.recv()
+        except (EOFError, OSError):
+            self._process.join(STOP_TIMEOUT)
+            raise EngineError(f"the engine process ended while starting (exit code {self._process.exitcode})") from None
+        if kind == "error":
+            self._process.join(STOP_TIMEOUT)
+            raise EngineError(payload)
+        self.info = payload
+        threading.Thread(target=self._receive, name="engine-events", daemon=True).start()
+        threading.Thread(target=self._supervise, name="engine-supervisor", daemon=True).start()
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    # ---- commands ----------------------------------------------------------------------
+    def _send(self, name: str, *args, **kwargs) -> None:
+        with self._lock:
+            try:
+                self._commands.send((name, args, kwargs))
+            except (BrokenPipeError, OSError):
+                pass
+
+    def set(self, **changes) -> None:
+        """Change settings; invalid values raise ValueError here, before reaching the engine."""
+        self.config = self.config.changed(**changes)
+        self._send("set", **changes)
+
+    def panic(self) -> None:
+        self._send("panic")
+
+    def end_call(self) -> None:
+        self._send("end_call")
+
+    def stop(self) -> dict | None:
+        """Stop cleanly (the engine sends its panic); escalate to terminate and kill if needed."""
+        self._stopping = True
+        self._send("stop")
+        self._process.join(STOP_TIMEOUT)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(STOP_TIMEOUT)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(STOP_TIMEOUT)
+            self._fallback_panic()
+        return self.final_stats
+
+    # ---- observation and supervision ----------------------------------------------------
+    def _receive(self) -> None:
+        while True:
+            try:
+                kind, payload = self._events.recv()
+            except (EOFError, OSError):
+                return
+            if kind == "snapshot":
+                self.snapshot = payload
+            elif kind == "stopped":
+                self.final_stats = payload
+            elif kind == "error":
+                self.died = payload
+
+    def _supervise(self) -> None:
+        self._process.join()
+        if self._stopping and self._process.exitcode == 0:
+            return
+        self.died = self.died or f"engine process ended unexpectedly (exit code {self._process.exitcode})"
+        self._fallback_panic()
+
+    def _fallback_panic(self) -> None:
+        """Silence the output from this process: the engine cannot any more."""
+        if self.options.output is None:
+            return
+        from livemelody.midi.ports import PortError, RtOutput
+
+        channels = {self.config.output_channel, self.config.metronome_channel}
+        for attempt in range(3):
+            try:
+                port = RtOutput(self.options.api, self.options.output)
+                break
+            except PortError:
+                time.sleep(0.2)
+        else:
+            return
+        try:
+            for channel in sorted(channels):
+                for note in range(128):
+                    port.send([0x80 | channel, note, 0])
+                for control in (SUSTAIN, ALL_NOTES_OFF, ALL_SOUND_OFF):
+                    port.send([0xB0 | channel, control, 0])
+            time.sleep(0.05)  # let the API deliver before the port closes
+        finally:
+            port.close()

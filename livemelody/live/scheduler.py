@@ -1,0 +1,92 @@
+"""Time-ordered MIDI output that owns every note it starts: nothing it plays can be left on.
+
+The scheduler sends each event when the loop calls :meth:`Scheduler.send_due` at (or just
+after) its due time, keeps the set of sounding notes, and on :meth:`panic` sends note-offs for
+all of them, then sustain off (CC64 = 0), All Notes Off (CC123) and All Sound Off (CC120) on
+every channel it used: CC123 alone does not release notes held by the sustain pedal.
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import itertools
+from typing import Callable
+
+import numpy as np
+
+from livemelody.constants import ALL_NOTES_OFF, ALL_SOUND_OFF, SUSTAIN
+
+Send = Callable[[list[int]], None]
+
+
+class Scheduler:
+    """Owns the output's timing and its sounding notes (one thread: the real-time loop's)."""
+
+    def __init__(self, send: Send, now: Callable[[], float], on_sent: Callable[[float, list[int], str], None] | None = None):
+        self._send = send
+        self._now = now
+        self._on_sent = on_sent
+        self._heap: list[tuple[float, int, list[int], str]] = []
+        self._order = itertools.count()
+        self.sounding: dict[tuple[int, int], str] = {}  # (channel, note) -> tag
+        self.channels: set[int] = set()
+        self.lateness: collections.deque[float] = collections.deque(maxlen=20_000)
+        """Seconds each event was sent after its due time (most recent 20,000)."""
+        self.send_errors = 0
+
+    def schedule(self, due: float, data: list[int], tag: str) -> None:
+        heapq.heappush(self._heap, (due, next(self._order), data, tag))
+
+    def next_due(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    def send_due(self, now: float) -> int:
+        """Send every event due by ``now``; returns how many were sent."""
+        sent = 0
+        while self._heap and self._heap[0][0] <= now:
+            due, _, data, tag = heapq.heappop(self._heap)
+            self.lateness.append(self._now() - due)
+            self._emit(data, tag)
+            sent += 1
+        return sent
+
+    def cancel(self, tag: str, now: float) -> None:
+        """Drop pending events of ``tag`` and release its sounding notes now."""
+        self._heap = [e for e in self._heap if e[3] != tag]
+        heapq.heapify(self._heap)
+        for (channel, note), owner in list(self.sounding.items()):
+            if owner == tag:
+                self._emit([0x80 | channel, note, 0], tag)
+
+    def panic(self, now: float | None = None) -> None:
+        """Silence everything this scheduler ever played; pending events are dropped."""
+        self._heap.clear()
+        for channel, note in list(self.sounding):
+            self._emit([0x80 | channel, note, 0], "panic")
+        for channel in sorted(self.channels):
+            for control in (SUSTAIN, ALL_NOTES_OFF, ALL_SOUND_OFF):
+                self._emit([0xB0 | channel, control, 0], "panic")
+
+    def _emit(self, data: list[int], tag: str) -> None:
+        status = data[0] & 0xF0
+        channel = data[0] & 0x0F
+        if status == 0x90 and data[2] > 0:
+            self.sounding[(channel, data[1])] = tag
+            self.channels.add(channel)
+        elif status in (0x80, 0x90):
+            self.sounding.pop((channel, data[1]), None)
+        try:
+            self._send(data)
+        except Exception:  # a vanished port: keep the books right, the watcher reports it
+            self.send_errors += 1
+        if self._on_sent is not None:
+            self._on_sent(self._now(), data, tag)
+
+    def lateness_stats(self) -> dict[str, float]:
+        """p50 / p99 / max lateness in milliseconds over the recorded sends."""
+        if not self.lateness:
+            return {}
+        values = np.array(self.lateness) * 1000
+        return {"late_p50_ms": float(np.percentile(values, 50)), "late_p99_ms": float(np.percentile(values, 99)),
+                "late_max_ms": float(values.max()), "sent": len(values)}

@@ -1,0 +1,68 @@
+"""One style's LSTM, stepped along a live call in all 12 transpositions at once.
+
+The call's key is only known when the call ends, but the model must already be primed then
+(answering never re-encodes the call). So the call runs through the model as a batch of 12,
+one row per transposition shift (-6..+5 semitones); when the call ends and its key is
+detected, the row of that key's shift becomes the answer's state. One onnxruntime call per
+step serves all 12 rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from livemelody.encoding import fold_pitch
+from livemelody.encoding.vocab import DELIMITER_ID
+from livemelody.models.lstm import LstmSession, State
+
+SHIFTS = tuple(range(-6, 6))
+
+
+class StreamingLstm:
+    """Batched priming during the call, then one row (the chosen shift) during the answer."""
+
+    def __init__(self, session: LstmSession):
+        self.session = session
+        self.vocab = session.vocab
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a call: every row sees the song delimiter."""
+        tokens = np.full((len(SHIFTS), 1), DELIMITER_ID, dtype=np.int64)
+        logits, self._state = self.session.run(tokens, self.session.zero_state(len(SHIFTS)))
+        self._logits = logits[:, -1]
+        self.shift: int | None = None
+
+    def feed_call(self, token_id: int | None, pitch: int | None) -> None:
+        """One call step: a note (``pitch`` in the player's key) or a hold/rest ``token_id``."""
+        if pitch is not None:
+            ids = [self.vocab.pitch_id(fold_pitch(pitch + s, self.vocab.low, self.vocab.high)) for s in SHIFTS]
+        else:
+            ids = [token_id] * len(SHIFTS)
+        self._run(np.array(ids, dtype=np.int64).reshape(-1, 1))
+
+    def choose(self, shift: int) -> None:
+        """Keep only the row of ``shift`` (semitones that move the call to C major / A minor)."""
+        row = SHIFTS.index(shift)
+        h, c = self._state
+        self._state = (np.ascontiguousarray(h[:, row : row + 1]), np.ascontiguousarray(c[:, row : row + 1]))
+        self._logits = self._logits[row : row + 1]
+        self.shift = shift
+
+    def feed(self, token_id: int) -> None:
+        """One answer step, in the model's key (after :meth:`choose`)."""
+        self._run(np.array([[token_id]], dtype=np.int64))
+
+    @property
+    def logits(self) -> np.ndarray:
+        """Next-token logits [vocab] of the chosen row."""
+        if self.shift is None:
+            raise RuntimeError("choose a transposition first")
+        return self._logits[0]
+
+    def _run(self, tokens: np.ndarray) -> None:
+        logits, self._state = self.session.run(tokens, self._state)
+        self._logits = logits[:, -1]
+
+    def state(self) -> State:
+        return self._state

@@ -1,0 +1,87 @@
+"""Noticing ports that vanish and return: ``send()`` does not fail when a device goes, so
+the port list is polled about once a second, and a lost port is reopened by name."""
+
+from __future__ import annotations
+
+import threading
+
+from livemelody.midi.ports import PortError, PortScanner, RtInput, RtOutput
+
+POLL_SECONDS = 1.0
+
+
+class PortWatcher:
+    """Polls the port list on its own thread; tells the loop through its command queue."""
+
+    def __init__(self, api: str, midi_in: RtInput, midi_out: RtOutput, loop):
+        self.api, self.midi_in, self.midi_out, self.loop = api, midi_in, midi_out, loop
+        self.in_name = None if midi_in.name.endswith("(virtual)") else midi_in.name
+        self.out_name = None if midi_out.name.endswith("(virtual)") else midi_out.name
+        self.lost = {"input": False, "output": False}
+        self._stop = threading.Event()
+        self._scanner: PortScanner | None = None
+        self._thread = threading.Thread(target=self._run, name="port-watcher", daemon=True)
+
+    def start(self) -> "PortWatcher":
+        if self.in_name or self.out_name:
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2 * POLL_SECONDS)
+        if self._scanner is not None:
+            self._scanner.close()
+
+    def _names(self) -> tuple[list[str], list[str]] | None:
+        try:
+            if self._scanner is None:
+                self._scanner = PortScanner(self.api)
+            return self._scanner.names()
+        except PortError:
+            if self._scanner is not None:
+                self._scanner.close()
+            self._scanner = None
+            return None
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            names = self._names()
+            inputs, outputs = names if names is not None else ([], [])
+            if self.out_name:
+                self._check("output", self.out_name in outputs)
+            if self.in_name:
+                self._check("input", self.in_name in inputs)
+
+    def _check(self, direction: str, present: bool) -> None:
+        if not present and not self.lost[direction]:
+            self.lost[direction] = True
+            if direction == "output":
+                self.loop.submit("loop_set_send", _discard, f"output port {self.out_name!r} lost; waiting for it")
+            else:
+                self.loop.submit("loop_input_lost", f"input port {self.in_name!r} lost; waiting for it")
+        elif present and self.lost[direction]:
+            try:
+                if direction == "output":
+                    old, self.midi_out = self.midi_out, RtOutput(self.api, self.out_name)
+                    self.loop.submit("loop_set_send", self.midi_out.send, f"output port {self.out_name!r} is back")
+                else:
+                    old = self.midi_in
+                    self.midi_in = RtInput(self.api, self.in_name, old.queue)
+                    self.loop.submit("loop_message", f"input port {self.in_name!r} is back")
+                self.lost[direction] = False
+                _close_quietly(old)
+            except PortError:
+                pass  # listed but not openable yet: try again next poll
+
+
+def _discard(data: list[int]) -> None:
+    pass
+
+
+def _close_quietly(port) -> None:
+    try:
+        port.close()
+    except Exception:
+        pass

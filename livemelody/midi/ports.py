@@ -1,0 +1,256 @@
+"""The only module that opens MIDI ports: list, open by name or index, virtual ports, API choice.
+
+Built on python-rtmidi directly (mido parses the bytes later, off the callback thread). The
+input callback runs on RtMidi's thread and only stamps the raw bytes with the monotonic
+clock and appends them to a bounded queue; nothing else happens there.
+
+APIs: ``alsa`` (Linux default), ``jack``, ``coremidi`` (macOS), ``winmm`` (Windows), chosen
+by argument or by the ``LIVEMELODY_MIDI_API`` environment variable.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import rtmidi
+
+ENV_API = "LIVEMELODY_MIDI_API"
+CLIENT_NAME = "livemelody"
+VIRTUAL_IN = "livemelody in"
+VIRTUAL_OUT = "livemelody out"
+INPUT_QUEUE_LIMIT = 8192
+"""Most stamped messages kept waiting; beyond that the oldest are dropped (and counted)."""
+
+APIS = {
+    "alsa": rtmidi.API_LINUX_ALSA,
+    "jack": rtmidi.API_UNIX_JACK,
+    "coremidi": rtmidi.API_MACOSX_CORE,
+    "winmm": rtmidi.API_WINDOWS_MM,
+}
+
+
+class PortError(Exception):
+    """A port cannot be found or opened; the message is one line for the user."""
+
+
+def default_api() -> str:
+    """``$LIVEMELODY_MIDI_API`` if set, else the platform's usual API."""
+    if os.environ.get(ENV_API):
+        return os.environ[ENV_API].lower()
+    if sys.platform == "darwin":
+        return "coremidi"
+    if sys.platform.startswith("win"):
+        return "winmm"
+    return "alsa"
+
+
+def _api_id(api: str) -> int:
+    if api not in APIS:
+        raise PortError(f"unknown MIDI API {api!r}; choose one of {', '.join(APIS)}")
+    if APIS[api] not in rtmidi.get_compiled_api():
+        raise PortError(f"MIDI API {api!r} is not available in this python-rtmidi build")
+    return APIS[api]
+
+
+def _client(kind: type, api: str, name: str = CLIENT_NAME):
+    try:
+        return kind(_api_id(api), name=name)
+    except PortError:
+        raise
+    except Exception as exc:  # rtmidi raises SystemError/RuntimeError when the API has no server
+        first = str(exc).split("\n")[0].split(".")[0]
+        hint = " (is the JACK server running?)" if api == "jack" else " (no ALSA sequencer? try --api jack)" if api == "alsa" else ""
+        raise PortError(f"cannot use the {api} MIDI API: {first}{hint}") from None
+
+
+class PortScanner:
+    """A pair of unconnected clients kept open to list ports cheaply and often (about 1 Hz)."""
+
+    def __init__(self, api: str):
+        self.api = api
+        self._in = _client(rtmidi.MidiIn, api, CLIENT_NAME + " scan")
+        self._out = _client(rtmidi.MidiOut, api, CLIENT_NAME + " scan")
+
+    def names(self) -> tuple[list[str], list[str]]:
+        """(input names, output names) now; raises :class:`PortError` if the API went away."""
+        try:
+            return list(self._in.get_ports()), list(self._out.get_ports())
+        except Exception as exc:  # e.g. the JACK server died
+            raise PortError(f"cannot list {self.api} ports: {exc}") from None
+
+    def close(self) -> None:
+        self._in.delete()
+        self._out.delete()
+
+
+def list_ports(api: str) -> tuple[list[str], list[str]]:
+    """(input names, output names) that ``api`` sees now."""
+    scanner = PortScanner(api)
+    try:
+        return scanner.names()
+    finally:
+        scanner.close()
+
+
+def resolve(spec: str, names: list[str], direction: str) -> int:
+    """Index of the port ``spec`` names: an index, an exact name, or a unique substring (any case)."""
+    listing = "; ".join(f"{i}: {n}" for i, n in enumerate(names)) or "none"
+    if spec.strip().isdigit():
+        index = int(spec)
+        if index < len(names):
+            return index
+        raise PortError(f"no {direction} port number {index}; {direction} ports: {listing}")
+    if spec in names:
+        return names.index(spec)
+    matches = [i for i, n in enumerate(names) if spec.lower() in n.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise PortError(f"no {direction} port matches {spec!r}; {direction} ports: {listing}")
+    raise PortError(f"{spec!r} matches several {direction} ports: " + "; ".join(names[i] for i in matches))
+
+
+Stamped = tuple[float, list[int]]
+"""(monotonic seconds when the message arrived, raw MIDI bytes)."""
+
+
+class InputPort(Protocol):
+    name: str
+
+    def pending(self) -> list[Stamped]: ...
+
+    def close(self) -> None: ...
+
+
+class OutputPort(Protocol):
+    name: str
+
+    def send(self, data: list[int]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class StampQueue:
+    """Bounded, thread-safe queue of stamped messages filled by a MIDI callback."""
+
+    limit: int = INPUT_QUEUE_LIMIT
+    dropped: int = 0
+    _items: collections.deque = field(default_factory=collections.deque)
+    _wake: threading.Event = field(default_factory=threading.Event)
+
+    def put(self, stamp: float, data: list[int]) -> None:
+        if len(self._items) >= self.limit:
+            self._items.popleft()
+            self.dropped += 1
+        self._items.append((stamp, data))
+        self._wake.set()
+
+    def drain(self) -> list[Stamped]:
+        items = []
+        while self._items:
+            items.append(self._items.popleft())
+        self._wake.clear()
+        return items
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for a message; True if one is waiting."""
+        return self._wake.wait(timeout)
+
+
+class RtInput:
+    """An rtmidi input read by a polling thread that stamps into a :class:`StampQueue`.
+
+    No Python callback: RtMidi calls a callback from the MIDI API's own thread (JACK's
+    process thread), which would then wait for the GIL; while the real-time loop holds it,
+    JACK's cycle overruns and events are lost. RtMidi queues messages itself instead; a
+    thread drains that queue every ``POLL_SECONDS`` and stamps each message with the
+    monotonic clock, spacing a batch by RtMidi's own inter-message deltas.
+    """
+
+    POLL_SECONDS = 0.001
+
+    def __init__(self, api: str, spec: str | None, queue: StampQueue | None = None):
+        self.queue = queue or StampQueue()
+        self._rt = _client(rtmidi.MidiIn, api)
+        self._rt.ignore_types(sysex=True, timing=False, active_sense=True)  # keep MIDI clock
+        try:
+            if spec is None:
+                self._rt.open_virtual_port(VIRTUAL_IN)
+                self.name = f"{VIRTUAL_IN} (virtual)"
+            else:
+                names = self._rt.get_ports()
+                index = resolve(spec, names, "input")
+                self._rt.open_port(index)
+                self.name = names[index]
+        except PortError:
+            self._rt.delete()
+            raise
+        except Exception as exc:
+            self._rt.delete()
+            raise PortError(f"cannot open MIDI input {spec or VIRTUAL_IN!r}: {exc}") from None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="midi-in", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        get, put, now, wait = self._rt.get_message, self.queue.put, time.monotonic, self._stop.wait
+        while not wait(self.POLL_SECONDS):
+            batch = []
+            while True:
+                message = get()
+                if message is None:
+                    break
+                batch.append(message)
+            if not batch:
+                continue
+            stamp = now()
+            offsets = [0.0]  # seconds before the batch's last message, from RtMidi's deltas
+            for _, delta in reversed(batch[1:]):
+                offsets.append(offsets[-1] + min(max(delta, 0.0), self.POLL_SECONDS))
+            for (data, _), offset in zip(batch, reversed(offsets)):
+                put(stamp - offset, data)
+
+    def pending(self) -> list[Stamped]:
+        return self.queue.drain()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        self._rt.close_port()
+        self._rt.delete()
+
+
+class RtOutput:
+    """An rtmidi output opened by name/index, or a virtual port when ``spec`` is None."""
+
+    def __init__(self, api: str, spec: str | None):
+        self._rt = _client(rtmidi.MidiOut, api)
+        try:
+            if spec is None:
+                self._rt.open_virtual_port(VIRTUAL_OUT)
+                self.name = f"{VIRTUAL_OUT} (virtual)"
+            else:
+                names = self._rt.get_ports()
+                index = resolve(spec, names, "output")
+                self._rt.open_port(index)
+                self.name = names[index]
+        except PortError:
+            self._rt.delete()
+            raise
+        except Exception as exc:
+            self._rt.delete()
+            raise PortError(f"cannot open MIDI output {spec or VIRTUAL_OUT!r}: {exc}") from None
+
+    def send(self, data: list[int]) -> None:
+        self._rt.send_message(data)
+
+    def close(self) -> None:
+        self._rt.close_port()
+        self._rt.delete()

@@ -1,0 +1,146 @@
+"""The real engine process over a real JACK server: a test client plays, another listens."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from livemelody.config import EngineConfig
+from livemelody.live.loop import wait_for
+from livemelody.live.process import EngineHandle, EngineOptions
+from tests.live.jack import PERIOD_SECONDS, Listener
+
+BPM = 120.0
+STEP = 60 / BPM / 4
+D_MAJOR = [(62, 0, 2), (64, 2, 2), (66, 4, 2), (67, 6, 2), (69, 8, 2), (71, 10, 2), (73, 12, 2), (74, 14, 2)]
+
+
+def start_engine(player, listener, tmp_path, **changes) -> EngineHandle:
+    config = EngineConfig(style="deutsch", bpm=BPM, answer_start="beat", end_silence_beats=1.0, **changes)
+    options = EngineOptions(config=config, api="jack", input=player.port, output=listener.port,
+                            record=tmp_path / "session.mid", seed=5, styles=("deutsch", "han"))
+    handle = EngineHandle(options).start()
+    assert wait_for(lambda: handle.snapshot is not None, 5)
+    return handle
+
+
+def call_events(notes, first_step, velocity=100):
+    events = []
+    for pitch, start, length in notes:
+        events.append(((first_step + start) * STEP, [0x90, pitch, velocity]))
+        events.append(((first_step + start + length) * STEP - 0.02, [0x80, pitch, 0]))
+    return sorted(events, key=lambda e: e[0])
+
+
+def play_call(handle, player, notes=D_MAJOR, velocity=100):
+    """Play ``notes`` from the next bar line of the engine's grid; returns the first step."""
+    snap = handle.snapshot
+    first = (snap.step // 16 + 1) * 16
+    player.play(call_events(notes, first, velocity), snap.grid_origin)
+    return first
+
+
+def next_turn(handle, seen, timeout=5.0):
+    assert wait_for(lambda: handle.snapshot.turns > seen and handle.snapshot.last_turn is not None, timeout), handle.snapshot
+    return handle.snapshot.last_turn
+
+
+def test_answer_starts_on_the_grid_in_key_and_stops_cleanly(jack, player, listener, tmp_path):
+    handle = start_engine(player, listener, tmp_path)
+    try:
+        first = play_call(handle, player)
+        turn = next_turn(handle, 0)
+        assert turn.key == "D" and turn.call_steps == 16
+        assert turn.answer_start_step == first + 20  # 16 steps of call, 4 of silence: next beat
+        assert wait_for(lambda: listener.notes(), 3)
+        first_on = next(t for t, d in listener.notes() if d[0] & 0xF0 == 0x90 and d[2] > 0)
+        lateness = first_on - turn.answer_start_time
+        assert -0.0005 <= lateness <= PERIOD_SECONDS + 0.002, f"first answer note {lateness * 1000:.2f} ms from its grid time"
+        assert wait_for(lambda: handle.snapshot.state == "idle", 5)
+    finally:
+        stats = handle.stop()
+    time.sleep(0.1)
+    assert listener.sounding() == set()
+    ons = [d for _, d in listener.notes() if d[0] & 0xF0 == 0x90 and d[2] > 0]
+    offs = [d for _, d in listener.notes() if d[0] & 0xF0 == 0x80 or (d[0] & 0xF0 == 0x90 and d[2] == 0)]
+    assert len(ons) >= 1 and len(offs) >= len(ons)
+    assert stats and stats["late_max_ms"] < 5
+    assert (tmp_path / "session.mid").stat().st_size > 50
+
+
+def test_temperature_cc_takes_effect(jack, player, listener, tmp_path):
+    handle = start_engine(player, listener, tmp_path, temperature=1.5)
+    try:
+        player.send([0xB0, 20, 0])  # temperature knob to 0: greedy
+        assert wait_for(lambda: handle.snapshot.config.temperature == 0.0, 2)
+        answers = []
+        for turn_number in (1, 2):
+            listener.clear()
+            play_call(handle, player)
+            next_turn(handle, turn_number - 1)
+            assert wait_for(lambda: handle.snapshot.state == "idle", 5)
+            answers.append([d[1] for _, d in listener.notes() if d[0] & 0xF0 == 0x90 and d[2] > 0])
+        assert answers[0] == answers[1] and answers[0]  # greedy: the same call gets the same answer
+    finally:
+        handle.stop()
+
+
+def test_panic_cc_and_sigkill_leave_nothing_sounding(jack, player, listener, tmp_path):
+    handle = start_engine(player, listener, tmp_path, answer_bars=4)
+    try:
+        play_call(handle, player)
+        next_turn(handle, 0)
+        assert wait_for(lambda: listener.sounding(), 2)
+        player.send([0xB0, 26, 127])  # panic
+        assert wait_for(lambda: not listener.sounding(), 1)
+        assert any(d[:2] == [0xB0, 120] for _, d in listener.received)
+        listener.clear()
+        play_call(handle, player)
+        next_turn(handle, 1)
+        assert wait_for(lambda: listener.sounding(), 2)
+        os.kill(handle.pid, signal.SIGKILL)  # the supervisor must silence what the dead engine left on
+        assert wait_for(lambda: not listener.sounding(), 3), listener.sounding()
+        assert "unexpectedly" in (handle.died or "")
+    finally:
+        handle.stop()
+
+
+def test_double_ctrl_c_during_an_answer_leaves_nothing_sounding(jack, player, listener, tmp_path):
+    handle = start_engine(player, listener, tmp_path, answer_bars=4)
+    play_call(handle, player)
+    next_turn(handle, 0)
+    assert wait_for(lambda: listener.sounding(), 2)
+    os.kill(handle.pid, signal.SIGINT)
+    os.kill(handle.pid, signal.SIGINT)
+    handle.stop()
+    time.sleep(0.1)
+    assert listener.sounding() == set()
+
+
+def test_output_port_lost_and_regained(jack, player, tmp_path):
+    listener = Listener("synth")
+    handle = start_engine(player, listener, tmp_path)
+    try:
+        listener.close()
+        assert wait_for(lambda: "lost" in handle.snapshot.message, 2.5), handle.snapshot.message
+        listener = Listener("synth")
+        assert wait_for(lambda: "back" in handle.snapshot.message, 2.5), handle.snapshot.message
+        play_call(handle, player)
+        next_turn(handle, 0)
+        assert wait_for(lambda: listener.notes(), 3), "the answer reaches the returned port"
+    finally:
+        handle.stop()
+        listener.close()
+
+
+def test_external_clock_is_followed(jack, player, listener, tmp_path):
+    handle = start_engine(player, listener, tmp_path, clock_source="external")
+    try:
+        tick = 60 / 90 / 24
+        origin = time.monotonic() + 0.05
+        player.play([(0, [0xFA])] + [(i * tick, [0xF8]) for i in range(96)], origin)
+        assert wait_for(lambda: handle.snapshot.external_clock and abs(handle.snapshot.bpm - 90) < 0.5, 2), handle.snapshot.bpm
+        assert handle.snapshot.grid_origin == pytest.approx(origin, abs=0.003)
+    finally:
+        handle.stop()

@@ -1,0 +1,164 @@
+"""EngineCore with explicit times and a recording sink: fast and deterministic."""
+
+import pytest
+
+from livemelody.config import EngineConfig
+from livemelody.live.engine import ANSWERING, IDLE, LISTENING, WAITING, EngineCore
+from livemelody.live.scheduler import Scheduler
+from livemelody.midi.fake import FakeOutput
+from livemelody.models.lstm import LstmSession
+from tests.conftest import TINY_JSON
+
+BPM = 120.0
+STEP = 60 / BPM / 4  # 0.125 s
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def now(self):
+        return self.t
+
+
+@pytest.fixture(scope="module")
+def sessions():
+    return {"tiny": LstmSession(TINY_JSON), "tiny2": LstmSession(TINY_JSON)}
+
+
+def make(sessions, **changes):
+    clock = Clock()
+    out = FakeOutput(clock.now)
+    sched = Scheduler(out.send, clock.now)
+    config = EngineConfig(style="tiny", bpm=BPM, **changes)
+    return EngineCore(config, sessions, sched, 0.0, seed=1), sched, out, clock
+
+
+def run_until(core, sched, clock, t, dt=0.005):
+    while clock.t < t:
+        clock.t = round(clock.t + dt, 6)
+        core.advance(clock.t)
+        sched.send_due(clock.t)
+
+
+def play(core, notes, jitter=0.0):
+    """notes: (pitch, start step, length steps); events stamped at their grid times."""
+    events = []
+    for i, (pitch, start, length) in enumerate(notes):
+        off = jitter if i % 2 else -jitter
+        events.append((start * STEP + off, [0x90, pitch, 100]))
+        events.append(((start + length) * STEP - 0.01, [0x80, pitch, 0]))
+    return sorted(events, key=lambda e: e[0])
+
+
+def perform(core, sched, clock, events, until):
+    for stamp, data in events:
+        run_until(core, sched, clock, stamp)
+        core.handle(stamp, data)
+    run_until(core, sched, clock, until)
+
+
+D_MAJOR_CALL = [(62, 8, 2), (64, 10, 2), (66, 12, 2), (67, 14, 2), (69, 16, 2), (71, 18, 2), (73, 20, 2), (74, 22, 2)]  # steps 8..24
+
+
+def test_call_then_answer_on_the_next_beat_in_the_calls_key(sessions):
+    core, sched, out, clock = make(sessions, end_silence_beats=1.0, answer_start="beat")
+    perform(core, sched, clock, play(core, D_MAJOR_CALL, jitter=0.02), until=24 * STEP)
+    assert core.state == LISTENING
+    run_until(core, sched, clock, 29 * STEP)  # 4 silent steps end the call at step 27's half
+    assert core.state in (WAITING, ANSWERING) and str(core.key) == "D"
+    run_until(core, sched, clock, 60 * STEP)
+    turn = core.turns[-1]
+    assert turn.answer_start_step == 28 and turn.call_steps == 16 and turn.answer_steps == 16
+    first_on = next((t, d) for t, d in out.sent if d[0] == 0x90 and d[2] > 0)
+    assert first_on[0] == pytest.approx(28 * STEP, abs=0.006)
+    assert first_on[1][2] == 100  # velocity follows the call
+    assert core.state == IDLE and out.sounding() == set()
+
+
+def test_notes_are_quantised_and_polyphony_reduced(sessions):
+    core, sched, out, clock = make(sessions)
+    events = [(8 * STEP + 0.03, [0x90, 60, 90]), (8 * STEP + 0.035, [0x90, 64, 90]), (8 * STEP + 0.04, [0x90, 67, 90]),
+              (10 * STEP - 0.02, [0x90, 55, 90]),  # lower note under the sounding line: ignored
+              (12 * STEP - 0.03, [0x80, 67, 0]), (12 * STEP - 0.03, [0x80, 64, 0]), (12 * STEP, [0x80, 60, 0]),
+              (12 * STEP + 0.02, [0x80, 55, 0])]
+    perform(core, sched, clock, events, until=12.6 * STEP)
+    assert [(n.pitch, n.start, n.duration) for n in core.call.notes] == [(67, 8, 4)]
+
+
+def test_short_calls_are_ignored(sessions):
+    core, sched, out, clock = make(sessions, min_call_steps=4)
+    perform(core, sched, clock, play(core, [(60, 8, 2)]), until=20 * STEP)
+    assert core.state == IDLE and not core.turns and "ignored" in core.message
+
+
+def test_player_barging_in_stops_the_answer_at_once(sessions):
+    core, sched, out, clock = make(sessions, answer_start="step")
+    perform(core, sched, clock, play(core, D_MAJOR_CALL), until=34 * STEP)
+    assert core.state == ANSWERING and sched.sounding
+    core.handle(clock.t, [0x90, 70, 80])
+    assert core.state == LISTENING and not sched.sounding and sched.next_due() is None
+
+
+def test_cc_changes_temperature_style_and_mode_and_ends_the_call(sessions):
+    core, sched, out, clock = make(sessions)
+    core.handle(0.0, [0xB0, 20, 127])
+    assert core.config.temperature == 2.0
+    core.handle(0.0, [0xB0, 21, 127])
+    assert core.config.style == "tiny2"
+    core.handle(0.0, [0xB0, 22, 127])  # vary without a VAE: refused, stays continue
+    assert core.config.mode == "continue"
+    perform(core, sched, clock, [(8 * STEP, [0x90, 60, 90]), (12 * STEP, [0x90, 62, 90])], until=13 * STEP)
+    core.handle(clock.t, [0xB0, 25, 127])  # end the call now, while a note is held
+    run_until(core, sched, clock, 14 * STEP)
+    assert core.state in (WAITING, ANSWERING)
+
+
+def test_panic_cc_silences_everything(sessions):
+    core, sched, out, clock = make(sessions, answer_start="step", metronome=True)
+    perform(core, sched, clock, play(core, D_MAJOR_CALL), until=34 * STEP)
+    assert out.sounding()
+    core.handle(clock.t, [0xB0, 26, 127])
+    assert out.sounding() == set() and core.state == IDLE
+    ccs = [d for _, d in out.sent[-6:]]
+    assert [0xB0, 64, 0] in ccs and [0xB0, 123, 0] in ccs and [0xB0, 120, 0] in ccs
+    assert [0xB9, 120, 0] in [d for _, d in out.sent]  # metronome channel too
+
+
+def test_temperature_zero_answers_are_repeatable_and_change_with_temperature(sessions):
+    answers = []
+    for temperature in (0.0, 0.0, 3.0):
+        core, sched, out, clock = make(sessions, temperature=temperature, answer_start="step")
+        perform(core, sched, clock, play(core, D_MAJOR_CALL), until=60 * STEP)
+        answers.append([d[1] for _, d in out.sent if d[0] == 0x90])
+    assert answers[0] == answers[1] and answers[0] != answers[2]
+
+
+def test_answer_length_in_bars(sessions):
+    core, sched, out, clock = make(sessions, answer_bars=2, answer_start="bar")
+    perform(core, sched, clock, play(core, D_MAJOR_CALL), until=90 * STEP)
+    turn = core.turns[-1]
+    assert turn.answer_start_step == 32 and turn.answer_steps == 32
+    last_off = max(t for t, d in out.sent if d[0] == 0x80)
+    assert last_off <= 64 * STEP + 1e-6
+
+
+def test_external_clock_sets_tempo_and_grid(sessions):
+    core, sched, out, clock = make(sessions, clock_source="external")
+    tick = 60 / 90 / 24  # 90 BPM
+    core.handle(0.0, [0xFA])
+    for i in range(96):
+        core.handle(1.0 + i * tick, [0xF8])
+    assert core.transport.bpm == pytest.approx(90, abs=0.01)
+    assert core.transport.grid.time_of(0) == pytest.approx(1.0, abs=1e-6)
+    core.handle(1.0 + 96 * tick, [0xFC])
+    assert not core.transport.running
+
+
+def test_bad_settings_are_refused_without_change(sessions):
+    core, *_ = make(sessions)
+    with pytest.raises(ValueError):
+        core.set(temperature=-1)
+    with pytest.raises(ValueError):
+        core.set(style="klingon")
+    assert core.config.temperature == 1.0 and core.config.style == "tiny"
