@@ -3,7 +3,7 @@
     python -m benchmarks.run                 # print the table
     python -m benchmarks.run --write-docs    # also regenerate docs/BENCHMARKS.md
 
-Rows: onnxruntime step latency against PyTorch eager on the same weights (rebuilt from the
+Rows: live timing over a real JACK round trip (see benchmarks/live.py), onnxruntime step latency against PyTorch eager on the same weights (rebuilt from the
 .onnx), a 64-step continuation including sampling, and the time until the runtime is ready
 (import + model load, in a fresh interpreter). Needs the ``train`` extra for the torch row.
 """
@@ -153,8 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5000, help="timed calls per latency row")
     parser.add_argument("--style", default="deutsch")
     parser.add_argument("--write-docs", action="store_true", help=f"rewrite {DOC.relative_to(REPO)}")
+    parser.add_argument("--no-live", action="store_true", help="skip the live rows over JACK (about 2 minutes)")
     args = parser.parse_args(argv)
     rows = lstm_rows(args.style, args.repeats) + ready_rows(args.style, 5)
+    if not args.no_live:
+        from benchmarks.live import live_rows
+
+        rows += live_rows()
     text = table(rows)
     print(environment())
     print(text)

@@ -8,10 +8,13 @@ Whatever way the loop ends (stop, exception, Ctrl-C), it sends the panic before 
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import time
 from typing import Callable
+
+import numpy as np
 
 from livemelody.clock import Clock
 from livemelody.config import EngineConfig
@@ -49,6 +52,8 @@ class RealtimeLoop:
         self.scheduler = Scheduler(self._send, clock.now, on_sent=self._sent)
         self.core = EngineCore(config, sessions, self.scheduler, clock.now(), seed=seed, variator=variator)
         self.stats: dict = {}
+        self.generation: collections.deque[float] = collections.deque(maxlen=20_000)
+        """Seconds each engine advance took while a turn was being answered."""
         self._stop = threading.Event()
         self._last_publish = self._last_stats = 0.0
 
@@ -74,13 +79,18 @@ class RealtimeLoop:
                     if self.recorder is not None:
                         self.recorder.add("player", stamp, data)
                 self._run_commands(now)
-                core.advance(now)
+                if core.state in ("waiting", "answering") and core.next_wakeup() <= now:
+                    started = clock.now()
+                    core.advance(now)
+                    self.generation.append(clock.now() - started)
+                else:
+                    core.advance(now)
                 scheduler.send_due(clock.now())
                 self._maybe_publish(clock.now())
                 self._wait(clock)
         finally:
             scheduler.panic(clock.now())
-            self.stats.update(scheduler.lateness_stats())
+            self._update_stats()
             if self.publish is not None:
                 self.publish(core.snapshot(clock.now(), self._stats_now()))
 
@@ -129,6 +139,14 @@ class RealtimeLoop:
         if self.recorder is not None and tag != "metronome":
             self.recorder.add("ai", stamp, data)
 
+    def _update_stats(self) -> None:
+        self.stats.update(self.scheduler.lateness_stats())
+        if self.generation:
+            values = np.array(self.generation) * 1000
+            self.stats.update(gen_p50_ms=float(np.percentile(values, 50)), gen_p99_ms=float(np.percentile(values, 99)),
+                              gen_max_ms=float(values.max()),
+                              gen_budget_ms=self.core.transport.grid.step_seconds * 500)  # half a step
+
     def _stats_now(self) -> dict:
         return {**self.stats, "input_dropped": self.queue.dropped, "send_errors": self.scheduler.send_errors,
                 "sounding": len(self.scheduler.sounding)}
@@ -140,7 +158,7 @@ class RealtimeLoop:
         if due is not None and due - now < 0.005:  # an event is close: publish after it
             return
         if now - self._last_stats >= STATS_SECONDS:
-            self.stats.update(self.scheduler.lateness_stats())
+            self._update_stats()
             self._last_stats = now
         self._last_publish = now
         self.publish(self.core.snapshot(now, self._stats_now()))

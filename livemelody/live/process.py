@@ -71,7 +71,11 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    sys.setswitchinterval(0.0005)  # shorter GIL turns for the callback and pipe threads
+    sys.setswitchinterval(0.0005)  # shorter GIL turns for the input and pipe threads
+    try:
+        os.nice(-10)  # ahead of the dashboard and other work, where allowed (root, CAP_SYS_NICE)
+    except OSError:
+        pass
     try:
         from livemelody.clock import MonotonicClock
         from livemelody.live.loop import RealtimeLoop

@@ -1,11 +1,14 @@
 """Noticing ports that vanish and return: ``send()`` does not fail when a device goes, so
-the port list is polled about once a second, and a lost port is reopened by name."""
+the port list is polled about once a second, and a lost port is reopened by name.
+
+Listing goes through the engine's own port clients: with JACK every extra client is another
+thread woken every period, which an idle engine should not pay for."""
 
 from __future__ import annotations
 
 import threading
 
-from livemelody.midi.ports import PortError, PortScanner, RtInput, RtOutput
+from livemelody.midi.ports import PortError, RtInput, RtOutput
 
 POLL_SECONDS = 1.0
 
@@ -19,7 +22,6 @@ class PortWatcher:
         self.out_name = None if midi_out.name.endswith("(virtual)") else midi_out.name
         self.lost = {"input": False, "output": False}
         self._stop = threading.Event()
-        self._scanner: PortScanner | None = None
         self._thread = threading.Thread(target=self._run, name="port-watcher", daemon=True)
 
     def start(self) -> "PortWatcher":
@@ -31,28 +33,13 @@ class PortWatcher:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2 * POLL_SECONDS)
-        if self._scanner is not None:
-            self._scanner.close()
-
-    def _names(self) -> tuple[list[str], list[str]] | None:
-        try:
-            if self._scanner is None:
-                self._scanner = PortScanner(self.api)
-            return self._scanner.names()
-        except PortError:
-            if self._scanner is not None:
-                self._scanner.close()
-            self._scanner = None
-            return None
 
     def _run(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
-            names = self._names()
-            inputs, outputs = names if names is not None else ([], [])
             if self.out_name:
-                self._check("output", self.out_name in outputs)
+                self._check("output", self.out_name in _names(self.midi_out))
             if self.in_name:
-                self._check("input", self.in_name in inputs)
+                self._check("input", self.in_name in _names(self.midi_in))
 
     def _check(self, direction: str, present: bool) -> None:
         if not present and not self.lost[direction]:
@@ -74,6 +61,13 @@ class PortWatcher:
                 _close_quietly(old)
             except PortError:
                 pass  # listed but not openable yet: try again next poll
+
+
+def _names(port) -> list[str]:
+    try:
+        return port.list_names()
+    except PortError:  # e.g. the server went away: nothing is present
+        return []
 
 
 def _discard(data: list[int]) -> None:

@@ -169,12 +169,21 @@ class RtInput:
 
     No Python callback: RtMidi calls a callback from the MIDI API's own thread (JACK's
     process thread), which would then wait for the GIL; while the real-time loop holds it,
-    JACK's cycle overruns and events are lost. RtMidi queues messages itself instead; a
-    thread drains that queue every ``POLL_SECONDS`` and stamps each message with the
-    monotonic clock, spacing a batch by RtMidi's own inter-message deltas.
+    JACK's cycle overruns and events are lost. RtMidi queues messages itself instead, with
+    the time since the previous message; a thread drains that queue every ``POLL_SECONDS``
+    while messages flow and every ``IDLE_POLL_SECONDS`` after ``IDLE_AFTER`` quiet seconds,
+    which keeps an idle engine's CPU use low.
+
+    Stamps do not depend on the poll interval: the summed RtMidi deltas give each message's
+    time on the API's clock, and the offset to the monotonic clock is the smallest
+    (poll time - summed time) seen, i.e. from the poll that came soonest after a message;
+    the offset may creep up by ``DRIFT`` seconds per second so slow clock drift is followed.
     """
 
     POLL_SECONDS = 0.001
+    IDLE_POLL_SECONDS = 0.008
+    IDLE_AFTER = 2.0
+    DRIFT = 1e-4
 
     def __init__(self, api: str, spec: str | None, queue: StampQueue | None = None):
         self.queue = queue or StampQueue()
@@ -201,24 +210,39 @@ class RtInput:
 
     def _poll(self) -> None:
         get, put, now, wait = self._rt.get_message, self.queue.put, time.monotonic, self._stop.wait
-        while not wait(self.POLL_SECONDS):
+        last_message = now()
+        summed: float | None = None  # seconds on RtMidi's clock since the first message
+        offset, offset_at = 0.0, 0.0
+        while not wait(self.POLL_SECONDS if now() - last_message < self.IDLE_AFTER else self.IDLE_POLL_SECONDS):
             batch = []
             while True:
                 message = get()
                 if message is None:
                     break
-                batch.append(message)
+                data, delta = message
+                summed = 0.0 if summed is None else summed + max(delta, 0.0)
+                batch.append((data, summed))
             if not batch:
                 continue
-            stamp = now()
-            offsets = [0.0]  # seconds before the batch's last message, from RtMidi's deltas
-            for _, delta in reversed(batch[1:]):
-                offsets.append(offsets[-1] + min(max(delta, 0.0), self.POLL_SECONDS))
-            for (data, _), offset in zip(batch, reversed(offsets)):
-                put(stamp - offset, data)
+            last_message = polled = now()
+            candidate = polled - batch[-1][1]
+            if offset_at == 0.0:
+                offset = candidate
+            else:
+                offset = min(candidate, offset + self.DRIFT * (polled - offset_at))
+            offset_at = polled
+            for data, at in batch:
+                put(min(at + offset, polled), data)
 
     def pending(self) -> list[Stamped]:
         return self.queue.drain()
+
+    def list_names(self) -> list[str]:
+        """Input port names this API sees now, through this port's own client."""
+        try:
+            return list(self._rt.get_ports())
+        except Exception as exc:
+            raise PortError(f"cannot list ports: {exc}") from None
 
     def close(self) -> None:
         self._stop.set()
@@ -250,6 +274,13 @@ class RtOutput:
 
     def send(self, data: list[int]) -> None:
         self._rt.send_message(data)
+
+    def list_names(self) -> list[str]:
+        """Output port names this API sees now, through this port's own client."""
+        try:
+            return list(self._rt.get_ports())
+        except Exception as exc:
+            raise PortError(f"cannot list ports: {exc}") from None
 
     def close(self) -> None:
         self._rt.close_port()

@@ -30,8 +30,9 @@ def require_jack():
 class JackServer:
     """``jackd -n NAME --no-realtime -d dummy``; clients find it through JACK_DEFAULT_SERVER."""
 
-    def __init__(self, name: str, log_path: str):
+    def __init__(self, name: str, log_path: str, period: int = PERIOD_FRAMES):
         self.name = name
+        self.period = period
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
@@ -39,7 +40,7 @@ class JackServer:
         # jackd logs every xrun: to a file, never a pipe nobody drains (a full pipe hangs jackd)
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
+            ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", str(self.period)],
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -1,0 +1,272 @@
+"""Live timing over a real JACK round trip (a private dummy server, 32-frame period).
+
+A test client plays calls into the engine and another records what comes out, stamping with
+the same monotonic clock as the engine. Scheduled notes (answer notes and metronome clicks)
+are due on the 16th grid, so each received note-on's lateness is its time minus the nearest
+grid time. Scenarios, side by side in one run:
+
+- ``process``: the engine in its own process (the shipped design);
+- ``process + busy dashboard``: the same, with a CPU-bound Python process beside it;
+- ``thread + busy thread`` (baseline): the engine loop in a thread of a process whose other
+  thread is CPU-bound Python, i.e. what a dashboard in the same process would do (GIL).
+
+Also: CPU use of the engine process while idle and while answering (from /proc), the
+generation time per step against its budget (half a step), and a flood of 2,000 messages per
+second for 10 s (lateness during the flood, memory before and after).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from livemelody.config import EngineConfig
+from livemelody.live.loop import RealtimeLoop, run_in_thread, wait_for
+from livemelody.live.process import EngineHandle, EngineOptions
+from tests.live.jack import RATE, JackServer, Listener, Player
+
+PERIOD_FRAMES = 32
+PERIOD_SECONDS = PERIOD_FRAMES / RATE
+
+BPM = 120.0
+STEP = 60 / BPM / 4
+CALL = [(62, 0, 2), (64, 2, 2), (66, 4, 2), (67, 6, 2), (69, 8, 2), (71, 10, 2), (73, 12, 2), (74, 14, 2)]
+ANSWER_CHANNEL, CLICK_CHANNEL = 0, 9
+
+
+@dataclass
+class LiveResult:
+    scenario: str
+    lateness_ms: np.ndarray
+    first_note_ms: list[float]
+    ready_early_ms: list[float]
+    stats: dict
+
+
+def _busy_python(stop) -> None:
+    """Stand-in for a dashboard redrawing: CPU-bound pure Python, allocating as it goes."""
+    while not stop.is_set():
+        rows = [f"{i:5d} {'#' * (i % 40)}" for i in range(2000)]
+        sum(len(r) for r in rows)
+
+
+def _busy_process(stop) -> None:
+    _busy_python(stop)
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _call_events(first_step: int):
+    events = []
+    for pitch, start, length in CALL:
+        events.append(((first_step + start) * STEP, [0x90, pitch, 96]))
+        events.append(((first_step + start + length) * STEP - 0.02, [0x80, pitch, 0]))
+    return sorted(events, key=lambda e: e[0])
+
+
+def _lateness(listener: Listener, origin: float, since: float) -> np.ndarray:
+    """Received note-on time minus the nearest grid step time, for notes received after ``since``."""
+    late = []
+    for stamp, data in listener.received:
+        if stamp < since or data[0] & 0xF0 != 0x90 or data[2] == 0:
+            continue
+        step = round((stamp - origin) / STEP)
+        late.append(stamp - (origin + step * STEP))
+    return np.array(late) * 1000
+
+
+def _play_turns(snapshot, player: Player, listener: Listener, turns: int) -> tuple[list[float], list[float]]:
+    """Play ``turns`` calls; return (first answer note minus its grid time, ready-early) in ms."""
+    first_notes, ready = [], []
+    for n in range(turns):
+        snap = snapshot()
+        seen = snap.turns
+        first = (snap.step // 16 + 1) * 16
+        player.play(_call_events(first), snap.grid_origin)
+        wait_for(lambda: snapshot().turns > seen and snapshot().last_turn is not None, 5)
+        turn = snapshot().last_turn
+        wait_for(lambda: snapshot().state == "idle", 8)
+        ons = [t for t, d in listener.received if d[0] == 0x90 | ANSWER_CHANNEL and d[2] > 0 and t >= turn.answer_start_time - 0.05]
+        if ons:
+            first_notes.append((ons[0] - turn.answer_start_time) * 1000)
+        ready.append(turn.ready_early * 1000)
+    return first_notes, ready
+
+
+def run_process(server: JackServer, busy: bool, turns: int, measure_cpu: bool = False) -> LiveResult:
+    player, listener = Player("bench-player"), Listener("bench-listener")
+    config = EngineConfig(style="deutsch", bpm=BPM, metronome=True, answer_start="beat", answer_bars=2)
+    handle = EngineHandle(EngineOptions(config=config, api="jack", input=player.port, output=listener.port,
+                                        seed=1, styles=("deutsch", "han"))).start()
+    stop = multiprocessing.Event()
+    helper = multiprocessing.Process(target=_busy_process, args=(stop,), daemon=True) if busy else None
+    stats: dict = {}
+    try:
+        wait_for(lambda: handle.snapshot is not None, 5)
+        if helper:
+            helper.start()
+        if measure_cpu:
+            handle.set(metronome=False)
+            time.sleep(1.0)
+            before = _cpu_seconds(handle.pid)
+            time.sleep(5.0)
+            stats["cpu_idle_pct"] = 100 * (_cpu_seconds(handle.pid) - before) / 5.0
+            handle.set(metronome=True)
+        since = time.monotonic()
+        cpu_before = _cpu_seconds(handle.pid)
+        answering_started = time.monotonic()
+        first_notes, ready = _play_turns(lambda: handle.snapshot, player, listener, turns)
+        if measure_cpu:
+            stats["cpu_answering_pct"] = 100 * (_cpu_seconds(handle.pid) - cpu_before) / (time.monotonic() - answering_started)
+        lateness = _lateness(listener, handle.snapshot.grid_origin, since)
+    finally:
+        stop.set()
+        final = handle.stop() or {}
+        if helper:
+            helper.join(2)
+        player.close()
+        listener.close()
+    stats.update(final)
+    name = "process + busy dashboard process" if busy else "process (engine alone)"
+    return LiveResult(name, lateness, first_notes, ready, stats)
+
+
+def run_thread_baseline(turns: int) -> LiveResult:
+    """The engine loop in a thread beside a CPU-bound thread of the same process."""
+    from livemelody.clock import MonotonicClock
+    from livemelody.midi.ports import RtInput, RtOutput, StampQueue
+    from livemelody.models.registry import load_lstm
+
+    player, listener = Player("bench-player"), Listener("bench-listener")
+    stamp_queue = StampQueue()
+    midi_in, midi_out = RtInput("jack", player.port, stamp_queue), RtOutput("jack", listener.port)
+    snaps = []
+    config = EngineConfig(style="deutsch", bpm=BPM, metronome=True, answer_start="beat", answer_bars=2)
+    loop = RealtimeLoop(config, {s: load_lstm(s) for s in ("deutsch", "han")}, stamp_queue, midi_out.send,
+                        MonotonicClock(), publish=snaps.append, seed=1)
+    thread = run_in_thread(loop)
+    stop = threading.Event()
+    busy = threading.Thread(target=_busy_python, args=(stop,), daemon=True)
+    try:
+        wait_for(lambda: bool(snaps), 5)
+        busy.start()
+        since = time.monotonic()
+        first_notes, ready = _play_turns(lambda: snaps[-1], player, listener, turns)
+        lateness = _lateness(listener, snaps[-1].grid_origin, since)
+    finally:
+        stop.set()
+        loop.stop()
+        thread.join(3)
+        midi_in.close()
+        midi_out.close()
+        player.close()
+        listener.close()
+    return LiveResult("thread + busy thread (baseline)", lateness, first_notes, ready, dict(loop.stats))
+
+
+def run_flood(seconds: float = 10.0, rate: int = 2000) -> dict:
+    player, listener = Player("bench-player"), Listener("bench-listener")
+    config = EngineConfig(style="deutsch", bpm=BPM, metronome=True)
+    handle = EngineHandle(EngineOptions(config=config, api="jack", input=player.port, output=listener.port,
+                                        styles=("deutsch",))).start()
+    try:
+        wait_for(lambda: handle.snapshot is not None, 5)
+        time.sleep(0.5)
+        rss_before = _rss_mb(handle.pid)
+        since = time.monotonic()
+        interval = 1.0 / rate
+        sent, next_due = 0, time.monotonic()
+        while time.monotonic() - since < seconds:  # polyphonic aftertouch and unmapped CCs
+            player.rt.send_message([0xA0, 60 + sent % 24, sent % 128] if sent % 2 else [0xB0, 80, sent % 128])
+            sent += 1
+            next_due += interval
+            delay = next_due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        time.sleep(0.5)
+        rss_after = _rss_mb(handle.pid)
+        lateness = _lateness(listener, handle.snapshot.grid_origin, since)
+        dropped = handle.snapshot.stats.get("input_dropped", 0)
+    finally:
+        handle.stop()
+        player.close()
+        listener.close()
+    return {"sent": sent, "rate": sent / seconds, "late_p99_ms": float(np.percentile(lateness, 99)) if len(lateness) else float("nan"),
+            "late_max_ms": float(lateness.max()) if len(lateness) else float("nan"), "clicks": len(lateness),
+            "rss_before_mb": rss_before, "rss_after_mb": rss_after, "dropped": dropped}
+
+
+def live_rows(turns: int = 6):
+    """Rows for benchmarks.run; [] with a note when jackd is missing."""
+    from benchmarks.run import Row
+
+    if shutil.which("jackd") is None:
+        print("live rows skipped: jackd not installed", file=sys.stderr)
+        return []
+    log = tempfile.NamedTemporaryFile(prefix="jackd-", suffix=".log", delete=False)
+    server = JackServer(f"livemelody-bench-{os.getpid()}", log.name, period=PERIOD_FRAMES).start()
+    saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
+    try:
+        results = [run_process(server, busy=False, turns=turns, measure_cpu=True),
+                   run_process(server, busy=True, turns=turns),
+                   run_thread_baseline(turns)]
+        flood = run_flood()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        server.stop()
+    rows = [Row(f"JACK period ({PERIOD_FRAMES} frames at {RATE} Hz): delivery adds 0..1 period", PERIOD_SECONDS * 1000, "ms")]
+    for result in results:
+        late = result.lateness_ms
+        target = "baseline" not in result.scenario
+        p99, worst = float(np.percentile(late, 99)), float(late.max())
+        rows += [
+            Row(f"{result.scenario}: scheduled notes, lateness p50 ({len(late)} notes)", float(np.percentile(late, 50)), "ms"),
+            Row(f"{result.scenario}: scheduled notes, lateness p99", p99, "ms", "<= 1 ms" if target else "", p99 <= 1 if target else None),
+            Row(f"{result.scenario}: scheduled notes, lateness max", worst, "ms", "<= 5 ms" if target else "", worst <= 5 if target else None),
+            Row(f"{result.scenario}: first answer note minus its grid time, max of {len(result.first_note_ms)}",
+                max(result.first_note_ms), "ms", f"<= {PERIOD_SECONDS * 1000 + 2:.2f} ms" if target else "",
+                max(result.first_note_ms) <= PERIOD_SECONDS * 1000 + 2 if target else None),
+        ]
+        if target:
+            ready = min(result.ready_early_ms)
+            rows.append(Row(f"{result.scenario}: answer ready before its grid time, min", ready, "ms", "> 0", ready > 0))
+        if "late_p99_ms" in result.stats:
+            rows.append(Row(f"{result.scenario}: engine send lateness p99 / max (before JACK)",
+                            result.stats["late_p99_ms"], f"ms / {result.stats['late_max_ms']:.3g} ms"))
+        if "gen_p99_ms" in result.stats:
+            ratio = result.stats["gen_max_ms"] / result.stats["gen_budget_ms"]
+            rows += [Row(f"{result.scenario}: generation per step p99", result.stats["gen_p99_ms"], "ms"),
+                     Row(f"{result.scenario}: generation per step max / budget (half a step)", ratio, "x", "< 1", ratio < 1)]
+    cpu = results[0].stats
+    rows += [Row("engine CPU while listening, no input", cpu["cpu_idle_pct"], "% of a core", "<= 5%", cpu["cpu_idle_pct"] <= 5),
+             Row("engine CPU while answering (metronome on)", cpu["cpu_answering_pct"], "% of a core")]
+    rows += [Row(f"flood {flood['rate']:.0f} msg/s for 10 s: click lateness max", flood["late_max_ms"], "ms", "<= 5 ms", flood["late_max_ms"] <= 5),
+             Row("flood: engine memory growth", flood["rss_after_mb"] - flood["rss_before_mb"], "MB", "bounded (< 20 MB)",
+                 flood["rss_after_mb"] - flood["rss_before_mb"] < 20),
+             Row("flood: input messages dropped by the bounded queue", flood["dropped"], "msgs")]
+    return rows
