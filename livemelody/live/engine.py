@@ -49,6 +49,24 @@ class Sink(Protocol):
     def panic(self, now: float) -> None: ...
 
 
+@dataclass
+class _Answer:
+    """The answer being prepared or played (steps on the grid; pitches MIDI)."""
+
+    start: int
+    end: int
+    shift: int
+    """Semitones that moved the call to C major / A minor (subtracted from answer pitches)."""
+    velocity: int
+    gap_rest: bool
+    """The first gap step (between call and answer) is a rest onset rather than a hold."""
+    call_steps: int
+    call_notes: int
+    sounding: int | None = None
+    first: bool = True
+    vary: bool = False
+
+
 @dataclass(frozen=True)
 class Turn:
     """One call and its answer, for the log: lengths in 16th steps, times in seconds."""
@@ -109,7 +127,7 @@ class EngineCore:
         self._next_step = math.floor(self.transport.grid.step_at(now) - 0.5) + 1
         self._end_requested = False
         self._sustain = False
-        self._answer: dict | None = None
+        self._answer: _Answer | None = None
 
     # ---- input -------------------------------------------------------------------------
     def handle(self, stamp: float, data: list[int]) -> None:
@@ -272,9 +290,8 @@ class EngineCore:
         start = -(-(step + 1) // unit) * unit
         answer_steps = config.answer_bars * config.steps_per_bar if config.answer_bars else length
         velocity = int(round(np.mean([n.velocity for n in notes])))
-        self._answer = {"start": start, "end": start + answer_steps, "shift": shift, "velocity": velocity,
-                        "sounding": None, "gap_rest": self.call.sounding() or bool(notes and notes[-1].end > step),
-                        "call_steps": length, "call_notes": len(notes), "first": True}
+        self._answer = _Answer(start, start + answer_steps, shift, velocity,
+                               gap_rest=bool(notes and notes[-1].end > step), call_steps=length, call_notes=len(notes))
         self.state = WAITING
         if config.mode == "vary" and self.variator is not None:
             self._schedule_variation(notes, now)
@@ -285,26 +302,26 @@ class EngineCore:
     def _answer_step(self, k: int, now: float) -> None:
         """Feed or generate model step ``k`` (its events sound at grid time of k)."""
         answer = self._answer
-        if answer is None or answer.get("vary"):
-            if answer is not None and k >= answer["end"]:
+        if answer is None or answer.vary:
+            if answer is not None and k >= answer.end:
                 self.state, self._answer = IDLE, None
             return
         grid = self.transport.grid
-        if k < answer["start"]:
-            token = REST_ID if answer["gap_rest"] else HOLD_ID
-            answer["gap_rest"] = False
+        if k < answer.start:
+            token = REST_ID if answer.gap_rest else HOLD_ID
+            answer.gap_rest = False
             for model in self.models.values():
                 model.feed(token)
             return
         due = grid.time_of(k)
         channel = self.config.output_channel
-        if k >= answer["end"]:
-            if answer["sounding"] is not None:
-                self.sink.schedule(due, [0x80 | channel, answer["sounding"], 0], AI)
+        if k >= answer.end:
+            if answer.sounding is not None:
+                self.sink.schedule(due, [0x80 | channel, answer.sounding, 0], AI)
             self.state, self._answer = IDLE, None
             return
         self.state = ANSWERING
-        banned = (DELIMITER_ID, HOLD_ID, REST_ID) if answer["first"] else (DELIMITER_ID,)
+        banned = (DELIMITER_ID, HOLD_ID, REST_ID) if answer.first else (DELIMITER_ID,)
         params = SamplingParams(self.config.temperature, 0, self.config.top_p)
         token = sample(self.models[self.config.style].logits, params, self.rng, banned)
         for model in self.models.values():
@@ -312,15 +329,15 @@ class EngineCore:
         vocab = self.models[self.config.style].vocab
         if token == HOLD_ID:
             return
-        if answer["sounding"] is not None:
-            self.sink.schedule(due, [0x80 | channel, answer["sounding"], 0], AI)
-            answer["sounding"] = None
+        if answer.sounding is not None:
+            self.sink.schedule(due, [0x80 | channel, answer.sounding, 0], AI)
+            answer.sounding = None
         if vocab.is_pitch(token):
-            pitch = min(127, max(0, vocab.pitch_of(token) - answer["shift"]))
-            self.sink.schedule(due, [0x90 | channel, pitch, answer["velocity"]], AI)
-            answer["sounding"] = pitch
-            if answer["first"]:
-                answer["first"] = False
+            pitch = min(127, max(0, vocab.pitch_of(token) - answer.shift))
+            self.sink.schedule(due, [0x90 | channel, pitch, answer.velocity], AI)
+            answer.sounding = pitch
+            if answer.first:
+                answer.first = False
                 self._log_turn(answer, due, now)
 
     def _schedule_variation(self, notes: list[Note], now: float) -> None:
@@ -330,18 +347,18 @@ class EngineCore:
         channel = self.config.output_channel
         origin = notes[0].start
         for note in varied:
-            step = answer["start"] + note.start - origin
-            self.sink.schedule(grid.time_of(step), [0x90 | channel, note.pitch, answer["velocity"]], AI)
+            step = answer.start + note.start - origin
+            self.sink.schedule(grid.time_of(step), [0x90 | channel, note.pitch, answer.velocity], AI)
             self.sink.schedule(grid.time_of(step + note.duration), [0x80 | channel, note.pitch, 0], AI)
         span = max((n.end for n in varied), default=origin) - origin
-        answer.update(vary=True, end=answer["start"] + span)
+        answer.vary, answer.end = True, answer.start + span
         self.state = ANSWERING
-        self._log_turn(answer, grid.time_of(answer["start"]), now)
+        self._log_turn(answer, grid.time_of(answer.start), now)
 
-    def _log_turn(self, answer: dict, due: float, now: float) -> None:
+    def _log_turn(self, answer: _Answer, due: float, now: float) -> None:
         self.turn_count += 1
-        self.turns.append(Turn(answer["call_steps"], answer["call_notes"], str(self.key), answer["start"], due,
-                               answer["end"] - answer["start"], due - now, self.config.style, self.config.mode))
+        self.turns.append(Turn(answer.call_steps, answer.call_notes, str(self.key), answer.start, due,
+                               answer.end - answer.start, due - now, self.config.style, self.config.mode))
 
     # ---- observation -------------------------------------------------------------------
     def snapshot(self, now: float, stats: dict | None = None) -> Snapshot:
@@ -351,7 +368,7 @@ class EngineCore:
             call_steps = max(0, self._next_step - self.call.first_step)
         answer_step = None
         if self._answer is not None:
-            answer_step = self._next_step - self._answer["start"]
+            answer_step = self._next_step - self._answer.start
         return Snapshot(
             state=self.state, config=self.config, bpm=grid.bpm, external_clock=self.transport.external,
             transport_running=self.transport.running, step=math.floor(grid.step_at(now)), grid_origin=grid.origin,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from livemelody.live.engine import Turn
 from livemelody.live.process import EngineHandle, EngineOptions
-from livemelody.midi.ports import PortError, list_ports
+from livemelody.midi.ports import list_ports
 
 
 def state_dir() -> Path:
@@ -113,5 +113,3 @@ def print_ports(api: str, out=sys.stdout) -> int:
             print("  (none)", file=out)
     return 0
 
-
-__all__ = ["PortError", "choose_ports", "print_ports", "run_headless", "sessions_dir"]
