@@ -261,6 +261,5 @@ class EngineHandle:
                     port.send([0x80 | channel, note, 0])
                 for control in (SUSTAIN, ALL_NOTES_OFF, ALL_SOUND_OFF):
                     port.send([0xB0 | channel, control, 0])
-            time.sleep(0.05)  # let the API deliver before the port closes
-        finally:
+        finally:  # close() waits for the API to deliver
             port.close()

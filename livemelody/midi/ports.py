@@ -252,9 +252,16 @@ class RtInput:
 
 
 class RtOutput:
-    """An rtmidi output opened by name/index, or a virtual port when ``spec`` is None."""
+    """An rtmidi output opened by name/index, or a virtual port when ``spec`` is None.
+
+    Some APIs (JACK) deliver sent messages on their next cycle: :meth:`close` waits until
+    ``DRAIN_SECONDS`` after the last send, so a panic sent just before closing arrives.
+    """
+
+    DRAIN_SECONDS = 0.05
 
     def __init__(self, api: str, spec: str | None):
+        self._last_send = 0.0
         self._rt = _client(rtmidi.MidiOut, api)
         try:
             if spec is None:
@@ -274,6 +281,7 @@ class RtOutput:
 
     def send(self, data: list[int]) -> None:
         self._rt.send_message(data)
+        self._last_send = time.monotonic()
 
     def list_names(self) -> list[str]:
         """Output port names this API sees now, through this port's own client."""
@@ -283,5 +291,8 @@ class RtOutput:
             raise PortError(f"cannot list ports: {exc}") from None
 
     def close(self) -> None:
+        wait = self._last_send + self.DRAIN_SECONDS - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         self._rt.close_port()
         self._rt.delete()
