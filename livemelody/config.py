@@ -29,6 +29,7 @@ class ControlMap:
     top_p: int | None = 24
     end_call: int | None = 25
     panic: int | None = 26
+    amount: int | None = 27
 
     def __post_init__(self) -> None:
         used = [v for v in (getattr(self, f.name) for f in fields(self)) if v is not None]
@@ -53,6 +54,8 @@ class EngineConfig:
     mode: str = "continue"
     temperature: float = 1.0
     top_p: float = 0.95
+    amount: float = 0.5
+    """Vary mode: how far variations stray, z = mean + amount * sigma * eps (0 = the call back)."""
     bpm: float = 100.0
     clock_source: str = "internal"
     beats_per_bar: int = 4
@@ -87,6 +90,8 @@ class EngineConfig:
             problems.append("temperature must be a finite number >= 0")
         if not 0 < self.top_p <= 1:
             problems.append("top-p must be in (0, 1]")
+        if not (isinstance(self.amount, (int, float)) and 0 <= self.amount <= 4):
+            problems.append("variation amount must be 0-4")
         if not 20 <= self.bpm <= 400:
             problems.append("tempo must be 20-400 BPM")
         if not 1 <= self.beats_per_bar <= 16:

@@ -35,8 +35,8 @@ METRONOME_NOTES = (76, 77)  # GM hi / low wood block: downbeat, other beats
 METRONOME_SECONDS = 0.03
 AI, CLICK = "ai", "metronome"
 
-Variator = Callable[[Sequence[Note], np.random.Generator], list[Note]]
-"""Vary mode: the call's notes -> the answer's notes (same step frame)."""
+Variator = Callable[[str, Sequence[Note], float, np.random.Generator], list[Note]]
+"""Vary mode: (style, the call's notes, amount, rng) -> the answer's notes (same step frame)."""
 
 
 class Sink(Protocol):
@@ -189,6 +189,8 @@ class EngineCore:
             self.set(style=styles[min(len(styles) - 1, value * len(styles) // 128)])
         elif control == "mode":
             self.set(mode="vary" if value >= 64 else "continue")
+        elif control == "amount":
+            self.set(amount=round(2.0 * value / 127, 3))
         elif control == "answer_bars":
             self.set(answer_bars=None if value == 0 else 1 + value * 8 // 128)
         elif control == "end_call" and value >= 64 and self.state == LISTENING:
@@ -342,7 +344,7 @@ class EngineCore:
 
     def _schedule_variation(self, notes: list[Note], now: float) -> None:
         answer = self._answer
-        varied = self.variator(notes, self.rng)
+        varied = self.variator(self.config.style, notes, self.config.amount, self.rng)
         grid = self.transport.grid
         channel = self.config.output_channel
         origin = notes[0].start
