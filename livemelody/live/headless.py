@@ -73,7 +73,7 @@ def run_headless(options: EngineOptions, out=sys.stdout, duration: float | None 
         print(f"livemelody: recording to {options.record}", file=out, flush=True)
     interrupted = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
-    seen_turns, message = 0, ""
+    seen_turns, message, shown_bpm = 0, "", None
     started = time.monotonic()
     try:
         while not interrupted and handle.alive():
@@ -84,6 +84,9 @@ def run_headless(options: EngineOptions, out=sys.stdout, duration: float | None 
                 if snap.turns > seen_turns and snap.last_turn is not None:
                     seen_turns = snap.turns
                     print(describe(snap.last_turn, seen_turns), file=out, flush=True)
+                if snap.external_clock and snap.transport_running and (shown_bpm is None or abs(snap.bpm - shown_bpm) >= 0.5):
+                    shown_bpm = snap.bpm
+                    print(f"livemelody: following MIDI clock at {snap.bpm:.1f} BPM", file=out, flush=True)
                 if snap.message and snap.message != message:
                     message = snap.message
                     print(f"livemelody: {message}", file=out, flush=True)
