@@ -64,6 +64,7 @@ def export_onnx(model: MelodyLSTM, path, opset: int = 17) -> None:
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # shape checks in nn.LSTM
         # dynamo=False on purpose: the TorchScript exporter is the reliable path for LSTMs
         warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message="The feature will be removed")
         _export(model, path, opset)
 
 
