@@ -296,6 +296,11 @@ class LiveMelodyApp(App):
 
 def run_dashboard(options: EngineOptions, settings: Settings | None = None, list_ports: Callable | None = None,
                   demo: bool = False) -> int:
+    # multiprocessing's resource tracker is started on the first spawn with sys.stderr's file
+    # descriptor, which Textual has replaced by then ("bad value(s) in fds_to_keep"): start it now.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
     app = LiveMelodyApp(options, settings, list_ports=list_ports, demo=demo, lower_priority=True)
     try:
         app.run()

@@ -96,10 +96,10 @@ class TurnLog(DataTable):
 
     def on_mount(self) -> None:
         self.cursor_type = "none"
-        self.add_columns("#", "call", "key", "answer", "style / mode", "ready early")
+        self.add_columns("#", "call", "key", "answer (steps)", "style / mode", "ready early")
 
     def add_turn(self, number: int, turn) -> None:
-        self.add_row(str(number), f"{turn.call_notes} notes, {turn.call_steps} steps", turn.key,
-                     f"{turn.answer_steps} steps from {turn.answer_start_step}", f"{turn.style} / {turn.mode}",
+        self.add_row(str(number), f"{turn.call_notes} notes/{turn.call_steps} st", turn.key,
+                     f"{turn.answer_steps} from {turn.answer_start_step}", f"{turn.style}/{turn.mode}",
                      f"{turn.ready_early * 1000:.1f} ms")
         self.scroll_end(animate=False)
