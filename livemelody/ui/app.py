@@ -38,7 +38,8 @@ class HelpScreen(ModalScreen):
 
     def __init__(self, bindings: list[Binding]):
         super().__init__()
-        self.lines = [f"{b.key.split(',')[0]:>8}  {b.description}" for b in bindings]
+        names = {"question_mark": "?", "escape": "Esc", "enter": "Enter", "f1": "F1"}
+        self.lines = [f"{' / '.join(names.get(k, k) for k in b.key.split(',')):>9}  {b.description}" for b in bindings]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
@@ -259,6 +260,8 @@ class LiveMelodyApp(App):
         except Exception as exc:  # PortError and friends: one line, never a crash
             self.query_one(StatusPanel).notice = f"cannot list ports: {exc}"
             return
+        own = ("livemelody:", "livemelody-", "livemelody scan")  # the engine's own clients: not choices
+        inputs, outputs = ([n for n in names if not n.startswith(own)] for names in (inputs, outputs))
         info = self.handle.info if self.handle is not None else {}
         current = (info.get("input", VIRTUAL), info.get("output", VIRTUAL))
         self.push_screen(PortScreen(inputs, outputs, current), self._ports_chosen)
