@@ -63,30 +63,50 @@ def build_parser() -> argparse.ArgumentParser:
     ports.add_argument("--api", default=None, help="alsa, jack, coremidi or winmm (default: $LIVEMELODY_MIDI_API or the platform's)")
 
     run = commands.add_parser("run", help="play call-and-response over MIDI without the dashboard")
-    run.add_argument("--in", dest="input", default=None, help="input port: name substring or index (default: the last one used, else a virtual port)")
-    run.add_argument("--out", dest="output", default=None, help="output port: name substring or index (default: the last one used, else a virtual port)")
-    run.add_argument("--virtual", action="store_true", help='create virtual ports "livemelody in" / "livemelody out"')
-    run.add_argument("--api", default=None, help="alsa, jack, coremidi or winmm")
-    run.add_argument("--style", default="deutsch")
-    run.add_argument("--mode", choices=["continue", "vary"], default="continue")
-    run.add_argument("--temperature", type=_number(float, 0), default=1.0)
-    run.add_argument("--top-p", type=_number(float, 0, 1, low_open=True), default=0.95)
-    run.add_argument("--bpm", type=_number(float, 20, 400), default=100.0, help="internal tempo (default 100)")
-    run.add_argument("--clock", choices=["internal", "external"], default="internal", help="follow MIDI clock on the input with 'external'")
-    run.add_argument("--metronome", action="store_true", help="click on channel 10 (wood blocks)")
-    run.add_argument("--channel", type=_number(int, 1, 16), default=None, help="listen to one channel (1-16; default all)")
-    run.add_argument("--out-channel", type=_number(int, 1, 16), default=1, help="answer on this channel (1-16)")
-    run.add_argument("--end-silence", type=_number(float, 0.25, 16), default=1.0, help="beats of silence that end a call")
-    run.add_argument("--sustain-ends-call", action="store_true", help="releasing the sustain pedal ends the call")
-    run.add_argument("--max-call-bars", type=_number(int, 1, 64), default=4)
-    run.add_argument("--answer-start", choices=["step", "beat", "bar"], default="beat")
-    run.add_argument("--answer-bars", type=_number(int, 1, 64), default=None, help="answer length in bars (default: as long as the call)")
-    run.add_argument("--no-stop-on-play", action="store_true", help="let the AI finish when the player starts again")
-    run.add_argument("--record", type=Path, default=None, help="session MIDI file (default: a new file in ~/.local/share/livemelody/sessions)")
-    run.add_argument("--no-record", action="store_true")
-    run.add_argument("--seed", type=_number(int, 0), default=None)
+    _port_options(run)
+    _engine_options(run)
     run.add_argument("--duration", type=_number(float, 0, low_open=True), default=None, help=argparse.SUPPRESS)
+
+    dash = commands.add_parser("dashboard", help="the dashboard (what `livemelody` alone opens), with options")
+    _port_options(dash)
+    _engine_options(dash)
+
+    demo = commands.add_parser("demo", help="a built-in call answered by the real engine; no MIDI hardware needed")
+    _engine_options(demo)
+    demo.add_argument("--headless", action="store_true", help="no dashboard: print one line per turn")
+    demo.add_argument("--turns", type=_number(int, 1), default=None, help="stop after this many calls and answers (default: until quit; 2 with --headless)")
+    demo.add_argument("--no-audio", action="store_true", help="do not render the session to WAV even if FluidSynth is installed")
+    demo.add_argument("--duration", type=_number(float, 0, low_open=True), default=None, help=argparse.SUPPRESS)
     return parser
+
+
+def _port_options(parser) -> None:
+    parser.add_argument("--in", dest="input", default=None, help="input port: name substring or index (default: the saved or last one used, else a virtual port)")
+    parser.add_argument("--out", dest="output", default=None, help="output port: name substring or index (default: the saved or last one used, else a virtual port)")
+    parser.add_argument("--virtual", action="store_true", help='create virtual ports "livemelody in" / "livemelody out"')
+    parser.add_argument("--api", default=None, help="alsa, jack, coremidi or winmm")
+
+
+def _engine_options(parser) -> None:
+    """Engine settings; each one left out comes from the settings file (then the defaults)."""
+    parser.add_argument("--style", default=None, help="model style (default: saved, else deutsch)")
+    parser.add_argument("--mode", choices=["continue", "vary"], default=None)
+    parser.add_argument("--temperature", type=_number(float, 0), default=None, help="default: saved, else 1.0")
+    parser.add_argument("--top-p", type=_number(float, 0, 1, low_open=True), default=None, help="default: saved, else 0.95")
+    parser.add_argument("--bpm", type=_number(float, 20, 400), default=None, help="internal tempo (default: saved, else 100)")
+    parser.add_argument("--clock", choices=["internal", "external"], default=None, help="follow MIDI clock on the input with 'external'")
+    parser.add_argument("--metronome", action="store_true", default=None, help="click on channel 10 (wood blocks)")
+    parser.add_argument("--channel", type=_number(int, 1, 16), default=None, help="listen to one channel (1-16; default all)")
+    parser.add_argument("--out-channel", type=_number(int, 1, 16), default=None, help="answer on this channel (1-16; default 1)")
+    parser.add_argument("--end-silence", type=_number(float, 0.25, 16), default=None, help="beats of silence that end a call (default 1)")
+    parser.add_argument("--sustain-ends-call", action="store_true", default=None, help="releasing the sustain pedal ends the call")
+    parser.add_argument("--max-call-bars", type=_number(int, 1, 64), default=None, help="default 4")
+    parser.add_argument("--answer-start", choices=["step", "beat", "bar"], default=None, help="default beat")
+    parser.add_argument("--answer-bars", type=_number(int, 1, 64), default=None, help="answer length in bars (default: as long as the call)")
+    parser.add_argument("--no-stop-on-play", action="store_true", default=None, help="let the AI finish when the player starts again")
+    parser.add_argument("--record", type=Path, default=None, help="session MIDI file (default: a new file in ~/.local/share/livemelody/sessions)")
+    parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--seed", type=_number(int, 0), default=None)
 
 
 def cmd_continue(args) -> int:
@@ -137,34 +157,111 @@ def cmd_ports(args) -> int:
     return print_ports((args.api or default_api()).lower())
 
 
-def cmd_run(args) -> int:
+_OVERRIDES = {  # argparse dest -> (EngineConfig field, conversion)
+    "style": ("style", None), "mode": ("mode", None), "temperature": ("temperature", None),
+    "top_p": ("top_p", None), "bpm": ("bpm", None), "clock": ("clock_source", None),
+    "metronome": ("metronome", None), "channel": ("input_channel", lambda v: v - 1),
+    "out_channel": ("output_channel", lambda v: v - 1), "end_silence": ("end_silence_beats", None),
+    "sustain_ends_call": ("end_on_sustain_release", None), "max_call_bars": ("max_call_bars", None),
+    "answer_start": ("answer_start", None), "answer_bars": ("answer_bars", None),
+    "no_stop_on_play": ("stop_on_player", lambda v: not v),
+}
+
+
+def resolve_settings(args):
+    """(settings from the file, the engine config with the command line applied over them)."""
+    from livemelody.models.metadata import ModelError
+    from livemelody.models.registry import find_model
+    from livemelody.settings import load_settings
+
+    settings, warnings = load_settings()
+    for warning in warnings:
+        print(f"livemelody: warning: {warning}", file=sys.stderr)
+    config = settings.config
+    try:
+        find_model("lstm", config.style)
+    except ModelError:
+        if args.style is None:  # a saved style that is gone: say so, play the default
+            print(f"livemelody: warning: saved style {config.style!r} is not installed; using deutsch", file=sys.stderr)
+            config = config.changed(style="deutsch")
+    changes = {}
+    for dest, (name, convert) in _OVERRIDES.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            changes[name] = convert(value) if convert else value
+    config = config.changed(**changes)
+    find_model("lstm", config.style)  # a missing style is reported before any port opens
+    return settings, config
+
+
+def _record_path(args):
     import time
 
-    from livemelody.config import EngineConfig
-    from livemelody.live.headless import choose_ports, run_headless, sessions_dir
+    from livemelody.live.headless import sessions_dir
+
+    if args.no_record:
+        return None
+    return args.record or sessions_dir() / time.strftime("session-%Y%m%d-%H%M%S.mid")
+
+
+def _engine_options_from(args, demo: bool = False):
+    from livemelody.live.headless import choose_ports
     from livemelody.live.process import EngineOptions
     from livemelody.midi.ports import default_api
-    from livemelody.models.registry import find_model
 
-    api = (args.api or default_api()).lower()
-    find_model("lstm", args.style)  # a missing style is reported before any port opens
-    config = EngineConfig(
-        style=args.style, mode=args.mode, temperature=args.temperature, top_p=args.top_p, bpm=args.bpm,
-        clock_source=args.clock, metronome=args.metronome,
-        input_channel=None if args.channel is None else args.channel - 1, output_channel=args.out_channel - 1,
-        end_silence_beats=args.end_silence, end_on_sustain_release=args.sustain_ends_call,
-        max_call_bars=args.max_call_bars, answer_start=args.answer_start, answer_bars=args.answer_bars,
-        stop_on_player=not args.no_stop_on_play,
-    )
-    in_spec, out_spec = choose_ports(api, args.input, args.output, args.virtual)
-    record = None
-    if not args.no_record:
-        record = args.record or sessions_dir() / time.strftime("session-%Y%m%d-%H%M%S.mid")
-    options = EngineOptions(config=config, api=api, input=in_spec, output=out_spec, record=record, seed=args.seed)
+    settings, config = resolve_settings(args)
+    if demo:
+        return settings, EngineOptions(config=config, api="loopback", input=None, output=None, record=_record_path(args),
+                                       seed=args.seed, demo=True, demo_turns=args.turns)
+    api = (args.api or settings.api or default_api()).lower()
+    given_in, given_out = args.input, args.output
+    if not args.virtual and api == (settings.api or api):
+        given_in, given_out = given_in or settings.input, given_out or settings.output
+    in_spec, out_spec = choose_ports(api, given_in, given_out, args.virtual)
+    return settings, EngineOptions(config=config, api=api, input=in_spec, output=out_spec, record=_record_path(args), seed=args.seed)
+
+
+def cmd_run(args) -> int:
+    from livemelody.live.headless import run_headless
+
+    _, options = _engine_options_from(args)
     return run_headless(options, duration=args.duration)
 
 
-COMMANDS = {"continue": cmd_continue, "styles": cmd_styles, "ports": cmd_ports, "run": cmd_run}
+def cmd_dashboard(args) -> int:
+    from livemelody.midi.ports import list_ports
+    from livemelody.ui.app import run_dashboard
+
+    settings, options = _engine_options_from(args)
+    return run_dashboard(options, settings, list_ports=lambda: list_ports(options.api))
+
+
+def cmd_demo(args) -> int:
+    from livemelody.live.demo import audio_available, render_wav
+    from livemelody.live.headless import run_headless
+
+    if args.headless and args.turns is None:
+        args.turns = 2
+    settings, options = _engine_options_from(args, demo=True)
+    if args.headless:
+        turns = args.turns
+        code = run_headless(options, duration=args.duration,
+                            until=lambda snap: snap.turns >= turns and snap.state == "idle")
+    else:
+        from livemelody.ui.app import run_dashboard
+
+        code = run_dashboard(options, settings, demo=True)
+    if options.record is not None and options.record.exists():
+        print(f"livemelody: session saved to {options.record}")
+        if not args.no_audio and audio_available():
+            wav = render_wav(options.record, options.record.with_suffix(".wav"))
+            if wav is not None:
+                print(f"livemelody: rendered with FluidSynth to {wav}")
+    return code
+
+
+COMMANDS = {"continue": cmd_continue, "styles": cmd_styles, "ports": cmd_ports, "run": cmd_run,
+            "dashboard": cmd_dashboard, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,9 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
-        if args.command is None:
-            parser.print_help()
-            return 0
+        if args.command is None:  # the instrument's face: the dashboard, with the saved settings
+            args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "dashboard"])
         return COMMANDS[args.command](args)
     except (UserError, MidiFileError, ModelError, PortError, EngineError, ValueError) as exc:
         if debug:

@@ -7,6 +7,7 @@ name says otherwise; pitches are MIDI note numbers 0-127.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -26,3 +27,16 @@ class Note:
     def end(self) -> int:
         """First step after the note (exclusive end), in steps."""
         return self.start + self.duration
+
+
+PLAYER, AI_SOURCE = "player", "ai"
+
+
+class RollNote(NamedTuple):
+    """One note for a piano roll: ``source`` is "player" or "ai"; ``start`` and ``end`` in
+    grid steps (``end`` is None while the note still sounds); ``pitch`` a MIDI number."""
+
+    source: str
+    pitch: int
+    start: int
+    end: int | None

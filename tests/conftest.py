@@ -36,3 +36,12 @@ def write_midi(path: Path, notes: list[Note], bpm: float = 100, tpb: int = 480, 
 @pytest.fixture
 def twinkle_mid(tmp_path) -> Path:
     return write_midi(tmp_path / "twinkle.mid", AH_VOUS_DIRAI_JE_MAMAN)
+
+
+@pytest.fixture(autouse=True)
+def private_user_folders(tmp_path_factory, monkeypatch):
+    """Settings, sessions and remembered ports go to a temporary home, never the user's."""
+    home = tmp_path_factory.mktemp("home")
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+    return home

@@ -74,3 +74,56 @@ def test_primer_written_back_is_the_quantised_input(tiny_models, twinkle_mid, tm
     written = mido.MidiFile(out)
     primer = [m.note for m in written.tracks[1] if m.type == "note_on"]
     assert primer == [n.pitch for n in read_melody(twinkle_mid).notes]
+
+
+def test_no_subcommand_opens_the_dashboard_and_help_still_works(monkeypatch, capsys):
+    import livemelody.cli as cli
+
+    seen = []
+    monkeypatch.setitem(cli.COMMANDS, "dashboard", lambda args: seen.append(args.command) or 0)
+    assert cli.main([]) == 0 and seen == ["dashboard"]
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "demo" in capsys.readouterr().out
+
+
+def test_command_line_overrides_the_settings_file(tiny_models, capsys):
+    from livemelody.cli import build_parser, resolve_settings
+    from livemelody.config import EngineConfig
+    from livemelody.settings import Settings, save_settings
+
+    save_settings(Settings(EngineConfig(style="tiny", temperature=0.5, bpm=90, metronome=True)))
+    _, config = resolve_settings(build_parser().parse_args(["run", "--bpm", "120", "--channel", "2"]))
+    assert (config.style, config.temperature, config.bpm, config.metronome, config.input_channel) == ("tiny", 0.5, 120, True, 1)
+
+
+def test_a_broken_settings_file_warns_in_one_line_and_uses_the_defaults(tiny_models, capsys):
+    from livemelody.cli import build_parser, resolve_settings
+    from livemelody.config import EngineConfig
+    from livemelody.settings import settings_path
+
+    settings_path().parent.mkdir(parents=True)
+    settings_path().write_text("[engine]\nstyle = 'gone'\ntemperature = [")
+    _, config = resolve_settings(build_parser().parse_args(["run"]))
+    err = capsys.readouterr().err
+    assert config == EngineConfig() and err.count("\n") == 1 and "not valid TOML" in err
+
+
+def test_a_saved_style_that_is_gone_falls_back_to_deutsch(tiny_models, capsys):
+    from livemelody.cli import build_parser, resolve_settings
+    from livemelody.settings import settings_path
+
+    settings_path().parent.mkdir(parents=True)
+    settings_path().write_text("[engine]\nstyle = 'klingon'\n")
+    _, config = resolve_settings(build_parser().parse_args(["run"]))
+    assert config.style == "deutsch" and "not installed" in capsys.readouterr().err
+
+
+def test_headless_demo_answers_and_saves_the_session(tiny_models, tmp_path, capsys):
+    session = tmp_path / "demo.mid"
+    code, out, err = run(capsys, "demo", "--headless", "--turns", "1", "--style", "tiny", "--bpm", "400",
+                         "--no-audio", "--record", str(session))
+    assert code == 0, err
+    assert "(14 notes) in C -> continue tiny" in out and "session saved" in out
+    tracks = mido.MidiFile(session).tracks
+    assert [m for m in tracks[1] if m.type == "note_on"] and [m for m in tracks[2] if m.type == "note_on"]

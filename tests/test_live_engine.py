@@ -184,3 +184,28 @@ def test_vary_mode_plays_the_variators_notes_on_the_grid(sessions):
     assert [p for _, p in ons] == [p + 12 for p, _, _ in D_MAJOR_CALL]
     assert ons[0][0] == pytest.approx(32 * STEP) and core.turns[-1].mode == "vary"
     assert out.sounding() == set() and core.state == IDLE
+
+
+def test_snapshot_carries_recent_player_and_ai_notes_and_the_last_cc(sessions):
+    core, sched, out, clock = make(sessions, answer_start="step", answer_bars=1)
+    perform(core, sched, clock, play(core, D_MAJOR_CALL), until=60 * STEP)
+    snap = core.snapshot(clock.t)
+    player = [n for n in snap.notes if n.source == "player"]
+    ai = [n for n in snap.notes if n.source == "ai"]
+    assert [(n.pitch, n.start, n.end) for n in player] == [(p, s, s + 2) for p, s, _ in D_MAJOR_CALL]
+    sent_ons = [round(t / STEP) for t, d in out.sent if d[0] == 0x90 and d[2] > 0]
+    assert [n.start for n in ai] == sent_ons and all(n.end is not None and n.end > n.start for n in ai)
+    assert all(n.end <= 28 + 16 for n in ai)  # one bar from the answer's start (step 28)
+    assert snap.last_cc is None and snap.cc_count == 0
+    core.handle(clock.t, [0xB3, 74, 5])
+    core.handle(clock.t, [0xB3, 74, 6])
+    snap = core.snapshot(clock.t)
+    assert snap.last_cc == (74, 6) and snap.cc_count == 2
+    clock.t += 9 * 16 * STEP  # nine bars later the roll has forgotten them
+    assert core.snapshot(clock.t).notes == ()
+
+
+def test_the_roll_shows_the_held_call_note_open(sessions):
+    core, sched, out, clock = make(sessions)
+    perform(core, sched, clock, [(8 * STEP, [0x90, 60, 90])], until=10 * STEP)
+    assert core.snapshot(clock.t).notes == (("player", 60, 8, None),)

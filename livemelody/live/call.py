@@ -73,6 +73,11 @@ class CallTracker:
     def sounding(self) -> bool:
         return self._line is not None and self._line.end is None
 
+    def line_note(self) -> tuple[int, int, int | None] | None:
+        """The line note not yet closed: (pitch, onset step, end step or None while held)."""
+        line = self._line
+        return None if line is None else (line.pitch, line.onset, line.end)
+
     def last_note_end(self) -> int | None:
         """First silent step after the last line note (None while one sounds or before any)."""
         if self._line is None:

@@ -23,7 +23,7 @@ from livemelody.config import EngineConfig
 from livemelody.constants import SUSTAIN
 from livemelody.encoding import Key, detect_key, transposition_to_reference
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
-from livemelody.events import Note
+from livemelody.events import AI_SOURCE, PLAYER, Note, RollNote
 from livemelody.live.call import CallTracker
 from livemelody.live.streaming import StreamingLstm
 from livemelody.live.transport import Transport
@@ -34,6 +34,10 @@ IDLE, LISTENING, WAITING, ANSWERING = "idle", "listening", "waiting", "answering
 METRONOME_NOTES = (76, 77)  # GM hi / low wood block: downbeat, other beats
 METRONOME_SECONDS = 0.03
 AI, CLICK = "ai", "metronome"
+ROLL_BARS = 8
+"""Snapshots carry the notes of about the last ROLL_BARS bars, for a piano roll."""
+ROLL_LIMIT = 256
+"""Most finished notes kept for the roll (player and AI together)."""
 
 Variator = Callable[[str, Sequence[Note], float, np.random.Generator], list[Note]]
 """Vary mode: (style, the call's notes, amount, rng) -> the answer's notes (same step frame)."""
@@ -103,6 +107,12 @@ class Snapshot:
     styles: tuple[str, ...]
     message: str = ""
     stats: dict = field(default_factory=dict)
+    notes: tuple[RollNote, ...] = ()
+    """Recent player line notes and AI notes (about the last ROLL_BARS bars), oldest first."""
+    last_cc: tuple[int, int] | None = None
+    """(controller number, value) of the last control change seen on the input."""
+    cc_count: int = 0
+    """How many control changes the input has carried (tells a repeated CC from none)."""
 
 
 class EngineCore:
@@ -128,6 +138,10 @@ class EngineCore:
         self._end_requested = False
         self._sustain = False
         self._answer: _Answer | None = None
+        self.roll: collections.deque[RollNote] = collections.deque(maxlen=ROLL_LIMIT)
+        self._ai_note: tuple[int, int] | None = None  # (pitch, start step) of the sounding AI note
+        self.last_cc: tuple[int, int] | None = None
+        self.cc_count = 0
 
     # ---- input -------------------------------------------------------------------------
     def handle(self, stamp: float, data: list[int]) -> None:
@@ -147,6 +161,8 @@ class EngineCore:
             if self.state == LISTENING:
                 self.call.note_off(self.transport.grid.nearest_step(stamp), data[1])
         elif kind == 0xB0 and len(data) >= 3:
+            self.last_cc = (data[1], data[2])
+            self.cc_count += 1
             self._control(stamp, data[1], data[2])
 
     def _note_on(self, stamp: float, pitch: int, velocity: int) -> None:
@@ -155,9 +171,10 @@ class EngineCore:
                 return
             self.sink.cancel(AI, stamp)
             self._answer = None
+            self._close_ai_note(self.transport.grid.nearest_step(stamp))
             self.message = "player took over: answer stopped"
         if self.state != LISTENING:
-            self.call.reset()
+            self._reset_call(self.transport.grid.nearest_step(stamp))
             for model in self.models.values():
                 model.reset()
             self.state = LISTENING
@@ -218,7 +235,9 @@ class EngineCore:
         """Silence everything at once and forget the current call and answer."""
         self.sink.panic(now)
         self.state, self._answer, self._end_requested = IDLE, None, False
-        self.call.reset()
+        step = self.transport.grid.nearest_step(now)
+        self._close_ai_note(step)
+        self._reset_call(step)
         self.message = "panic"
 
     # ---- time --------------------------------------------------------------------------
@@ -237,6 +256,7 @@ class EngineCore:
             if self.state != IDLE:
                 self.sink.cancel(AI, now)
                 self.state, self._answer = IDLE, None
+                self._ai_note = None
                 self.call.reset()
             self._next_step = expected
             return
@@ -284,7 +304,7 @@ class EngineCore:
         length = (notes[-1].end - notes[0].start) if notes else 0
         if length < config.min_call_steps:
             self.state, self.message = IDLE, f"call of {length} steps ignored (minimum {config.min_call_steps})"
-            self.call.reset()
+            self._reset_call(step + 1)
             return
         self.key = detect_key([n.pitch for n in notes], [n.duration for n in notes])
         shift = transposition_to_reference(self.key)
@@ -320,6 +340,7 @@ class EngineCore:
         if k >= answer.end:
             if answer.sounding is not None:
                 self.sink.schedule(due, [0x80 | channel, answer.sounding, 0], AI)
+                self._close_ai_note(k)
             self.state, self._answer = IDLE, None
             return
         self.state = ANSWERING
@@ -334,10 +355,12 @@ class EngineCore:
         if answer.sounding is not None:
             self.sink.schedule(due, [0x80 | channel, answer.sounding, 0], AI)
             answer.sounding = None
+            self._close_ai_note(k)
         if vocab.is_pitch(token):
             pitch = min(127, max(0, vocab.pitch_of(token) - answer.shift))
             self.sink.schedule(due, [0x90 | channel, pitch, answer.velocity], AI)
             answer.sounding = pitch
+            self._ai_note = (pitch, k)
             if answer.first:
                 answer.first = False
                 self._log_turn(answer, due, now)
@@ -352,6 +375,7 @@ class EngineCore:
             step = answer.start + note.start - origin
             self.sink.schedule(grid.time_of(step), [0x90 | channel, note.pitch, answer.velocity], AI)
             self.sink.schedule(grid.time_of(step + note.duration), [0x80 | channel, note.pitch, 0], AI)
+            self.roll.append(RollNote(AI_SOURCE, note.pitch, step, step + note.duration))
         span = max((n.end for n in varied), default=origin) - origin
         answer.vary, answer.end = True, answer.start + span
         self.state = ANSWERING
@@ -361,6 +385,35 @@ class EngineCore:
         self.turn_count += 1
         self.turns.append(Turn(answer.call_steps, answer.call_notes, str(self.key), answer.start, due,
                                answer.end - answer.start, due - now, self.config.style, self.config.mode))
+
+    # ---- the piano roll (loop thread; small tuples, no work at send time) ---------------
+    def _close_ai_note(self, end: int) -> None:
+        if self._ai_note is not None:
+            pitch, start = self._ai_note
+            self.roll.append(RollNote(AI_SOURCE, pitch, start, max(start + 1, end)))
+            self._ai_note = None
+
+    def _reset_call(self, step: int) -> None:
+        """Forget the call, keeping its notes for the roll."""
+        self.roll.extend(RollNote(PLAYER, n.pitch, n.start, n.end) for n in self.call.notes)
+        line = self.call.line_note()
+        if line is not None:
+            pitch, onset, end = line
+            self.roll.append(RollNote(PLAYER, pitch, onset, max(onset + 1, end if end is not None else step)))
+        self.call.reset()
+
+    def roll_notes(self, step: int) -> tuple[RollNote, ...]:
+        """Notes sounding or ended in the last ROLL_BARS bars before ``step``, by start step."""
+        since = step - ROLL_BARS * self.config.steps_per_bar
+        notes = [n for n in self.roll if n.end is None or n.end >= since]
+        notes.extend(RollNote(PLAYER, n.pitch, n.start, n.end) for n in self.call.notes if n.end >= since)
+        line = self.call.line_note()
+        if line is not None:
+            notes.append(RollNote(PLAYER, line[0], line[1], line[2]))
+        if self._ai_note is not None:
+            notes.append(RollNote(AI_SOURCE, self._ai_note[0], self._ai_note[1], None))
+        notes.sort(key=lambda n: n.start)
+        return tuple(notes)
 
     # ---- observation -------------------------------------------------------------------
     def snapshot(self, now: float, stats: dict | None = None) -> Snapshot:
@@ -377,4 +430,5 @@ class EngineCore:
             key=None if self.key is None else str(self.key), call_steps=call_steps, answer_step=answer_step,
             turns=self.turn_count, last_turn=self.turns[-1] if self.turns else None,
             styles=tuple(sorted(self.models)), message=self.message, stats=dict(stats or {}),
+            notes=self.roll_notes(math.floor(grid.step_at(now))), last_cc=self.last_cc, cc_count=self.cc_count,
         )

@@ -9,7 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from livemelody.live.engine import Turn
+from typing import Callable
+
+from livemelody.live.engine import Snapshot, Turn
 from livemelody.live.process import EngineHandle, EngineOptions
 from livemelody.midi.ports import list_ports
 
@@ -63,10 +65,13 @@ def describe(turn: Turn, number: int) -> str:
             f"ready {turn.ready_early * 1000:.1f} ms early")
 
 
-def run_headless(options: EngineOptions, out=sys.stdout, duration: float | None = None) -> int:
+def run_headless(options: EngineOptions, out=sys.stdout, duration: float | None = None,
+                 until: Callable[[Snapshot], bool] | None = None) -> int:
+    """Run until Ctrl-C, ``duration`` seconds, or ``until(snapshot)`` is true."""
     handle = EngineHandle(options).start()
     info = handle.info
-    remember_ports(options.api, info["input"], info["output"])
+    if not options.demo:
+        remember_ports(options.api, info["input"], info["output"])
     print(f"livemelody: listening on {info['input']!r}, answering on {info['output']!r} "
           f"({options.config.style}, {options.config.mode}, {options.config.bpm:g} BPM); Ctrl-C stops", file=out, flush=True)
     if options.record:
@@ -80,6 +85,8 @@ def run_headless(options: EngineOptions, out=sys.stdout, duration: float | None 
             if duration is not None and time.monotonic() - started >= duration:
                 break
             snap = handle.snapshot
+            if snap is not None and until is not None and until(snap):
+                break
             if snap is not None:
                 if snap.turns > seen_turns and snap.last_turn is not None:
                     seen_turns = snap.turns

@@ -48,6 +48,10 @@ class EngineOptions:
     styles: tuple[str, ...] = ()
     """Styles to load (empty: every installed LSTM)."""
     env: dict = field(default_factory=dict)
+    demo: bool = False
+    """Loopback instead of ports: the built-in call is played into the engine (``livemelody demo``)."""
+    demo_turns: int | None = None
+    """With ``demo``: stop calling after this many calls (None: keep going)."""
 
 
 def _load_sessions(styles):
@@ -85,8 +89,13 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
 
         sessions = _load_sessions(options.styles)
         stamp_queue = StampQueue()
-        midi_in = RtInput(options.api, options.input, stamp_queue)
-        midi_out = RtOutput(options.api, options.output)
+        if options.demo:  # no MIDI system: an in-process loopback
+            from livemelody.midi.fake import FakeInput, NullOutput
+
+            midi_in, midi_out = FakeInput(stamp_queue, "demo call (loopback)"), NullOutput()
+        else:
+            midi_in = RtInput(options.api, options.input, stamp_queue)
+            midi_out = RtOutput(options.api, options.output)
         clock = MonotonicClock()
         recorder = None
         if options.record is not None:
@@ -100,7 +109,12 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
 
         loop = RealtimeLoop(options.config, sessions, stamp_queue, midi_out.send, clock, recorder=recorder,
                             publish=publish, seed=options.seed)
-        watcher = PortWatcher(options.api, midi_in, midi_out, loop).start()
+        if options.demo:
+            from livemelody.live.demo import DemoCaller
+
+            watcher = DemoCaller(loop, turns=options.demo_turns).start()
+        else:
+            watcher = PortWatcher(options.api, midi_in, midi_out, loop).start()
         events.send(("ready", {"input": midi_in.name, "output": midi_out.name, "styles": sorted(sessions),
                                "grid_origin": loop.core.transport.grid.origin}))
 
@@ -234,9 +248,14 @@ class EngineHandle:
                 self.died = payload
 
     def _supervise(self) -> None:
-        self._process.join()
-        if self._stopping and self._process.exitcode == 0:
-            return
+        # Wait on the sentinel, not join(): two threads joining one child race on waitpid, and
+        # the loser sees exit code None even after a clean stop. stop() reaps the child itself.
+        from multiprocessing.connection import wait
+
+        wait([self._process.sentinel])
+        if self._stopping:
+            return  # stop() escalates (terminate, kill, fallback panic) if the child hangs
+        self._process.join(STOP_TIMEOUT)
         self.died = self.died or f"engine process ended unexpectedly (exit code {self._process.exitcode})"
         self._fallback_panic()
 

@@ -50,3 +50,22 @@ class FakeOutput:
             elif status == 0xB0 and data[1] in (120, 123):
                 on = {(c, n) for c, n in on if c != channel}
         return on
+
+
+class NullOutput:
+    """An output that sends nowhere (the demo's loopback when no synth is attached); it keeps
+    only a count and the last few messages, so a long session does not grow."""
+
+    def __init__(self, name: str = "demo out (loopback)", keep: int = 256):
+        import collections
+
+        self.name = name
+        self.count = 0
+        self.recent: collections.deque[list[int]] = collections.deque(maxlen=keep)
+
+    def send(self, data: list[int]) -> None:
+        self.count += 1
+        self.recent.append(list(data))
+
+    def close(self) -> None:
+        pass

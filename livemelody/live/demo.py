@@ -1,0 +1,113 @@
+"""``livemelody demo``: the real engine over an in-process loopback, no MIDI system needed.
+
+A :class:`DemoCaller` thread in the engine process plays the built-in call ("Ah vous dirais-je
+maman") into the engine's input queue, stamped on the engine's grid as a musician would play
+it, whenever the engine is idle; the engine answers as it would over real ports. The session
+is recorded; where FluidSynth and a General MIDI soundfont are installed the recording can be
+rendered to a WAV file (:func:`render_wav`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Sequence
+
+from livemelody.events import Note
+from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
+
+SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
+              "/usr/share/soundfonts/FluidR3_GM.sf2", "/usr/share/soundfonts/default.sf2")
+RELEASE_BEFORE_END = 0.02
+"""Seconds before a note's grid end that the demo lifts the key (as a player would)."""
+
+
+class DemoCaller:
+    """Plays ``notes`` (16th steps from 0) from the next bar line whenever the engine is idle.
+
+    ``loop`` is the :class:`~livemelody.live.loop.RealtimeLoop`; only its core's state and
+    grid are read (plain attribute reads from this thread), and messages go in through the
+    input queue exactly as from a port. ``rest_bars`` of silence follow each answer.
+    """
+
+    def __init__(self, loop, notes: Sequence[Note] = AH_VOUS_DIRAI_JE_MAMAN, rest_bars: int = 1,
+                 turns: int | None = None, now=time.monotonic, sleep=time.sleep):
+        self.loop, self.notes, self.rest_bars, self.turns = loop, list(notes), rest_bars, turns
+        self.now, self.sleep = now, sleep
+        self.played = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-caller", daemon=True)
+
+    def start(self) -> "DemoCaller":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=1)
+
+    def events(self, first_step: int) -> list[tuple[float, list[int]]]:
+        """(stamp, bytes) of the call starting at grid step ``first_step``, in time order."""
+        grid = self.loop.core.transport.grid
+        out = []
+        for i, note in enumerate(self.notes):
+            velocity = min(127, note.velocity + (12 if i % 4 == 0 else 0))
+            out.append((grid.time_of(first_step + note.start), [0x90, note.pitch, velocity]))
+            out.append((grid.time_of(first_step + note.end) - RELEASE_BEFORE_END, [0x80, note.pitch, 0]))
+        return sorted(out, key=lambda e: e[0])
+
+    def _wait_idle(self, seconds: float) -> bool:
+        """Wait until the engine has been idle for ``seconds``; False if stopped."""
+        idle_since = None
+        while not self._stop.wait(0.05):
+            if self.loop.core.state != "idle":
+                idle_since = None
+            elif idle_since is None:
+                idle_since = self.now()
+            elif self.now() - idle_since >= seconds:
+                return True
+        return False
+
+    def _run(self) -> None:
+        while self.turns is None or self.played < self.turns:
+            grid = self.loop.core.transport.grid
+            bar = self.loop.core.config.steps_per_bar
+            if not self._wait_idle(0.0 if self.played == 0 else self.rest_bars * bar * grid.step_seconds):
+                return
+            step_now = grid.step_at(self.now() + 0.1)  # leave time to reach the bar line
+            first = (int(step_now) // bar + 1) * bar
+            for stamp, data in self.events(first):
+                delay = stamp - self.now()
+                if delay > 0 and self._stop.wait(delay):
+                    return
+                self.loop.queue.put(stamp, data)
+            self.played += 1
+
+
+def find_soundfont() -> Path | None:
+    for name in SOUNDFONTS:
+        if Path(name).is_file():
+            return Path(name)
+    return None
+
+
+def audio_available() -> bool:
+    """FluidSynth and a General MIDI soundfont are installed (never required)."""
+    return shutil.which("fluidsynth") is not None and find_soundfont() is not None
+
+
+def render_wav(midi_path: Path, wav_path: Path, timeout: float = 120) -> Path | None:
+    """Render the session with FluidSynth (``fluidsynth -F``); None when it is not available or fails."""
+    soundfont = find_soundfont()
+    if shutil.which("fluidsynth") is None or soundfont is None or not Path(midi_path).is_file():
+        return None
+    try:
+        subprocess.run(["fluidsynth", "-ni", "-q", "-F", str(wav_path), "-r", "44100", str(soundfont), str(midi_path)],
+                       check=True, capture_output=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(wav_path) if Path(wav_path).is_file() else None

@@ -1,0 +1,1 @@
+"""The Textual dashboard (``livemelody`` with no subcommand, ``livemelody demo``)."""

@@ -1,0 +1,174 @@
+"""The dashboard's logic, without Textual: control steps, MIDI-learn, the piano roll's cells,
+and an engine runner that starts and stops the engine off the UI thread.
+
+Everything here is plain Python, tested without a terminal; the widgets only draw it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import fields, replace
+from typing import Callable, Sequence
+
+from livemelody.config import ControlMap, EngineConfig
+from livemelody.events import RollNote
+
+TEMPERATURE_STEP, TEMPERATURE_MAX = 0.1, 2.0
+TOP_P_STEP, TOP_P_MIN = 0.05, 0.5
+BPM_STEP = 5.0
+SILENCE_STEP = 0.25
+ANSWER_BARS_MAX = 8
+LEARNABLE = ("temperature", "style", "mode")
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return round(min(high, max(low, value)), 3)
+
+
+def step_setting(config: EngineConfig, name: str, direction: int, styles: Sequence[str] = ()) -> dict:
+    """The change (for ``handle.set(**change)``) that moves ``name`` one step in ``direction``
+    (+1 / -1); {} where it is already at its limit."""
+    if name == "temperature":
+        value = _clamp(config.temperature + direction * TEMPERATURE_STEP, 0.0, TEMPERATURE_MAX)
+    elif name == "top_p":
+        value = _clamp(config.top_p + direction * TOP_P_STEP, TOP_P_MIN, 1.0)
+    elif name == "bpm":
+        value = _clamp(config.bpm + direction * BPM_STEP, 20.0, 400.0)
+    elif name == "end_silence_beats":
+        value = _clamp(config.end_silence_beats + direction * SILENCE_STEP, 0.25, 16.0)
+    elif name == "answer_bars":  # None (as long as the call) sits below 1
+        bars = (config.answer_bars or 0) + direction
+        value = None if bars <= 0 else min(ANSWER_BARS_MAX, bars)
+    elif name == "style":
+        options = list(styles) or [config.style]
+        index = options.index(config.style) if config.style in options else -1
+        value = options[(index + direction) % len(options)]
+    elif name == "mode":
+        value = "vary" if config.mode == "continue" else "continue"
+    elif name == "metronome":
+        value = not config.metronome
+    else:
+        raise KeyError(name)
+    return {} if getattr(config, name) == value else {name: value}
+
+
+def learn_controls(controls: ControlMap, target: str, number: int) -> ControlMap:
+    """``controls`` with ``target`` on controller ``number``; a control that used it is unmapped."""
+    cleared = {f.name: None for f in fields(controls) if f.name != target and getattr(controls, f.name) == number}
+    return replace(controls, **cleared, **{target: number})
+
+
+class MidiLearn:
+    """Arm a control, then the next control change seen on the input maps it.
+
+    The engine counts the CCs it has seen (``snapshot.cc_count``) and reports the last one,
+    so :meth:`check` can tell a new CC from an old one.
+    """
+
+    def __init__(self) -> None:
+        self.target: str | None = None
+        self._armed_at = 0
+
+    def cycle(self, cc_count: int) -> str | None:
+        """Off -> temperature -> style -> mode -> off; returns the armed target."""
+        order = (None, *LEARNABLE)
+        self.target = order[(order.index(self.target) + 1) % len(order)]
+        self._armed_at = cc_count
+        return self.target
+
+    def cancel(self) -> None:
+        self.target = None
+
+    def check(self, controls: ControlMap, cc_count: int, last_cc: tuple[int, int] | None) -> tuple[str, ControlMap] | None:
+        """(target, new control map) once a new CC arrived while armed; disarms."""
+        if self.target is None or cc_count <= self._armed_at or last_cc is None:
+            return None
+        target, self.target = self.target, None
+        return target, learn_controls(controls, target, last_cc[0])
+
+
+EMPTY, PLAYER_CELL, AI_CELL, BAR_CELL = " ", "p", "a", "|"
+
+
+def roll_cells(notes: Sequence[RollNote], now_step: int, width: int, height: int,
+               steps_per_bar: int = 16) -> tuple[int, list[str]]:
+    """The piano roll as rows of cells, highest pitch first: (lowest pitch, rows).
+
+    One column per 16th step, ``now_step`` in the rightmost column; ``EMPTY``, ``PLAYER_CELL``,
+    ``AI_CELL`` or ``BAR_CELL`` (an empty cell on a bar line). The pitch range follows the
+    notes (centred, ``height`` semitones; middle C's octave when there are none).
+    """
+    width, height = max(1, width), max(1, height)
+    first = now_step - width + 1
+    visible = [n for n in notes if (n.end if n.end is not None else now_step + 1) > first and n.start <= now_step]
+    if visible:
+        low, high = min(n.pitch for n in visible), max(n.pitch for n in visible)
+        bottom = max(0, min(127 - height + 1, (low + high) // 2 - height // 2))
+    else:
+        bottom = max(0, 60 - height // 2 + 6)
+    rows = [[BAR_CELL if (first + c) % steps_per_bar == 0 else EMPTY for c in range(width)] for _ in range(height)]
+    for note in visible:
+        row = height - 1 - (note.pitch - bottom)
+        if not 0 <= row < height:
+            continue
+        end = note.end if note.end is not None else now_step + 1
+        for step in range(max(note.start, first), min(end, now_step + 1)):
+            rows[row][step - first] = PLAYER_CELL if note.source == "player" else AI_CELL
+    return bottom, ["".join(r) for r in rows]
+
+
+def beat_dots(step: int, beats_per_bar: int) -> str:
+    """The beat indicator: one dot per beat of the bar, the current beat filled."""
+    beat = (step // 4) % beats_per_bar
+    return " ".join("●" if b == beat else "○" for b in range(beats_per_bar))
+
+
+class EngineRunner:
+    """Starts, restarts and stops the engine on its own thread, so the UI never waits.
+
+    ``factory(options)`` returns a started handle (``EngineHandle(options).start()``) or raises.
+    The runner's thread is created before the dashboard lowers its priority, so engines it
+    spawns later inherit the runner's (normal) priority, not the dashboard's.
+    """
+
+    def __init__(self, factory: Callable):
+        self.factory = factory
+        self.handle = None
+        self.error: str | None = None
+        self.busy = False
+        self.generation = 0
+        """Increments whenever a new handle is in place."""
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="engine-runner", daemon=True)
+        self._thread.start()
+
+    def start(self, options) -> None:
+        """Stop the running engine (it panics on the way out), then start one with ``options``."""
+        self.busy = True
+        self._requests.put(("start", options))
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """Stop the engine and the runner; waits up to ``timeout`` seconds."""
+        done = threading.Event()
+        self._requests.put(("stop", done))
+        done.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            kind, payload = self._requests.get()
+            if self.handle is not None:
+                try:
+                    self.handle.stop()
+                except Exception:  # a dead engine is already silent (or its supervisor panicked)
+                    pass
+                self.handle = None
+            if kind == "stop":
+                payload.set()
+                return
+            try:
+                self.handle, self.error = self.factory(payload), None
+            except Exception as exc:
+                self.handle, self.error = None, str(exc) or type(exc).__name__
+            self.generation += 1
+            self.busy = False

@@ -1,0 +1,105 @@
+"""The dashboard's widgets: they draw what the app sets on them (attributes down) and hold no
+engine logic; the cells and the numbers come from :mod:`livemelody.ui.logic`."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from livemelody.ui.logic import AI_CELL, BAR_CELL, PLAYER_CELL, beat_dots, roll_cells
+
+STATE_STYLES = {"idle": "dim", "listening": "bold cyan", "waiting": "bold yellow", "answering": "bold magenta"}
+CELL_STYLES = {PLAYER_CELL: ("█", "cyan"), AI_CELL: ("█", "magenta"), BAR_CELL: ("┊", "grey30")}
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def note_name(pitch: int) -> str:
+    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+class StatusPanel(Static):
+    """Ports, engine state, key, tempo and beat, and every setting, as a two-column table."""
+
+    snapshot = reactive(None, always_update=True)
+    ports = reactive(("-", "-"))
+    learning = reactive(None)
+    notice = reactive("")
+
+    def render(self):
+        snap = self.snapshot
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_row("in", Text(self.ports[0], overflow="ellipsis"))
+        table.add_row("out", Text(self.ports[1], overflow="ellipsis"))
+        if snap is None:
+            table.add_row("state", Text("starting the engine…", style="yellow"))
+            table.add_row("", Text(self.notice, style="red"))
+            return table
+        config = snap.config
+        table.add_row("state", Text(snap.state.upper(), style=STATE_STYLES.get(snap.state, "")))
+        table.add_row("key", snap.key or "-")
+        clock = "ext clock" if snap.external_clock else "internal"
+        table.add_row("tempo", f"{snap.bpm:.0f} BPM ({clock})")
+        table.add_row("beat", Text(beat_dots(snap.step, config.beats_per_bar), style="green"))
+        table.add_row("", "")
+        table.add_row("mode", config.mode)
+        table.add_row("style", config.style)
+        table.add_row("temperature", f"{config.temperature:.2f}")
+        table.add_row("top-p", f"{config.top_p:.2f}")
+        table.add_row("answer", "as long as the call" if config.answer_bars is None else f"{config.answer_bars} bars")
+        table.add_row("variation", "- (needs a VAE model)" if config.mode != "vary" else "from the VAE")
+        table.add_row("end silence", f"{config.end_silence_beats:g} beats")
+        table.add_row("metronome", "on" if config.metronome else "off")
+        table.add_row("turns", str(snap.turns))
+        controls = config.controls
+        table.add_row("knobs", f"CC {controls.temperature} temp, {controls.style} style, {controls.mode} mode")
+        if self.learning:
+            table.add_row("MIDI-learn", Text(f"move a knob for {self.learning}…", style="bold yellow reverse"))
+        if snap.last_cc is not None:
+            table.add_row("last CC", f"{snap.last_cc[0]} = {snap.last_cc[1]}")
+        message = self.notice or snap.message
+        if message:
+            table.add_row("", Text(message, style="italic yellow", overflow="fold"))
+        return table
+
+
+class PianoRoll(Widget):
+    """The recent notes, one column per 16th step, now at the right; player cyan, AI magenta."""
+
+    snapshot = reactive(None, always_update=True)
+
+    def render(self):
+        snap = self.snapshot
+        width, height = max(1, self.size.width - 5), max(1, self.size.height)
+        notes, step, per_bar = ((), 0, 16) if snap is None else (snap.notes, snap.step, snap.config.steps_per_bar)
+        bottom, rows = roll_cells(notes, step, width, height, per_bar)
+        text = Text(no_wrap=True, overflow="crop")
+        for i, row in enumerate(rows):
+            pitch = bottom + height - 1 - i
+            text.append(f"{note_name(pitch):>4} " if pitch % 12 in (0, 5) or i == 0 else "     ", style="grey50")
+            for cell in row:
+                char, style = CELL_STYLES.get(cell, (" ", ""))
+                text.append(char, style=style)
+            if i < len(rows) - 1:
+                text.append("\n")
+        return text
+
+
+class TurnLog(DataTable):
+    """One row per turn: call, key, answer, style and mode, and how early the answer was ready."""
+
+    can_focus = False  # the main screen's keys are all the app's: nothing there takes focus
+
+    def on_mount(self) -> None:
+        self.cursor_type = "none"
+        self.add_columns("#", "call", "key", "answer (steps)", "style / mode", "ready early")
+
+    def add_turn(self, number: int, turn) -> None:
+        self.add_row(str(number), f"{turn.call_notes} notes/{turn.call_steps} st", turn.key,
+                     f"{turn.answer_steps} from {turn.answer_start_step}", f"{turn.style}/{turn.mode}",
+                     f"{turn.ready_early * 1000:.1f} ms")
+        self.scroll_end(animate=False)

@@ -1,0 +1,45 @@
+"""Persistent settings: round trip, command-line overrides, broken files never crash."""
+
+from livemelody.config import ControlMap, EngineConfig
+from livemelody.settings import Settings, dump_settings, load_settings, parse_settings, save_settings, settings_path
+
+
+def test_round_trip_keeps_every_field(tmp_path):
+    config = EngineConfig(style="han", mode="continue", temperature=0.7, top_p=0.9, bpm=88.5, metronome=True,
+                          input_channel=3, answer_bars=None, end_silence_beats=1.5,
+                          controls=ControlMap(temperature=70, style=None))
+    settings = Settings(config, api="jack", input="keys", output='synth "A"')
+    path = save_settings(settings, tmp_path / "s.toml")
+    assert load_settings(path) == (settings, [])
+
+
+def test_the_file_lives_in_the_xdg_config_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert settings_path() == tmp_path / "livemelody" / "settings.toml"
+    assert load_settings() == (Settings(), [])  # no file: the defaults, quietly
+
+
+def test_broken_toml_gives_one_line_and_the_defaults(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("[engine\ntemperature = ")
+    settings, warnings = load_settings(path)
+    assert settings == Settings() and len(warnings) == 1 and "not valid TOML" in warnings[0]
+    assert "\n" not in warnings[0]
+
+
+def test_bad_values_fall_back_one_by_one():
+    text = ('[engine]\ntemperature = -2\ntop_p = 0.5\nbpm = "fast"\nstyle = 3\nwibble = 1\n'
+            '[controls]\nstyle = 200\nmode = 21\n[ports]\ninput = 5\n[extra]\n')
+    settings, warnings = parse_settings(text)
+    assert settings.config.top_p == 0.5 and settings.config.temperature == 1.0 and settings.config.bpm == 100
+    assert settings.config.controls == ControlMap()  # 200 out of range; 21 clashes with style
+    joined = " | ".join(warnings)
+    for key in ("engine.temperature", "engine.bpm", "engine.style", "engine.wibble", "controls.style",
+                "controls.mode", "ports.input", "[extra]"):
+        assert key in joined
+
+
+def test_none_is_written_as_the_string_none():
+    text = dump_settings(Settings(EngineConfig(answer_bars=None, controls=ControlMap(panic=None))))
+    assert 'answer_bars = "none"' in text and 'panic = "none"' in text
+    assert parse_settings(text)[0].config.controls.panic is None

@@ -1,0 +1,148 @@
+"""The dashboard with a fake engine handle, driven by Textual's Pilot."""
+
+import asyncio
+import time
+
+from livemelody.config import EngineConfig
+from livemelody.live.process import EngineOptions
+from livemelody.settings import Settings
+from livemelody.ui.app import LiveMelodyApp, PortScreen
+from livemelody.ui.widgets import TurnLog
+from tests.ui.fakes import FakeHandle
+
+SIZE = (120, 36)
+
+
+def make_app(saved=None, ports=(["keys A", "keys B"], ["synth X", "synth Y"]), **config):
+    options = EngineOptions(config=EngineConfig(**config), api="jack", input=None, output=None)
+    saved = [] if saved is None else saved
+    FakeHandle.instances.clear()
+    return LiveMelodyApp(options, Settings(options.config), start_engine=FakeHandle.start_engine,
+                         list_ports=lambda: ports, save=saved.append)
+
+
+async def started(pilot, timeout=15.0):
+    """Wait for the (fake) engine's first snapshot to reach the app (generous: CI is shared)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.02)
+        if pilot.app.handle is not None and pilot.app._engine_config is not None:
+            return pilot.app.handle
+    raise AssertionError("the fake engine never started")
+
+
+async def settle(pilot):
+    await pilot.pause(0.25)  # a few polls
+
+
+def test_keys_change_the_engines_settings_and_they_are_saved():
+    saved = []
+    app = make_app(saved)
+
+    async def run():
+        async with app.run_test(size=SIZE) as pilot:
+            handle = await started(pilot)
+            await pilot.press("t", "t", "T", "s", "p", "a", "a", "e", "b", "k", "m")
+            await settle(pilot)
+            return handle
+
+    handle = asyncio.run(run())
+    sets = [c[1] for c in handle.calls if c[0] == "set"]
+    assert sets[:3] == [{"temperature": 1.1}, {"temperature": 1.2}, {"temperature": 1.1}]
+    assert {"style": "han"} in sets and {"top_p": 1.0} in sets and {"answer_bars": 1} in sets and {"answer_bars": 2} in sets
+    assert {"end_silence_beats": 1.25} in sets and {"bpm": 105.0} in sets and {"metronome": True} in sets
+    assert {"mode": "vary"} in sets
+    last = saved[-1].config
+    assert (last.temperature, last.style, last.answer_bars, last.bpm) == (1.1, "han", 2, 105.0)
+
+
+def test_panic_and_end_call_reach_the_engine_and_quit_stops_it():
+    app = make_app()
+
+    async def run():
+        async with app.run_test(size=SIZE) as pilot:
+            handle = await started(pilot)
+            await pilot.press("x", "enter", "escape")
+            await pilot.press("q")
+            return handle
+
+    handle = asyncio.run(run())
+    app.shutdown()
+    names = [c[0] for c in handle.calls]
+    assert names[:3] == ["panic", "end_call", "panic"] and names[-1] == "stop"
+
+
+def test_port_picker_restarts_the_engine_on_the_chosen_ports():
+    saved = []
+    app = make_app(saved)
+
+    async def run():
+        async with app.run_test(size=SIZE) as pilot:
+            first = await started(pilot)
+            await pilot.press("o")
+            await pilot.pause(0.05)
+            assert isinstance(app.screen, PortScreen)
+            await pilot.press("down", "down", "enter")  # input list: virtual, keys A, keys B
+            await pilot.press("down", "enter")  # output list: virtual, synth X
+            await pilot.press("a")
+            for _ in range(50):
+                await pilot.pause(0.02)
+                if app.handle is not first and app.handle is not None:
+                    break
+            return first, app.handle
+
+    first, second = asyncio.run(run())
+    app.shutdown()
+    assert ("stop",) in first.calls
+    assert (second.options.input, second.options.output) == ("keys B", "synth X")
+    assert (saved[-1].input, saved[-1].output, saved[-1].api) == ("keys B", "synth X", "jack")
+
+
+def test_midi_learn_maps_the_next_cc_to_temperature():
+    app = make_app()
+
+    async def run():
+        async with app.run_test(size=SIZE) as pilot:
+            handle = await started(pilot)
+            await pilot.press("l")
+            await settle(pilot)
+            handle.feed_cc(74, 64)
+            await settle(pilot)
+            return handle
+
+    handle = asyncio.run(run())
+    sets = [c[1] for c in handle.calls if c[0] == "set"]
+    assert sets[-1]["controls"].temperature == 74 and sets[-1]["controls"].style == 21
+
+
+def test_help_screen_lists_every_key_and_the_turn_log_fills():
+    app = make_app()
+
+    async def run():
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot)
+            await settle(pilot)
+            rows = app.query_one(TurnLog).row_count
+            await pilot.press("question_mark")
+            await pilot.pause(0.05)
+            return rows, app.screen.lines
+
+    rows, lines = asyncio.run(run())
+    assert rows == 1
+    joined = "\n".join(lines)
+    for word in ("Temp+", "Style", "Mode", "PANIC", "MIDI-learn", "Ports", "BPM+", "Answer+", "Silence+", "Top-p+"):
+        assert word in joined
+
+
+def test_a_setting_at_its_limit_sends_nothing():
+    app = make_app(temperature=2.0)
+
+    async def run():
+        async with app.run_test(size=SIZE) as pilot:
+            handle = await started(pilot)
+            await pilot.press("t")  # already at the top: nothing sent
+            await settle(pilot)
+            return handle
+
+    handle = asyncio.run(run())
+    assert not [c for c in handle.calls if c[0] == "set"]

@@ -1,0 +1,86 @@
+"""The dashboard's plain logic: control steps, MIDI-learn, the roll's cells, the runner."""
+
+import time
+
+import pytest
+
+from livemelody.config import ControlMap, EngineConfig
+from livemelody.events import RollNote
+from livemelody.ui.logic import EngineRunner, MidiLearn, beat_dots, learn_controls, roll_cells, step_setting
+
+
+@pytest.mark.parametrize("name, direction, config, expected", [
+    ("temperature", 1, {}, {"temperature": 1.1}),
+    ("temperature", 1, {"temperature": 2.0}, {}),
+    ("temperature", -1, {"temperature": 0.05}, {"temperature": 0.0}),
+    ("top_p", 1, {}, {"top_p": 1.0}),
+    ("answer_bars", -1, {"answer_bars": 1}, {"answer_bars": None}),
+    ("answer_bars", 1, {}, {"answer_bars": 1}),
+    ("answer_bars", 1, {"answer_bars": 8}, {}),
+    ("bpm", -1, {"bpm": 20.0}, {}),
+    ("end_silence_beats", -1, {}, {"end_silence_beats": 0.75}),
+    ("mode", 1, {}, {"mode": "vary"}),
+    ("metronome", 1, {}, {"metronome": True}),
+])
+def test_step_setting(name, direction, config, expected):
+    assert step_setting(EngineConfig(**config), name, direction) == expected
+
+
+def test_style_cycles_through_the_loaded_styles():
+    config = EngineConfig(style="han")
+    assert step_setting(config, "style", 1, ("deutsch", "han")) == {"style": "deutsch"}
+    assert step_setting(config, "style", 1, ("han",)) == {}
+
+
+def test_learning_a_cc_takes_it_from_the_control_that_had_it():
+    controls = learn_controls(ControlMap(), "temperature", 21)  # 21 was style's
+    assert controls.temperature == 21 and controls.style is None
+
+
+def test_midi_learn_waits_for_a_new_cc_and_disarms():
+    learn = MidiLearn()
+    assert learn.cycle(cc_count=5) == "temperature"
+    assert learn.check(ControlMap(), 5, (74, 1)) is None  # the CC seen before arming
+    target, controls = learn.check(ControlMap(), 6, (74, 1))
+    assert target == "temperature" and controls.temperature == 74 and learn.target is None
+    assert [learn.cycle(0) for _ in range(4)] == ["temperature", "style", "mode", None]
+
+
+def test_roll_cells_place_player_and_ai_notes_with_now_at_the_right():
+    notes = [RollNote("player", 60, 0, 4), RollNote("ai", 62, 4, None)]
+    bottom, rows = roll_cells(notes, now_step=7, width=8, height=3)
+    assert bottom == 60 and rows == ["|   aaaa", "|       ", "pppp    "]  # step 0 is a bar line
+    _, rows = roll_cells([], now_step=15, width=4, height=1, steps_per_bar=16)
+    assert rows == ["    "]
+    _, rows = roll_cells([], now_step=16, width=4, height=1, steps_per_bar=16)
+    assert rows == ["   |"]
+
+
+def test_beat_dots():
+    assert beat_dots(4, 4) == "○ ● ○ ○" and beat_dots(15, 3) == "● ○ ○"
+
+
+def test_runner_restarts_and_reports_errors():
+    started, stopped = [], []
+
+    class Handle:
+        def __init__(self, options):
+            if options == "bad":
+                raise RuntimeError("no such port")
+            started.append(options)
+
+        def stop(self):
+            stopped.append(self)
+
+    runner = EngineRunner(Handle)
+    for options in ("a", "bad", "b"):
+        generation = runner.generation
+        runner.start(options)
+        deadline = time.monotonic() + 2
+        while runner.generation == generation and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if options == "bad":
+            assert runner.handle is None and runner.error == "no such port"
+    assert started == ["a", "b"] and len(stopped) == 1
+    runner.stop()
+    assert len(stopped) == 2
