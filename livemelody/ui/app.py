@@ -106,6 +106,8 @@ class LiveMelodyApp(App):
         Binding("P", "step('top_p', -1)", "Top-p-", show=False),
         Binding("s", "step('style', 1)", "Style"),
         Binding("m", "step('mode', 1)", "Mode"),
+        Binding("v", "step('amount', 1)", "Vary+", show=False),
+        Binding("V", "step('amount', -1)", "Vary-", show=False),
         Binding("a", "step('answer_bars', 1)", "Answer+", show=False),
         Binding("A", "step('answer_bars', -1)", "Answer-", show=False),
         Binding("e", "step('end_silence_beats', 1)", "Silence+", show=False),

@@ -16,10 +16,11 @@ from livemelody.events import RollNote
 
 TEMPERATURE_STEP, TEMPERATURE_MAX = 0.1, 2.0
 TOP_P_STEP, TOP_P_MIN = 0.05, 0.5
+AMOUNT_STEP, AMOUNT_MAX = 0.1, 2.0
 BPM_STEP = 5.0
 SILENCE_STEP = 0.25
 ANSWER_BARS_MAX = 8
-LEARNABLE = ("temperature", "style", "mode")
+LEARNABLE = ("temperature", "style", "mode", "amount")
 
 
 def _clamp(value: float, low: float, high: float) -> float:
@@ -33,6 +34,8 @@ def step_setting(config: EngineConfig, name: str, direction: int, styles: Sequen
         value = _clamp(config.temperature + direction * TEMPERATURE_STEP, 0.0, TEMPERATURE_MAX)
     elif name == "top_p":
         value = _clamp(config.top_p + direction * TOP_P_STEP, TOP_P_MIN, 1.0)
+    elif name == "amount":
+        value = _clamp(config.amount + direction * AMOUNT_STEP, 0.0, AMOUNT_MAX)
     elif name == "bpm":
         value = _clamp(config.bpm + direction * BPM_STEP, 20.0, 400.0)
     elif name == "end_silence_beats":
@@ -71,7 +74,7 @@ class MidiLearn:
         self._armed_at = 0
 
     def cycle(self, cc_count: int) -> str | None:
-        """Off -> temperature -> style -> mode -> off; returns the armed target."""
+        """Off -> temperature -> style -> mode -> amount -> off; returns the armed target."""
         order = (None, *LEARNABLE)
         self.target = order[(order.index(self.target) + 1) % len(order)]
         self._armed_at = cc_count

@@ -51,7 +51,7 @@ class StatusPanel(Static):
         table.add_row("temperature", f"{config.temperature:.2f}")
         table.add_row("top-p", f"{config.top_p:.2f}")
         table.add_row("answer", "as long as the call" if config.answer_bars is None else f"{config.answer_bars} bars")
-        table.add_row("variation", "- (needs a VAE model)" if config.mode != "vary" else "from the VAE")
+        table.add_row("variation", f"amount {config.amount:.2f}")
         table.add_row("end silence", f"{config.end_silence_beats:g} beats")
         table.add_row("metronome", "on" if config.metronome else "off")
         table.add_row("turns", str(snap.turns))

@@ -43,7 +43,7 @@ def test_midi_learn_waits_for_a_new_cc_and_disarms():
     assert learn.check(ControlMap(), 5, (74, 1)) is None  # the CC seen before arming
     target, controls = learn.check(ControlMap(), 6, (74, 1))
     assert target == "temperature" and controls.temperature == 74 and learn.target is None
-    assert [learn.cycle(0) for _ in range(4)] == ["temperature", "style", "mode", None]
+    assert [learn.cycle(0) for _ in range(5)] == ["temperature", "style", "mode", "amount", None]
 
 
 def test_roll_cells_place_player_and_ai_notes_with_now_at_the_right():
