@@ -7,6 +7,8 @@ grid time. Scenarios, side by side in one run:
 
 - ``process``: the engine in its own process (the shipped design);
 - ``process + busy dashboard``: the same, with a CPU-bound Python process beside it;
+- ``process + real dashboard``: the Textual dashboard itself, headless, in the parent process
+  polling and redrawing at its usual rate while the engine plays (the shipped layout);
 - ``thread + busy thread`` (baseline): the engine loop in a thread of a process whose other
   thread is CPU-bound Python, i.e. what a dashboard in the same process would do (GIL).
 
@@ -151,6 +153,51 @@ def run_process(server: JackServer, busy: bool, turns: int, measure_cpu: bool = 
     return LiveResult(name, lateness, first_notes, ready, stats)
 
 
+def run_with_dashboard(turns: int) -> LiveResult:
+    """The real dashboard (headless Textual app) owns the engine handle and redraws throughout."""
+    from multiprocessing import resource_tracker
+
+    from livemelody.ui.app import LiveMelodyApp
+
+    player, listener = Player("bench-player"), Listener("bench-listener")
+    config = EngineConfig(style="deutsch", bpm=BPM, metronome=True, answer_start="beat", answer_bars=2)
+    options = EngineOptions(config=config, api="jack", input=player.port, output=listener.port, seed=1,
+                            styles=("deutsch", "han"))
+    handles: list[EngineHandle] = []
+
+    def start_engine(opts):
+        handle = EngineHandle(opts).start()
+        handles.append(handle)
+        return handle
+
+    app = LiveMelodyApp(options, start_engine=start_engine, save=None, lower_priority=True)
+    result: dict = {}
+
+    def drive() -> None:
+        try:
+            wait_for(lambda: handles and handles[-1].snapshot is not None, 10)
+            handle = handles[-1]
+            since = time.monotonic()
+            result["turns"] = _play_turns(lambda: handle.snapshot, player, listener, turns)
+            result["lateness"] = _lateness(listener, handle.snapshot.grid_origin, since)
+        finally:
+            app.call_from_thread(app.exit)
+
+    resource_tracker.ensure_running()
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    app.run(headless=True, size=(120, 40))
+    driver.join(5)
+    app.runner.stop()  # app.exit() skips the quit action that stops the engine
+    stats = {}
+    if handles:
+        stats = handles[-1].final_stats or {}
+    player.close()
+    listener.close()
+    first_notes, ready = result["turns"]
+    return LiveResult("process + real dashboard redrawing", result["lateness"], first_notes, ready, dict(stats))
+
+
 def run_thread_baseline(turns: int) -> LiveResult:
     """The engine loop in a thread beside a CPU-bound thread of the same process."""
     from livemelody.clock import MonotonicClock
@@ -230,6 +277,7 @@ def live_rows(turns: int = 6):
     try:
         results = [run_process(server, busy=False, turns=turns, measure_cpu=True),
                    run_process(server, busy=True, turns=turns),
+                   run_with_dashboard(turns),
                    run_thread_baseline(turns)]
         flood = run_flood()
     finally:
