@@ -27,6 +27,17 @@ def require_jack():
         pytest.skip(message)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: end jackd if the test process dies (a killed run leaves no server)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class JackServer:
     """``jackd -n NAME --no-realtime -d dummy``; clients find it through JACK_DEFAULT_SERVER."""
 
@@ -41,7 +52,7 @@ class JackServer:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", str(self.period)],
-            stdout=self._log, stderr=subprocess.STDOUT)
+            stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if subprocess.run(["jack_lsp"], capture_output=True, env=self.env()).returncode == 0:
