@@ -1,9 +1,11 @@
 """Synchronous phrase variation and interpolation with a VAE session: no threads, no MIDI.
 
 The player's notes (any key) are moved to C major / A minor as in the LSTM path
-(:func:`livemelody.encoding.to_reference`), encoded as events (notes and rests) and cut or
-padded to the model's phrase length; results are decoded, trimmed back to the phrase's
-length and moved back to the player's key, starting where the phrase starts.
+(:func:`livemelody.encoding.to_reference`) and by whole octaves towards the register the
+models were trained in (:func:`livemelody.encoding.phrase.register_shift`), encoded as events
+(notes and rests) and cut or padded to the model's phrase length; results are decoded,
+trimmed back to the phrase's length and moved back to the player's key and octave, starting
+where the phrase starts.
 
 - variation: ``z = mean + amount * sigma * eps``, ``eps ~ N(0, I)``; amount 0 is the
   reconstruction, 1 a draw from the encoder's posterior;
@@ -18,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from livemelody.encoding import Key, to_reference, transpose
-from livemelody.encoding.phrase import events_to_notes, notes_to_events, pad_events, trim_padding
+from livemelody.encoding.phrase import events_to_notes, notes_to_events, pad_events, register_shift, trim_padding
 from livemelody.events import Note
 from livemelody.models.vae import VaeSession
 
@@ -39,7 +41,7 @@ class EncodedPhrase:
     """Events in the player's phrase before cutting."""
     key: Key
     shift: int
-    """Semitones added to move the phrase to C major / A minor."""
+    """Semitones added to move the phrase to C major / A minor and the models' register."""
     start: int
     """First onset, in steps."""
     velocity: int
@@ -50,10 +52,11 @@ def encode_phrase(session: VaeSession, notes: Sequence[Note]) -> EncodedPhrase:
     if not notes:
         raise ValueError("the phrase has no notes")
     moved, key, shift = to_reference(notes)
-    events = notes_to_events(moved)
+    octaves = register_shift(moved)
+    events = notes_to_events(transpose(moved, octaves))
     pitches, durations = pad_events(events, session.length)
     velocity = int(round(np.mean([n.velocity for n in notes])))
-    return EncodedPhrase(pitches, durations, min(len(events), session.length), len(events), key, shift,
+    return EncodedPhrase(pitches, durations, min(len(events), session.length), len(events), key, shift + octaves,
                          min(n.start for n in notes), velocity)
 
 

@@ -11,6 +11,7 @@ from livemelody.encoding.phrase import (
     events_to_notes,
     notes_to_events,
     pad_events,
+    register_shift,
     trim_padding,
 )
 from livemelody.events import Note
@@ -57,3 +58,10 @@ def test_pad_cut_and_trim():
     assert pad_events(events, 2)[0].tolist() == [10, SILENCE]
     assert trim_padding(list(zip(pitches.tolist(), durations.tolist()))) == [(10, 3), (SILENCE, 1), (12, 3)][:3]
     assert notes_to_events([]) == [] and pad_events([], 3)[0].tolist() == [SILENCE] * 3
+
+
+def test_register_shift_moves_by_octaves_towards_the_centre():
+    assert register_shift(AH_VOUS_DIRAI_JE_MAMAN) == 0  # mean 64.6, nearest 70 as it is
+    assert register_shift([Note(p, 0, 1) for p in (50, 53, 57)]) == 12  # mean 53.3 -> 65.3
+    assert register_shift([Note(p, 0, 1) for p in (48, 52, 55)]) == 24  # mean 51.7 -> 75.7 beats 63.7
+    assert register_shift([Note(84, 0, 1)]) == -12 and register_shift([]) == 0

@@ -39,12 +39,18 @@ def melody(pitches, start=0, length=4):
     return [Note(p, start + i * length, length, 90) for i, p in enumerate(pitches)]
 
 
-@pytest.mark.parametrize("shift", [0, 3, -4, 6])
+@pytest.mark.parametrize("shift", [0, 3, -4, 6, -12, 19])
 def test_amount_zero_gives_the_phrase_back_in_its_key_and_place(shift):
     notes = [Note(n.pitch, n.start + 10, n.duration, 70) for n in transpose(AH_VOUS_DIRAI_JE_MAMAN, shift)]
     phrase, variations = vary(IdentityVae(), notes, 0.0, 2, np.random.default_rng(0))
     assert variations == [notes, notes]
     assert phrase.start == 10 and phrase.velocity == 70 and phrase.events == 14
+
+
+def test_phrases_an_octave_apart_look_the_same_to_the_model():
+    phrases = [encode_phrase(IdentityVae(), transpose(AH_VOUS_DIRAI_JE_MAMAN, octave)) for octave in (-24, -12, 0, 12)]
+    assert all(np.array_equal(p.pitches, phrases[2].pitches) for p in phrases)
+    assert [p.shift for p in phrases] == [24, 12, 0, -12]
 
 
 def test_minor_phrase_round_trips():

@@ -43,6 +43,11 @@ PAD_DURATION = len(DURATION_STEPS) - 1
 """Duration id of padding: a whole note."""
 PITCH_SYMBOLS = [str(p) for p in range(PITCH_LOW, PITCH_HIGH + 1)] + ["silence"]
 """Symbol of every pitch id, recorded in VAE metadata as ``encoding.symbols``."""
+REGISTER_CENTRE = 70
+"""MIDI pitch a player's phrase is moved towards, by whole octaves, before encoding. The
+training songs' notes average 68.8 (deutsch) and 70.6 (han) after transposition to C/Am;
+the shipped VAEs reconstruct Twinkle in every key at 60..69 but miss notes an octave lower
+or higher, where few training phrases lie."""
 
 Event = tuple[int, int]
 """(pitch id, duration id)."""
@@ -108,3 +113,11 @@ def trim_padding(events: Sequence[Event]) -> list[Event]:
     while events and events[-1][0] == SILENCE:
         events.pop()
     return events
+
+
+def register_shift(notes: Sequence[Note]) -> int:
+    """Semitones (a multiple of 12) that bring the mean pitch of ``notes`` nearest REGISTER_CENTRE."""
+    if not notes:
+        return 0
+    mean = sum(n.pitch for n in notes) / len(notes)
+    return 12 * round((REGISTER_CENTRE - mean) / 12)
