@@ -154,8 +154,7 @@ def ready_rows(style: str, runs: int) -> list[Row]:
 
 def table(rows: list[Row]) -> str:
     header = ["measure", "value", "target", ""]
-    widths = [max(len(r.cells()[i]) for r in rows + [Row(*header[:2], "")]) for i in range(4)]
-    widths = [max(w, len(h)) for w, h in zip(widths, header)]
+    widths = [max([len(h)] + [len(r.cells()[i]) for r in rows]) for i, h in enumerate(header)]
     lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r.cells(), widths)) + " |" for r in rows]
