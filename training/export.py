@@ -18,15 +18,20 @@ from training.lstm import INPUT_NAMES, OUTPUT_NAMES, MelodyLSTM, export_onnx
 OPSET = 17
 
 
+def _ort_session(onnx_path: Path):
+    """A plain one-thread onnxruntime session (parity checks need no live settings)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
 def parity_max_abs_diff(model: MelodyLSTM, onnx_path: Path, steps: int = 256, seed: int = 0) -> float:
     """Largest |logit| difference between torch and onnxruntime over ``steps`` single-token
     calls with the state fed back, after a 32-token primer in one call."""
-    import onnxruntime as ort
-
     model.eval()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    session = _ort_session(onnx_path)
     rng = np.random.default_rng(seed)
     tokens = rng.integers(0, model.vocab_size, size=(1, 32 + steps), dtype=np.int64)
     h, c = model.zero_state(1)
@@ -79,14 +84,6 @@ def export_lstm(
     json_path = out_dir / f"{name}.json"
     metadata.save(json_path)
     return json_path, metadata
-
-
-def _ort_session(onnx_path: Path):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
 
 def vae_parity_max_abs_diff(model: vae_graphs.PhraseVAE, encoder_path: Path, decoder_path: Path,

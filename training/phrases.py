@@ -36,30 +36,26 @@ from livemelody.encoding.phrase import (
 from training.dataset import Song, load_songs
 
 PHRASE_LENGTH = 16
-"""Events per phrase. The corpora average 3.09 (deutsch) and 2.33 (han) 16th steps per event,
+"""Events per phrase. The corpora average 3.09 (deutsch) and 2.32 (han) 16th steps per event,
 so 16 events span about 49 and 37 steps: 3.1 and 2.3 bars of 4/4, inside the two to four bars
 the issue asks for, for both styles (``python -m training.phrases`` prints these figures)."""
 TRAIN_HOP = 1
-"""A training window starts at every event, so each event is seen at every position: with a
-hop of 4 the phrase VAE reached 72% exact notes on validation phrases, with 1, 91% (deutsch)."""
+"""A training window starts at every event, so each event is seen at every position (see
+``training.train_vae.VaeConfig.train_hop`` for the figures behind it)."""
 MIN_EVENTS = 4
 
 
 @dataclass(frozen=True)
 class Phrases:
     """A split's phrases: ``pitches`` and ``durations`` int64 [n, length] ids, ``lengths`` [n]
-    real events per phrase (the rest is padding), ``song_ids`` [n] the song of each phrase."""
+    real events per phrase (the rest is padding)."""
 
     pitches: np.ndarray
     durations: np.ndarray
     lengths: np.ndarray
-    song_ids: list[str]
 
     def __len__(self) -> int:
         return len(self.lengths)
-
-    def subset(self, count: int) -> "Phrases":
-        return Phrases(self.pitches[:count], self.durations[:count], self.lengths[:count], self.song_ids[:count])
 
 
 def song_windows(song: Song, length: int, hop: int) -> list[list[tuple[int, int]]]:
@@ -70,16 +66,12 @@ def song_windows(song: Song, length: int, hop: int) -> list[list[tuple[int, int]
 
 
 def make_phrases(songs: list[Song], length: int, hop: int) -> Phrases:
-    rows, ids = [], []
-    for song in songs:
-        for window in song_windows(song, length, hop):
-            rows.append((*pad_events(window, length), len(window)))
-            ids.append(song.song_id)
+    rows = [(*pad_events(window, length), len(window)) for song in songs for window in song_windows(song, length, hop)]
     if not rows:
         empty = np.zeros((0, length), dtype=np.int64)
-        return Phrases(empty, empty.copy(), np.zeros(0, dtype=np.int64), [])
+        return Phrases(empty, empty.copy(), np.zeros(0, dtype=np.int64))
     pitches, durations, lengths = zip(*rows)
-    return Phrases(np.stack(pitches), np.stack(durations), np.array(lengths), ids)
+    return Phrases(np.stack(pitches), np.stack(durations), np.array(lengths))
 
 
 def load_phrases(style: str, train_hop: int = TRAIN_HOP, tunes: int | None = None, length: int = PHRASE_LENGTH):

@@ -67,12 +67,20 @@ of a class (its sigmoid output, times 7, near an integer)."""
 
 @dataclass(frozen=True)
 class VaeConfig:
-    """Everything that determines the trained weights (stored in the results and metadata)."""
+    """Everything that determines the trained weights (stored in the results and metadata).
+
+    The phrase VAE's defaults were chosen on the deutsch validation phrases (exact notes with
+    z = mean, 15-20 epochs per development run); the figures are given with each field. A plain
+    ELBO (beta 1, no free bits) collapsed to 7 nats of KL and 27% exact notes. A bidirectional
+    GRU encoder with a GRU decoder generalised better per epoch but reached only 64% after 20
+    epochs at 18 s each, against 3-12 s for the MLP.
+    """
 
     style: str
     model: str = "phrase"
     """``phrase`` (shipped), ``seed_pitch`` or ``seed_rhythm``."""
     hidden: int = 512
+    """256 units reached 92% (with augmentation) against 97% for 512."""
     latent: int = 128
     epochs: int = 20
     batch_size: int = 64
@@ -85,11 +93,14 @@ class VaeConfig:
     kl_anneal_epochs: int = 5
     """The KL weight rises linearly to ``beta`` over this many epochs (0 = from the start)."""
     free_bits: float = 160.0
-    """Nats of KL per phrase that cost nothing (MusicVAE's free bits); 0 = plain ELBO."""
+    """Nats of KL per phrase that cost nothing (MusicVAE's free bits); 0 = plain ELBO. 96 nats
+    gave 91% exact notes, 160 gave 94% (without augmentation)."""
     augment: float = 0.5
-    """Share of training phrases moved by -3..3 scale steps each batch (0 = none)."""
+    """Share of training phrases moved by -3..3 scale steps each batch (0 = none): 94% -> 97%.
+    (Dropout 0.2 instead gave 87%.)"""
     train_hop: int = TRAIN_HOP
-    """A training window starts every this many events (1: every event at every position)."""
+    """A training window starts every this many events (1: every event at every position):
+    a hop of 4 gave 72% exact notes, 1 gave 91% (free bits 96, no augmentation)."""
     seed: int = 0
     threads: int = 1
     tunes: int | None = None
@@ -272,17 +283,19 @@ def evaluate_phrase(model: PhraseVAE, test: Phrases, seed: int) -> dict:
                 z = mean + amount * sigma * torch.randn(mean.shape, generator=generator)
                 varied = phrase_events(*decode_ids(model, z), test.lengths)
                 distances += [edit_distance(a, b) for a, b in zip(originals, varied)]
-            per_event = np.array(distances) / np.repeat(test.lengths[None, :], DRAWS_PER_PHRASE, 0).reshape(-1)
-            table.append({"amount": amount, "mean_edit_distance": float(np.mean(distances)),
-                          "per_event": float(per_event.mean()), "unchanged": float(np.mean(np.array(distances) == 0))})
+            distances = np.array(distances)
+            table.append({"amount": amount, "mean_edit_distance": float(distances.mean()),
+                          "per_event": float(np.mean(distances / np.tile(test.lengths, DRAWS_PER_PHRASE))),
+                          "unchanged": float(np.mean(distances == 0))})
     return {"reconstruction": rec, "prior": melody_statistics(prior, 1.0), "variation": table,
-            "posterior_sigma_mean": float(sigma.mean()), "kl_nats_mean": float(kl_divergence(mean, logvar).mean())}
+            "draws_per_phrase": DRAWS_PER_PHRASE, "posterior_sigma_mean": float(sigma.mean()),
+            "kl_nats_mean": float(kl_divergence(mean, logvar).mean())}
 
 
 # ---------------------------------------------------------------- command
 
 
-def data_record(style: str, counts: dict, phrases: dict[str, Phrases], songs: dict) -> dict:
+def data_record(style: str, counts: dict, phrases: dict[str, Phrases], songs: dict, train_hop: int) -> dict:
     return {
         "steps_per_event": round(steps_per_event(songs), 3),
         "corpus": f"music21 {music21.__version__} essenFolksong: {', '.join(STYLE_FILES[style])}",
@@ -290,7 +303,7 @@ def data_record(style: str, counts: dict, phrases: dict[str, Phrases], songs: di
         "split_rule": SPLIT_RULE,
         "split_sizes": {k: len(v) for k, v in songs.items()},
         "phrases": {k: len(v) for k, v in phrases.items()},
-        "phrase_rule": f"{PHRASE_LENGTH} events (notes and rests); training windows every {TRAIN_HOP} event(s), "
+        "phrase_rule": f"{PHRASE_LENGTH} events (notes and rests); training windows every {train_hop} event(s), "
                        f"held-out windows every {PHRASE_LENGTH}; at least {MIN_EVENTS} events, padded",
         "test_ids": [s.song_id for s in songs["test"]],
     }
@@ -323,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     if not all(len(p) for p in phrases.values()):
         raise SystemExit(f"too few phrases for a train/valid/test split: { {k: len(v) for k, v in phrases.items()} }")
     print(f"{base.style}: phrases " + ", ".join(f"{k} {len(v)}" for k, v in phrases.items()), flush=True)
-    data = data_record(base.style, counts, phrases, songs)
+    data = data_record(base.style, counts, phrases, songs, base.train_hop)
     test = phrases["test"]
     real = melody_statistics(phrase_events(test.pitches, test.durations, test.lengths))
 
