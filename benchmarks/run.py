@@ -3,9 +3,11 @@
     python -m benchmarks.run                 # print the table
     python -m benchmarks.run --write-docs    # also regenerate docs/BENCHMARKS.md
 
-Rows: live timing over a real JACK round trip (see benchmarks/live.py), onnxruntime step latency against PyTorch eager on the same weights (rebuilt from the
-.onnx), a 64-step continuation including sampling, and the time until the runtime is ready
-(import + model load, in a fresh interpreter). Needs the ``train`` extra for the torch row.
+Rows: onnxruntime step latency against PyTorch eager on the same weights (rebuilt from the
+.onnx), a 64-step continuation including sampling, the VAE's encode + decode and a whole
+variation, the time until the runtime is ready (import + model load, in a fresh
+interpreter), and live timing over a real JACK round trip (see benchmarks/live.py). Needs
+the ``train`` extra for the torch row and jackd for the live rows.
 """
 
 from __future__ import annotations
@@ -103,6 +105,32 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     ]
 
 
+def vae_rows(style: str, repeats: int) -> list[Row]:
+    """VAE encode + decode of one phrase, and a whole variation of the seed's primer: key
+    detection, transposition, events, encode, sample z, decode, back to notes in the key."""
+    from livemelody.models.registry import load_vae
+    from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
+    from livemelody.variation import encode_phrase, vary
+
+    session = load_vae(style)
+    phrase = encode_phrase(session, AH_VOUS_DIRAI_JE_MAMAN)
+
+    def encode_decode():
+        mean, _ = session.encode(phrase.pitches, phrase.durations)
+        session.decode(mean)
+
+    rng = np.random.default_rng(0)
+    codec = time_calls(encode_decode, repeats)
+    whole = time_calls(lambda: vary(session, AH_VOUS_DIRAI_JE_MAMAN, 0.5, 1, rng), repeats)
+    codec_p99, whole_p99 = percentile_us(codec, 99) / 1000, percentile_us(whole, 99) / 1000
+    return [
+        Row(f"VAE {style} encode + decode p50", percentile_us(codec, 50) / 1000, "ms"),
+        Row(f"VAE {style} encode + decode p99", codec_p99, "ms", "<= 1 ms", codec_p99 <= 1),
+        Row(f"VAE {style} whole variation (key, encode, sample, decode, notes) p50", percentile_us(whole, 50) / 1000, "ms"),
+        Row(f"VAE {style} whole variation (key, encode, sample, decode, notes) p99", whole_p99, "ms", "<= 2 ms", whole_p99 <= 2),
+    ]
+
+
 READY_SNIPPET = (
     "import time; t = time.perf_counter(); "
     "from livemelody.models.registry import load_lstm; from livemelody.generate import continue_tokens; "
@@ -155,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-docs", action="store_true", help=f"rewrite {DOC.relative_to(REPO)}")
     parser.add_argument("--no-live", action="store_true", help="skip the live rows over JACK (about 2 minutes)")
     args = parser.parse_args(argv)
-    rows = lstm_rows(args.style, args.repeats) + ready_rows(args.style, 5)
+    rows = lstm_rows(args.style, args.repeats) + vae_rows(args.style, args.repeats) + ready_rows(args.style, 5)
     if not args.no_live:
         from benchmarks.live import live_rows
 

@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="livemelody", description="A live AI-melody instrument: LSTM continuations over MIDI.")
+    parser = _Parser(prog="livemelody", description="A live AI-melody instrument: LSTM continuations and VAE variations over MIDI.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -56,6 +56,35 @@ def build_parser() -> argparse.ArgumentParser:
     cont.add_argument("--top-p", type=_number(float, 0, 1, low_open=True), default=1.0, help="nucleus mass in (0, 1]; 1 = off")
     cont.add_argument("--bars", type=_number(int, 1, 256), default=4, help="length of the continuation in bars; default 4")
     cont.add_argument("--seed", type=_number(int, 0), default=None, help="random seed for a repeatable result")
+
+    vary = commands.add_parser(
+        "vary", help="variations of the melody of a MIDI file (VAE)",
+        description="Vary the top line of a MIDI file with the style's VAE, in the melody's key. The output holds "
+                    "the original then each variation, one after another in time, each on its own track and "
+                    "starting on a bar line. The model takes phrases of 16 notes and rests: a longer melody is "
+                    "cut to its first 16, a shorter one is padded and the variations trimmed back to its length.")
+    vary.add_argument("input", type=Path, help="MIDI file whose top line is the phrase to vary")
+    vary.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
+    vary.add_argument("--style", default="deutsch", help="model style (see `livemelody styles`); default deutsch")
+    vary.add_argument("--amount", type=_number(float, 0), default=3.0,
+                      help="how far from the original: z = mean + amount * sigma * noise. 0 is the reconstruction; "
+                           "up to about 1 the phrase comes back nearly unchanged (the model learnt to absorb that "
+                           "much noise); 2 to 4 change a few notes, 6 about half (docs/VAE.md); default 3")
+    vary.add_argument("--count", type=_number(int, 1, 64), default=4, help="number of variations; default 4")
+    vary.add_argument("--seed", type=_number(int, 0), default=None, help="random seed for a repeatable result")
+
+    morph = commands.add_parser(
+        "morph", help="interpolate between the melodies of two MIDI files (VAE)",
+        description="Morph the top line of A into the top line of B through the style's latent space. The output "
+                    "holds the path from A's reconstruction to B's, one phrase after another in time, each on its "
+                    "own track and starting on a bar line, all in A's key and A's tempo. Phrases are 16 notes and "
+                    "rests at most (longer melodies are cut).")
+    morph.add_argument("a", type=Path, help="MIDI file the path starts from")
+    morph.add_argument("b", type=Path, help="MIDI file the path ends at")
+    morph.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
+    morph.add_argument("--style", default="deutsch", help="model style (see `livemelody styles`); default deutsch")
+    morph.add_argument("--steps", type=_number(int, 2, 64), default=5, help="phrases on the path, both ends included; default 5")
+    morph.add_argument("--method", choices=["slerp", "linear"], default="slerp", help="spherical (default) or linear interpolation")
 
     commands.add_parser("styles", help="list the installed models and their held-out metrics")
 
@@ -135,18 +164,65 @@ def cmd_continue(args) -> int:
     return 0
 
 
+def cmd_vary(args) -> int:
+    import numpy as np
+
+    from livemelody.encoding.phrase import DURATION_STEPS
+    from livemelody.midi.files import read_melody, write_melodies
+    from livemelody.models.registry import load_vae
+    from livemelody.variation import one_after_another, vary
+
+    session = load_vae(args.style)
+    melody = read_melody(args.input)
+    phrase, variations = vary(session, melody.notes, args.amount, args.count, np.random.default_rng(args.seed))
+    varied_end = phrase.start + sum(DURATION_STEPS[d] for d in phrase.durations[: phrase.events])
+    original = [n for n in melody.notes if n.start < varied_end]
+    placed = one_after_another([original, *variations], phrase.start, melody.steps_per_bar(phrase.start))
+    names = ["original"] + [f"variation {i} (amount {args.amount:g})" for i in range(1, args.count + 1)]
+    write_melodies(args.output, melody, list(zip(names, placed)))
+    cut = f"; the first {phrase.events} of {phrase.events_in} notes and rests varied" if phrase.events_in > phrase.events else ""
+    print(f"{args.output}: {len(original)} notes in {phrase.key}, then {args.count} variations at amount "
+          f"{args.amount:g} in style {args.style}, one after another, one track each{cut}")
+    return 0
+
+
+def cmd_morph(args) -> int:
+    from livemelody.midi.files import read_melody, write_melodies
+    from livemelody.models.registry import load_vae
+    from livemelody.variation import interpolate, one_after_another
+
+    session = load_vae(args.style)
+    a, b = read_melody(args.a), read_melody(args.b)
+    pa, pb, path = interpolate(session, a.notes, b.notes, args.steps, args.method)
+    placed = one_after_another(path, pa.start, a.steps_per_bar(pa.start))
+    names = [f"{args.method} t={i / (args.steps - 1):.2f}" for i in range(args.steps)]
+    write_melodies(args.output, a, list(zip(names, placed)))
+    print(f"{args.output}: {args.steps} phrases from A ({pa.key}) to B ({pb.key}) by {args.method} in style "
+          f"{args.style}, one after another, one track each, in A's key")
+    return 0
+
+
+def _headline(meta) -> str:
+    """A model's main held-out figures, for `livemelody styles`."""
+    test = meta.metrics.get("test", {})
+    if meta.kind == "lstm" and "lstm" in test:
+        r = test["lstm"]
+        return f"NLL {r['nll_nats']:.3f} nats/step, pitch acc {r['pitch_accuracy']:.3f}, {r['pitch_bits']:.3f} bits/note"
+    if meta.kind == "vae_encoder" and "reconstruction" in test:
+        r = test["reconstruction"]
+        return f"exact notes {100 * r['note']:.1f}%, whole phrases {100 * r['phrase']:.1f}% (z = mean)"
+    return "-"
+
+
 def cmd_styles(args) -> int:
     from livemelody.models.registry import installed_models
 
     models = installed_models()
     if not models:
         raise UserError("no models installed")
-    print(f"{'kind':<6}{'style':<10}{'NLL nats/step':>14}{'pitch acc':>11}{'bits/note':>11}  file")
+    print(f"{'kind':<13}{'style':<9}{'held-out test figures':<62}file")
     for json_path, meta in models:
-        test = meta.metrics.get("test", {}).get(meta.kind, {})
-        figures = [test.get("nll_nats"), test.get("pitch_accuracy"), test.get("pitch_bits")]
-        shown = [f"{v:>14.3f}" if i == 0 else f"{v:>11.3f}" for i, v in enumerate(figures) if v is not None]
-        print(f"{meta.kind:<6}{meta.style:<10}{''.join(shown) or '-':>36}  {json_path}")
+        print(f"{meta.kind:<13}{meta.style:<9}{_headline(meta):<62}{json_path}")
     return 0
 
 
@@ -260,8 +336,8 @@ def cmd_demo(args) -> int:
     return code
 
 
-COMMANDS = {"continue": cmd_continue, "styles": cmd_styles, "ports": cmd_ports, "run": cmd_run,
-            "dashboard": cmd_dashboard, "demo": cmd_demo}
+COMMANDS = {"continue": cmd_continue, "vary": cmd_vary, "morph": cmd_morph, "styles": cmd_styles,
+            "ports": cmd_ports, "run": cmd_run, "dashboard": cmd_dashboard, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from livemelody.encoding import Key, detect_key, notes_to_tokens, tokens_to_notes, transposition_to_reference
+from livemelody.encoding import Key, notes_to_tokens, to_reference, tokens_to_notes, transpose
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.events import Note
 from livemelody.models.lstm import LstmSession
@@ -34,9 +34,7 @@ def primer_tokens(notes: Sequence[Note], session: LstmSession) -> tuple[list[int
     """(tokens from the first onset to the last note's end, detected key, shift to C/Am)."""
     if not notes:
         raise ValueError("the primer has no notes")
-    key = detect_key([n.pitch for n in notes], [n.duration for n in notes])
-    shift = transposition_to_reference(key)
-    moved = [Note(n.pitch + shift, n.start, n.duration, n.velocity) for n in notes]
+    moved, key, shift = to_reference(notes)
     return notes_to_tokens(moved, session.vocab), key, shift
 
 
@@ -73,5 +71,4 @@ def continue_melody(
     end = max(n.end for n in notes)
     velocity = int(round(np.mean([n.velocity for n in notes])))
     raw = tokens_to_notes(generated, session.vocab, start=end, velocity=velocity)
-    back = [Note(min(127, max(0, n.pitch - shift)), n.start, n.duration, n.velocity) for n in raw]
-    return Continuation(back, key, shift, generated)
+    return Continuation(transpose(raw, -shift), key, shift, generated)

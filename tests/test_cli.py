@@ -127,3 +127,83 @@ def test_headless_demo_answers_and_saves_the_session(tiny_models, tmp_path, caps
     assert "(14 notes) in C -> continue tiny" in out and "session saved" in out
     tracks = mido.MidiFile(session).tracks
     assert [m for m in tracks[1] if m.type == "note_on"] and [m for m in tracks[2] if m.type == "note_on"]
+
+
+def test_vary_writes_the_original_then_each_variation_on_its_own_track(tiny_models, twinkle_mid, tmp_path, capsys):
+    out = tmp_path / "v.mid"
+    code, text, err = run(capsys, "vary", str(twinkle_mid), "-o", str(out), "--style", "tiny", "--amount", "2",
+                          "--count", "3", "--seed", "1")
+    assert code == 0, err
+    midi = mido.MidiFile(out)
+    assert len(midi.tracks) == 1 + 4 and "3 variations" in text and "one after another" in text
+    names = [next(m.name for m in t if m.type == "track_name") for t in midi.tracks[1:]]
+    assert names[0] == "original" and names[1].startswith("variation 1")
+    original = [m.note for m in midi.tracks[1] if m.type == "note_on"]
+    assert original == [n.pitch for n in read_melody(twinkle_mid).notes]
+    block = 64 * 120  # the 4-bar primer: each variation starts 4 bars (64 steps of 120 ticks) after the previous
+    for k, track in enumerate(midi.tracks[2:], 1):
+        first_on = next(i for i, m in enumerate(track) if m.type == "note_on")
+        assert sum(m.time for m in track[: first_on + 1]) >= k * block
+
+
+def test_vary_same_seed_same_file(tiny_models, twinkle_mid, tmp_path, capsys):
+    files = []
+    for name in ("a.mid", "b.mid"):
+        run(capsys, "vary", str(twinkle_mid), "-o", str(tmp_path / name), "--style", "tiny", "--amount", "3", "--seed", "4")
+        files.append((tmp_path / name).read_bytes())
+    assert files[0] == files[1]
+
+
+def test_morph_writes_the_path(tiny_models, twinkle_mid, tmp_path, capsys):
+    out = tmp_path / "m.mid"
+    code, text, err = run(capsys, "morph", str(twinkle_mid), str(twinkle_mid), "-o", str(out), "--style", "tiny",
+                          "--steps", "4", "--method", "linear")
+    assert code == 0, err
+    names = [next(m.name for m in t if m.type == "track_name") for t in mido.MidiFile(out).tracks[1:]]
+    assert names == ["linear t=0.00", "linear t=0.33", "linear t=0.67", "linear t=1.00"] and "4 phrases" in text
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["vary", "--amount", "-1"], "must be >= 0"),
+    (["vary", "--amount", "inf"], "not a finite number"),
+    (["vary", "--count", "0"], "must be >= 1"),
+    (["vary", "--count", "many"], "not a whole number"),
+    (["vary", "--style", "klingon"], "no vae_encoder model for style 'klingon'"),
+    (["morph", "--steps", "1"], "must be >= 2"),
+    (["morph", "--method", "cubic"], "invalid choice"),
+    (["morph", "--style", "klingon"], "no vae_encoder model for style 'klingon'"),
+])
+def test_vary_and_morph_bad_options_give_one_line_and_exit_2(tiny_models, twinkle_mid, tmp_path, capsys, args, expected):
+    command, *options = args
+    inputs = [str(twinkle_mid)] * (2 if command == "morph" else 1)
+    code, _, err = run(capsys, command, *inputs, "-o", str(tmp_path / "o.mid"), "--style", "tiny", *options)
+    assert code == 2
+    assert expected in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["vary", "morph"])
+@pytest.mark.parametrize("content", [None, b"", b"MThd garbage"])
+def test_vary_and_morph_bad_files_give_one_line_and_exit_2(tiny_models, twinkle_mid, tmp_path, capsys, command, content):
+    path = tmp_path / "in.mid"
+    if content is not None:
+        path.write_bytes(content)
+    inputs = [str(path)] if command == "vary" else [str(twinkle_mid), str(path)]
+    code, _, err = run(capsys, command, *inputs, "-o", str(tmp_path / "o.mid"), "--style", "tiny")
+    assert code == 2 and err.startswith("livemelody: error:") and err.count("\n") == 1
+
+
+def test_help_says_how_variations_are_written(capsys):
+    with pytest.raises(SystemExit):
+        main(["vary", "--help"])
+    assert "one after another" in capsys.readouterr().out
+
+
+def test_vary_of_a_long_melody_varies_and_writes_its_first_16_events(tiny_models, tmp_path, capsys):
+    from livemelody.events import Note
+    from tests.conftest import write_midi
+
+    long = write_midi(tmp_path / "long.mid", [Note(60 + (i % 5), 4 * i, 4) for i in range(24)])
+    code, text, err = run(capsys, "vary", str(long), "-o", str(tmp_path / "o.mid"), "--style", "tiny", "--count", "1")
+    assert code == 0, err
+    assert "the first 16 of 24 notes and rests varied" in text
+    assert len([m for m in mido.MidiFile(tmp_path / "o.mid").tracks[1] if m.type == "note_on"]) == 16

@@ -83,3 +83,14 @@ def test_transposition_is_the_smallest_shift_to_c_or_a():
 def test_empty_or_flat_melody_gets_c_major():
     assert detect_key([]) == Key(0, "major")
     assert detect_key(range(60, 72)) == Key(0, "major")
+
+
+def test_to_reference_moves_to_c_and_transpose_moves_back():
+    from livemelody.encoding import to_reference, transpose
+
+    d_major = [Note(p, 4 * i, 4) for i, p in enumerate([62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62])]
+    moved, key, shift = to_reference(d_major)
+    assert str(key) == "D" and shift == -2
+    assert [n.pitch for n in moved] == [p - 2 for p in (62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62)]
+    assert transpose(moved, -shift) == d_major
+    assert [n.pitch for n in transpose([Note(125, 0, 1), Note(2, 0, 1)], 5)] == [118, 7]  # octave-folded into 0..127

@@ -1,4 +1,4 @@
-"""Thousands of mutated MIDI files through `livemelody continue`: errors, never exceptions."""
+"""Thousands of mutated MIDI files through `livemelody continue` and `vary`: errors, never exceptions."""
 
 import random
 
@@ -60,17 +60,19 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
 
 
 @pytest.mark.slow
-def test_mutated_files_never_raise(tiny_models, tmp_path, capsys):
+@pytest.mark.parametrize("command, files", [("continue", FILES), ("vary", FILES // 3)])
+def test_mutated_files_never_raise(tiny_models, tmp_path, capsys, command, files):
     rng = random.Random(1234)
     seeds = seed_files(tmp_path)
     outcomes = {0: 0, 2: 0}
     path, out = tmp_path / "fuzz.mid", tmp_path / "out.mid"
-    for i in range(FILES):
+    options = ["--bars", "1"] if command == "continue" else ["--amount", "1", "--count", "2"]
+    for i in range(files):
         path.write_bytes(mutate(rng.choice(seeds), rng))
-        code = main(["continue", str(path), "-o", str(out), "--style", "tiny", "--bars", "1", "--seed", str(i)])
+        code = main([command, str(path), "-o", str(out), "--style", "tiny", *options, "--seed", str(i)])
         assert code in outcomes, f"file {i}: exit {code}"
         outcomes[code] += 1
         _, err = capsys.readouterr()
         assert "Traceback" not in err and err.count("\n") <= 1
     # both outcomes must occur, or the mutations are too mild or too harsh to test anything
-    assert outcomes[0] > FILES // 20 and outcomes[2] > FILES // 20, outcomes
+    assert outcomes[0] > files // 20 and outcomes[2] > files // 20, outcomes

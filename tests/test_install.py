@@ -1,4 +1,5 @@
-"""A non-editable `pip install .` into a fresh virtual environment carries the shipped models."""
+"""A non-editable `pip install .` into a fresh virtual environment carries the shipped models:
+`continue`, `vary` and `morph` work from outside the checkout."""
 
 import os
 import subprocess
@@ -27,6 +28,12 @@ def test_fresh_install_continues_from_outside_the_checkout(tmp_path):
                              capture_output=True, text=True, cwd=work, env=env)
         assert run.returncode == 0, run.stderr
         assert (work / f"{style}.mid").stat().st_size > 100
+        for command in (["vary", str(example), "--seed", "3"], ["morph", str(example), str(example), "--steps", "3"]):
+            out = f"{style}_{command[0]}.mid"
+            run = subprocess.run([str(livemelody), *command, "-o", out, "--style", style],
+                                 capture_output=True, text=True, cwd=work, env=env)
+            assert run.returncode == 0, run.stderr
+            assert (work / out).stat().st_size > 100
     styles = subprocess.run([str(livemelody), "styles"], capture_output=True, text=True, cwd=work, env=env)
     assert "site-packages/livemelody/exported_models" in styles.stdout, styles.stdout
     where = subprocess.run([str(python), "-c", "import livemelody; print(livemelody.__file__)"],

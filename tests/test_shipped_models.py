@@ -1,4 +1,4 @@
-"""The shipped models: integrity, ONNX/torch parity, honest metrics, and a torch-free runtime."""
+"""The shipped models (LSTMs, VAEs): integrity, ONNX/torch parity, honest metrics, and a torch-free runtime."""
 
 import subprocess
 import sys
@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from livemelody.models.registry import find_model, load_lstm
+from livemelody.models.registry import find_model, load_lstm, load_vae
 from tests.conftest import REPO
 
 STYLES = ("deutsch", "han")
@@ -59,17 +59,72 @@ def test_recorded_test_nll_is_what_the_onnx_model_scores(style):
     assert acc.result()["pitch_bits"] == pytest.approx(recorded["pitch_bits"], abs=1e-3)
 
 
-def test_runtime_continues_with_each_shipped_model_without_torch_or_music21(tmp_path):
+def test_runtime_continues_varies_and_morphs_with_each_shipped_model_without_torch_or_music21(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         from livemelody.cli import main
+        example = {str(REPO / "examples" / "ah_vous_dirai_je_maman.mid")!r}
         for style in ("deutsch", "han"):
-            assert main(["continue", {str(REPO / "examples" / "ah_vous_dirai_je_maman.mid")!r},
-                         "-o", {str(tmp_path)!r} + f"/{{style}}.mid", "--style", style, "--seed", "1"]) == 0
+            assert main(["continue", example, "-o", {str(tmp_path)!r} + f"/{{style}}.mid", "--style", style, "--seed", "1"]) == 0
+            assert main(["vary", example, "-o", {str(tmp_path)!r} + f"/{{style}}_vary.mid", "--style", style, "--seed", "1"]) == 0
+            assert main(["morph", example, example, "-o", {str(tmp_path)!r} + f"/{{style}}_morph.mid", "--style", style]) == 0
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "music21"))
         print("HEAVY", heavy)
         sys.exit(1 if heavy else 0)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (tmp_path / "deutsch.mid").exists() and (tmp_path / "han.mid").exists()
+    assert all((tmp_path / f"{s}{k}.mid").exists() for s in ("deutsch", "han") for k in ("", "_vary", "_morph"))
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_shipped_vae_loads_uses_the_lstm_split_and_meets_its_target(style):
+    session = load_vae(style)  # checks both sha256s and that encoder and decoder belong together
+    meta = session.metadata
+    assert meta.training["model"] == "phrase" and meta.training["seed"] == 0 and meta.training["tunes"] is None
+    assert meta.data["test_ids"] == load_lstm(style).metadata.data["test_ids"]  # same held-out songs: no leak
+    test = meta.metrics["test"]
+    assert test["reconstruction"]["note"] >= 0.95
+    distances = [row["mean_edit_distance"] for row in test["variation"]]
+    assert distances == sorted(distances) and distances[-1] > 4 * distances[0]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_shipped_vae_onnx_matches_torch(style):
+    pytest.importorskip("torch")
+    from training.export import vae_parity_max_abs_diff
+    from training.vae import vae_from_onnx
+
+    encoder, decoder = (find_model(kind, style) for kind in ("vae_encoder", "vae_decoder"))
+    paths = [json_path.with_name(meta.onnx_file) for json_path, meta in (encoder, decoder)]
+    assert vae_parity_max_abs_diff(vae_from_onnx(*paths), *paths, batch=256) <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", STYLES)
+def test_recorded_vae_reconstruction_is_what_the_onnx_model_scores(style):
+    """Recompute the held-out reconstruction through the runtime session: measured, not typed."""
+    pytest.importorskip("music21")
+    from training.phrases import load_phrases
+    from training.vae_metrics import reconstruction
+
+    session = load_vae(style)
+    test = load_phrases(style)[0]["test"]
+    mean, _ = session.encode(test.pitches, test.durations)
+    measured = reconstruction(*session.decode(mean), test.pitches, test.durations, test.lengths)
+    recorded = session.metadata.metrics["test"]["reconstruction"]
+    assert measured["events"] == recorded["events"]
+    for figure in ("pitch", "duration", "note", "phrase"):
+        assert measured[figure] == pytest.approx(recorded[figure], abs=2e-3)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_shipped_vae_gives_twinkle_back_in_any_key_and_octave(style):
+    from livemelody.encoding import transpose
+    from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
+    from livemelody.variation import vary
+
+    session = load_vae(style)
+    for shift in range(-18, 18):  # every key, in three octaves
+        notes = transpose(AH_VOUS_DIRAI_JE_MAMAN, shift)
+        assert vary(session, notes, 0.0, 1, np.random.default_rng(0))[1][0] == notes, shift

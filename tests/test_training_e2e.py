@@ -1,4 +1,4 @@
-"""The training pipeline end to end on a few tunes: parse, train one epoch, export, parity, use.
+"""The training pipelines (LSTM, VAE) end to end on a few tunes: parse, train one epoch, export, parity, use.
 
 Keeps the offline pipeline from rotting silently; needs the ``train`` extra.
 """
@@ -40,3 +40,38 @@ def test_tiny_training_run_exports_a_usable_model(tmp_path, capsys):
     tokens = continue_tokens(session, [10, 2, 2, 2], 16, SamplingParams(), np.random.default_rng(0))
     assert len(tokens) == 16
     assert parity_max_abs_diff(lstm_from_onnx(tmp_path / "lstm_han.onnx"), tmp_path / "lstm_han.onnx") <= 1e-4
+
+
+@pytest.mark.slow
+def test_tiny_vae_training_run_exports_a_usable_pair(tmp_path, capsys):
+    from livemelody.models.vae import VaeSession
+    from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
+    from livemelody.variation import vary
+    from training import train_vae
+    from training.export import vae_parity_max_abs_diff
+    from training.vae import vae_from_onnx
+
+    code = train_vae.main(["--style", "han", "--tunes", "20", "--epochs", "1", "--hidden", "32", "--latent", "8",
+                           "--out", str(tmp_path)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "phrase VAE" in printed and "exact pitch" in printed and "amount 6.0" in printed
+    meta = json.loads((tmp_path / "vae_han_encoder.json").read_text())
+    assert meta["kind"] == "vae_encoder" and meta["training"]["epochs"] == 1 and meta["dimensions"]["latent_size"] == 8
+    assert meta["data"]["counts"]["tunes"] == 40 and meta["data"]["phrases"]["test"] > 0
+    assert meta["metrics"]["onnx_parity_max_abs"] <= 1e-4
+    test = meta["metrics"]["test"]
+    assert 0 <= test["reconstruction"]["note"] <= 1 and len(test["variation"]) == len(train_vae.AMOUNTS)
+
+    session = VaeSession(tmp_path / "vae_han_encoder.json", tmp_path / "vae_han_decoder.json")
+    _, variations = vary(session, AH_VOUS_DIRAI_JE_MAMAN, 1.0, 2, np.random.default_rng(0))
+    assert len(variations) == 2
+    paths = (tmp_path / "vae_han_encoder.onnx", tmp_path / "vae_han_decoder.onnx")
+    assert vae_parity_max_abs_diff(vae_from_onnx(*paths), *paths) <= 1e-4
+
+    code = train_vae.main(["--style", "han", "--tunes", "20", "--epochs", "1", "--seed-config", "--results", str(tmp_path)])
+    assert code == 0
+    seed = json.loads((tmp_path / "vae_seed_han.json").read_text())
+    assert seed["models"]["seed_pitch"]["config"]["learning_rate"] == 1e-5
+    assert seed["models"]["seed_rhythm"]["config"]["latent"] == 300
+    assert set(seed["metrics"]["test"]["reconstruction"]) >= {"pitch", "duration", "note", "phrase"}

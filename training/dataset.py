@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from livemelody.encoding import Vocabulary, detect_key, notes_to_tokens, transposition_to_reference
+from livemelody.encoding import Vocabulary, notes_to_tokens, to_reference
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.events import Note
 from training.corpus import REST, load_style
@@ -50,10 +50,7 @@ def split_of(style: str, song_id: str) -> str:
 
 def prepare_song(song_id: str, raw_notes: list[list[int]], vocab: Vocabulary) -> Song:
     """Detect the key, move to C major / A minor, fold into the vocabulary, encode."""
-    notes = [Note(p, s, d) for p, s, d in raw_notes if p != REST]
-    key = detect_key([n.pitch for n in notes], [n.duration for n in notes])
-    shift = transposition_to_reference(key)
-    moved = [Note(n.pitch + shift, n.start, n.duration) for n in notes]
+    moved, _, shift = to_reference([Note(p, s, d) for p, s, d in raw_notes if p != REST])
     return Song(song_id, shift, tuple(moved), tuple(notes_to_tokens(moved, vocab)))
 
 

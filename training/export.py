@@ -1,7 +1,8 @@
-"""ONNX export of a trained LSTM, its metadata sidecar, and the torch/onnxruntime parity check."""
+"""ONNX export of trained models, their metadata sidecars, and the torch/onnxruntime parity checks."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -10,20 +11,27 @@ import torch
 
 from livemelody.encoding import STEPS_PER_QUARTER, Vocabulary
 from livemelody.models.metadata import EncodingInfo, ModelMetadata, file_sha256
+from livemelody.encoding.phrase import DURATION_STEPS, PITCH_HIGH, PITCH_LOW, PITCH_SYMBOLS
+from training import vae as vae_graphs
 from training.lstm import INPUT_NAMES, OUTPUT_NAMES, MelodyLSTM, export_onnx
 
 OPSET = 17
 
 
+def _ort_session(onnx_path: Path):
+    """A plain one-thread onnxruntime session (parity checks need no live settings)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
 def parity_max_abs_diff(model: MelodyLSTM, onnx_path: Path, steps: int = 256, seed: int = 0) -> float:
     """Largest |logit| difference between torch and onnxruntime over ``steps`` single-token
     calls with the state fed back, after a 32-token primer in one call."""
-    import onnxruntime as ort
-
     model.eval()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    session = _ort_session(onnx_path)
     rng = np.random.default_rng(seed)
     tokens = rng.integers(0, model.vocab_size, size=(1, 32 + steps), dtype=np.int64)
     h, c = model.zero_state(1)
@@ -76,3 +84,85 @@ def export_lstm(
     json_path = out_dir / f"{name}.json"
     metadata.save(json_path)
     return json_path, metadata
+
+
+def vae_parity_max_abs_diff(model: vae_graphs.PhraseVAE, encoder_path: Path, decoder_path: Path,
+                            batch: int = 64, seed: int = 0) -> float:
+    """Largest |difference| between torch and onnxruntime over every output of both graphs,
+    for ``batch`` random phrases (ids) and ``batch`` latents: their posterior means and N(0, I) draws."""
+    model.eval()
+    shape = model.shape
+    rng = np.random.default_rng(seed)
+    pitches = rng.integers(0, shape.pitch_classes, size=(batch, shape.length), dtype=np.int64)
+    durations = rng.integers(0, shape.duration_classes, size=(batch, shape.length), dtype=np.int64)
+    encoder, decoder = _ort_session(encoder_path), _ort_session(decoder_path)
+    with torch.no_grad():
+        torch_mean, torch_sigma = vae_graphs.EncoderGraph(model)(torch.from_numpy(pitches), torch.from_numpy(durations))
+        mean, sigma = encoder.run(None, {"pitches": pitches, "durations": durations})
+        z = np.concatenate([mean, rng.standard_normal(mean.shape).astype(np.float32)])
+        torch_out = vae_graphs.DecoderGraph(model)(torch.from_numpy(z))
+        ort_out = decoder.run(None, {"z": z})
+    pairs = [(mean, torch_mean), (sigma, torch_sigma)] + list(zip(ort_out, torch_out))
+    return max(float(np.abs(o - t.numpy()).max()) for o, t in pairs)
+
+
+def run_id(model: torch.nn.Module) -> str:
+    """First 16 hex digits of the sha256 of the weights: links an encoder to its decoder."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def export_vae(
+    model: vae_graphs.PhraseVAE,
+    style: str,
+    out_dir: Path,
+    training: dict[str, Any],
+    data: dict[str, Any],
+    metrics: dict[str, Any],
+    name: str | None = None,
+) -> tuple[Path, Path]:
+    """Write ``<name>_encoder`` and ``<name>_decoder`` (.onnx + .json) into ``out_dir``; return the JSON paths.
+
+    Both sidecars carry ``training`` (plus ``run_id``) and ``data``; the encoder's holds
+    ``metrics``, with the parity figure measured here (``onnx_parity_max_abs``), which the
+    decoder's holds too.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = name or f"vae_{style}"
+    paths = {part: out_dir / f"{name}_{part}.onnx" for part in ("encoder", "decoder")}
+    vae_graphs.export_onnx(model, paths["encoder"], paths["decoder"], OPSET)
+    parity = vae_parity_max_abs_diff(model, paths["encoder"], paths["decoder"])
+    shape = model.shape
+    dimensions = {"phrase_length": shape.length, "latent_size": shape.latent, "hidden_size": shape.hidden,
+                  "pitch_classes": shape.pitch_classes, "duration_classes": shape.duration_classes}
+    training = {**training, "run_id": run_id(model)}
+    io = {"encoder": (vae_graphs.ENCODER_INPUTS, vae_graphs.ENCODER_OUTPUTS),
+          "decoder": (vae_graphs.DECODER_INPUTS, vae_graphs.DECODER_OUTPUTS)}
+    part_metrics = {"encoder": {**metrics, "onnx_parity_max_abs": parity},
+                    "decoder": {"onnx_parity_max_abs": parity, "see": f"{name}_encoder.json"}}
+    json_paths = []
+    for part, onnx_path in paths.items():
+        metadata = ModelMetadata(
+            kind=f"vae_{part}",
+            name=f"{name}_{part}",
+            style=style,
+            onnx_file=onnx_path.name,
+            onnx_sha256=file_sha256(onnx_path),
+            opset=OPSET,
+            inputs=list(io[part][0]),
+            outputs=list(io[part][1]),
+            encoding=EncodingInfo(STEPS_PER_QUARTER, PITCH_LOW, PITCH_HIGH, list(PITCH_SYMBOLS),
+                                  duration_steps=list(DURATION_STEPS)),
+            dimensions=dimensions,
+            training=training,
+            data=data,
+            metrics=part_metrics[part],
+        )
+        json_path = out_dir / f"{name}_{part}.json"
+        metadata.save(json_path)
+        json_paths.append(json_path)
+    return json_paths[0], json_paths[1]

@@ -8,9 +8,12 @@ convention in both: major keys are moved to C, minor keys to A, by the smallest 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
+
+from livemelody.encoding.melody import fold_pitch
+from livemelody.events import Note
 
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
@@ -71,3 +74,19 @@ def transposition_to_reference(key: Key) -> int:
     """Semitones to add to move ``key`` to C major / A minor, in -6..+5."""
     shift = (key.reference_tonic - key.tonic) % 12
     return shift - 12 if shift > 5 else shift
+
+
+def transpose(notes: Sequence[Note], semitones: int) -> list[Note]:
+    """``notes`` moved by ``semitones``; a pitch pushed outside MIDI 0..127 moves back by octaves."""
+    return [Note(fold_pitch(n.pitch + semitones, 0, 127), n.start, n.duration, n.velocity) for n in notes]
+
+
+def to_reference(notes: Sequence[Note]) -> tuple[list[Note], Key, int]:
+    """(``notes`` moved to C major / A minor, their detected key, the shift applied in semitones).
+
+    The key is detected from duration-weighted pitches; ``transpose(moved, -shift)`` moves a
+    result back to the player's key. Training and runtime both call this, so they agree.
+    """
+    key = detect_key([n.pitch for n in notes], [n.duration for n in notes])
+    shift = transposition_to_reference(key)
+    return transpose(notes, shift), key, shift

@@ -27,13 +27,18 @@ class ModelError(Exception):
 
 @dataclass(frozen=True)
 class EncodingInfo:
-    """How melodies become the model's tokens."""
+    """How melodies become the model's tokens.
+
+    ``symbols`` names every input id: the LSTM's vocabulary, or a VAE's pitch ids;
+    ``duration_steps`` (VAEs only, empty otherwise) gives each duration id's length in steps.
+    """
 
     steps_per_quarter: int
     pitch_low: int
     pitch_high: int
     symbols: list[str]
     transposition: str = TRANSPOSITION_CONVENTION
+    duration_steps: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -58,3 +58,12 @@ def load_lstm(style: str):
 
     json_path, metadata = find_model("lstm", style)
     return LstmSession(json_path, metadata)
+
+
+def load_vae(style: str):
+    """A :class:`~livemelody.models.vae.VaeSession` for ``style``: its encoder and decoder (sha256 checked)."""
+    from livemelody.models.vae import VaeSession
+
+    encoder_json, encoder_meta = find_model("vae_encoder", style)
+    decoder_json, decoder_meta = find_model("vae_decoder", style)
+    return VaeSession(encoder_json, decoder_json, encoder_meta, decoder_meta)

@@ -1,0 +1,135 @@
+"""Synchronous phrase variation and interpolation with a VAE session: no threads, no MIDI.
+
+The player's notes (any key) are moved to C major / A minor as in the LSTM path
+(:func:`livemelody.encoding.to_reference`) and by whole octaves towards the register the
+models were trained in (:func:`livemelody.encoding.phrase.register_shift`), encoded as events
+(notes and rests) and cut or padded to the model's phrase length; results are decoded,
+trimmed back to the phrase's length and moved back to the player's key and octave, starting
+where the phrase starts.
+
+- variation: ``z = mean + amount * sigma * eps``, ``eps ~ N(0, I)``; amount 0 is the
+  reconstruction, 1 a draw from the encoder's posterior;
+- interpolation: from ``mean(A)`` to ``mean(B)``, linear or spherical (slerp).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from livemelody.encoding import Key, to_reference, transpose
+from livemelody.encoding.phrase import events_to_notes, notes_to_events, pad_events, register_shift, trim_padding
+from livemelody.events import Note
+from livemelody.models.vae import VaeSession
+
+INTERPOLATIONS = ("slerp", "linear")
+
+
+@dataclass(frozen=True)
+class EncodedPhrase:
+    """A player's phrase as the VAE sees it, and what is needed to give results back."""
+
+    pitches: np.ndarray
+    """Pitch ids [length] in C major / A minor, padded."""
+    durations: np.ndarray
+    """Duration ids [length], padded."""
+    events: int
+    """Real events kept (notes and rests; at most the model's length)."""
+    events_in: int
+    """Events in the player's phrase before cutting."""
+    key: Key
+    shift: int
+    """Semitones added to move the phrase to C major / A minor and the models' register."""
+    start: int
+    """First onset, in steps."""
+    velocity: int
+
+
+def encode_phrase(session: VaeSession, notes: Sequence[Note]) -> EncodedPhrase:
+    """Move ``notes`` to C/Am and cut or pad their events to ``session.length``."""
+    if not notes:
+        raise ValueError("the phrase has no notes")
+    moved, key, shift = to_reference(notes)
+    octaves = register_shift(moved)
+    events = notes_to_events(transpose(moved, octaves))
+    pitches, durations = pad_events(events, session.length)
+    velocity = int(round(np.mean([n.velocity for n in notes])))
+    return EncodedPhrase(pitches, durations, min(len(events), session.length), len(events), key, shift + octaves,
+                         min(n.start for n in notes), velocity)
+
+
+def to_notes(phrase: EncodedPhrase, pitches: np.ndarray, durations: np.ndarray, events: int | None = None) -> list[Note]:
+    """Decoded ids [length] -> notes in the phrase's key from its start, cut to ``events``
+    (default: the phrase's own count), trailing silence dropped."""
+    count = phrase.events if events is None else events
+    kept = trim_padding(list(zip(pitches[:count].tolist(), durations[:count].tolist())))
+    return transpose(events_to_notes(kept, phrase.start, phrase.velocity), -phrase.shift)
+
+
+def perturb(mean: np.ndarray, sigma: np.ndarray, amount: float, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` latents [count, latent]: mean + amount * sigma * eps (mean, sigma [latent] or [1, latent])."""
+    if not np.isfinite(amount) or amount < 0:
+        raise ValueError(f"amount must be a finite number >= 0, not {amount!r}")
+    mean, sigma = np.reshape(mean, (1, -1)), np.reshape(sigma, (1, -1))
+    eps = rng.standard_normal((count, mean.shape[1]))
+    return (mean + amount * sigma * eps).astype(np.float32)
+
+
+def vary(session: VaeSession, notes: Sequence[Note], amount: float, count: int,
+         rng: np.random.Generator) -> tuple[EncodedPhrase, list[list[Note]]]:
+    """(the encoded phrase, ``count`` variations of ``notes`` in their key); see the module doc."""
+    if count < 1:
+        raise ValueError("count must be >= 1")
+    phrase = encode_phrase(session, notes)
+    mean, sigma = session.encode(phrase.pitches, phrase.durations)
+    pitches, durations = session.decode(perturb(mean, sigma, amount, count, rng))
+    return phrase, [to_notes(phrase, p, d) for p, d in zip(pitches, durations)]
+
+
+def lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    return (1 - t) * a + t * b
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation (Shoemake) of two vectors; linear where they are (anti)parallel."""
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return lerp(a, b, t)
+    omega = np.arccos(np.clip(np.dot(a / na, b / nb), -1.0, 1.0))
+    if np.sin(omega) < 1e-6:
+        return lerp(a, b, t)
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+def interpolate(session: VaeSession, a: Sequence[Note], b: Sequence[Note], steps: int,
+                method: str = "slerp") -> tuple[EncodedPhrase, EncodedPhrase, list[list[Note]]]:
+    """(A, B encoded, ``steps`` phrases from A's reconstruction to B's at t = 0 .. 1).
+
+    The whole path is in A's key and starts where A starts; the phrase at t has
+    round((1 - t) * events(A) + t * events(B)) events.
+    """
+    if steps < 2:
+        raise ValueError("steps must be >= 2 (the path includes both ends)")
+    if method not in INTERPOLATIONS:
+        raise ValueError(f"unknown interpolation {method!r}; choose {' or '.join(INTERPOLATIONS)}")
+    pa, pb = encode_phrase(session, a), encode_phrase(session, b)
+    means, _ = session.encode(np.stack([pa.pitches, pb.pitches]), np.stack([pa.durations, pb.durations]))
+    blend = slerp if method == "slerp" else lerp
+    ts = np.linspace(0.0, 1.0, steps)
+    z = np.stack([blend(means[0], means[1], t) for t in ts]).astype(np.float32)
+    pitches, durations = session.decode(z)
+    path = [to_notes(pa, p, d, int(round((1 - t) * pa.events + t * pb.events)))
+            for t, p, d in zip(ts, pitches, durations)]
+    return pa, pb, path
+
+
+def one_after_another(phrases: Sequence[Sequence[Note]], start: int, bar_steps: int) -> list[list[Note]]:
+    """Phrases that all start at ``start``, shifted so they play in turn: phrase k moves by
+    k blocks, a block being the whole bars (of ``bar_steps``) that cover the longest phrase
+    from the bar line at or before ``start``. Each keeps its place in the bar."""
+    first_bar = start - start % bar_steps
+    end = max((n.end for phrase in phrases for n in phrase), default=start + 1)
+    block = max(1, -(-(end - first_bar) // bar_steps)) * bar_steps
+    return [[Note(n.pitch, n.start + k * block, n.duration, n.velocity) for n in phrase] for k, phrase in enumerate(phrases)]
