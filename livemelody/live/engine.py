@@ -207,7 +207,7 @@ class EngineCore:
         elif control == "mode":
             self.set(mode="vary" if value >= 64 else "continue")
         elif control == "amount":
-            self.set(amount=round(2.0 * value / 127, 3))
+            self.set(amount=round(6.0 * value / 127, 3))
         elif control == "answer_bars":
             self.set(answer_bars=None if value == 0 else 1 + value * 8 // 128)
         elif control == "end_call" and value >= 64 and self.state == LISTENING:

@@ -61,6 +61,28 @@ def _load_sessions(styles):
     return {style: load_lstm(style) for style in names}
 
 
+def _load_variator(styles):
+    """Vary mode's function over the installed VAEs (None if there are none)."""
+    from livemelody.models.metadata import ModelError
+    from livemelody.models.registry import load_vae
+    from livemelody.variation import vary
+
+    vaes = {}
+    for style in styles:
+        try:
+            vaes[style] = load_vae(style)
+        except ModelError:
+            continue
+    if not vaes:
+        return None
+
+    def variator(style, notes, amount, rng):
+        session = vaes.get(style) or next(iter(vaes.values()))  # a style without a VAE borrows one
+        return vary(session, notes, amount, 1, rng)[1][0]
+
+    return variator
+
+
 def engine_main(options: EngineOptions, commands, events) -> None:  # runs in the child
     import os
 
@@ -108,7 +130,7 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
                 stop.set()
 
         loop = RealtimeLoop(options.config, sessions, stamp_queue, midi_out.send, clock, recorder=recorder,
-                            publish=publish, seed=options.seed)
+                            publish=publish, seed=options.seed, variator=_load_variator(tuple(sessions)))
         if options.demo:
             from livemelody.live.demo import DemoCaller
 

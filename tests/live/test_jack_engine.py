@@ -144,3 +144,19 @@ def test_external_clock_is_followed(jack, player, listener, tmp_path):
         assert handle.snapshot.grid_origin == pytest.approx(origin, abs=0.003)
     finally:
         handle.stop()
+
+
+def test_vary_mode_switched_by_cc_answers_with_a_variation(jack, player, listener, tmp_path):
+    handle = start_engine(player, listener, tmp_path)
+    try:
+        player.send([0xB0, 22, 127])  # mode knob: vary (the shipped VAE)
+        assert wait_for(lambda: handle.snapshot.config.mode == "vary", 2), handle.snapshot.message
+        play_call(handle, player)
+        turn = next_turn(handle, 0)
+        assert turn.mode == "vary" and turn.key == "D"
+        assert wait_for(lambda: handle.snapshot.state == "idle", 6)
+        assert wait_for(lambda: not listener.sounding(), 1)  # the last note-off is due at the answer's end
+        ons = [d[1] for _, d in listener.notes() if d[0] & 0xF0 == 0x90 and d[2] > 0]
+        assert len(ons) >= 4
+    finally:
+        handle.stop()
