@@ -48,6 +48,11 @@ def test_overlapping_notes_are_cut_at_the_next_onset():
     assert tokens_to_notes(tokens, VOCAB) == [Note(60, 0, 4), Note(64, 4, 4)]
 
 
+def test_a_chord_keeps_its_top_note_whole():
+    tokens = notes_to_tokens([Note(60, 0, 4), Note(64, 0, 4), Note(67, 4, 2)], VOCAB)
+    assert tokens_to_notes(tokens, VOCAB) == [Note(64, 0, 4), Note(67, 4, 2)]
+
+
 def test_folding_by_octaves():
     assert fold_pitch(30, 48, 89) == 54
     assert fold_pitch(100, 48, 89) == 88

@@ -45,7 +45,7 @@ def notes_to_tokens(
             break
         if note.start > position:
             tokens += [REST_ID] + [HOLD_ID] * (note.start - position - 1)
-        next_onset = ordered[i + 1].start if i + 1 < len(ordered) else stop
+        next_onset = next((n.start for n in ordered[i + 1 :] if n.start > note.start), stop)
         note_end = min(note.end, max(next_onset, note.start + 1), stop)
         tokens += [vocab.pitch_id(fold_pitch(note.pitch, vocab.low, vocab.high))]
         tokens += [HOLD_ID] * (note_end - note.start - 1)
