@@ -24,7 +24,15 @@ class StreamingLstm:
     def __init__(self, session: LstmSession):
         self.session = session
         self.vocab = session.vocab
+        self._warm_up()
         self.reset()
+
+    def _warm_up(self) -> None:
+        """Run each input shape the engine uses once, so onnxruntime plans them before the first
+        call is played rather than during it (the first run of a new shape takes milliseconds)."""
+        for batch in (len(SHIFTS), 1):
+            for _ in range(3):
+                self.session.run(np.full((batch, 1), DELIMITER_ID, dtype=np.int64), self.session.zero_state(batch))
 
     def reset(self) -> None:
         """Start a call: every row sees the song delimiter."""
