@@ -61,6 +61,47 @@ def _load_sessions(styles):
     return {style: load_lstm(style) for style in names}
 
 
+class SnapshotPublisher:
+    """Sends the latest snapshot to the parent from its own thread.
+
+    The loop only hands over a reference (never blocks): a busy dashboard reads its pipe late,
+    and a full pipe would otherwise stall the real-time thread inside ``send``. Snapshots the
+    parent has not taken yet are replaced by newer ones, never queued.
+    """
+
+    def __init__(self, connection, on_broken):
+        self._connection, self._on_broken = connection, on_broken
+        self._latest = None
+        self._ready = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="snapshots", daemon=True)
+        self._thread.start()
+
+    def publish(self, snapshot: Snapshot) -> None:
+        self._latest = snapshot
+        self._ready.set()
+
+    def _run(self) -> None:
+        while True:
+            self._ready.wait()
+            self._ready.clear()
+            snapshot, self._latest = self._latest, None
+            if snapshot is not None:
+                try:
+                    self._connection.send(("snapshot", snapshot))
+                except (BrokenPipeError, OSError):
+                    self._on_broken()
+                    return
+            if self._closed:
+                return
+
+    def close(self) -> None:
+        """Send what is pending, then stop (the loop's final snapshot included)."""
+        self._closed = True
+        self._ready.set()
+        self._thread.join(timeout=2)
+
+
 def _load_variator(styles):
     """Vary mode's function over the installed VAEs (None if there are none)."""
     from livemelody.models.metadata import ModelError
@@ -123,14 +164,9 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
         if options.record is not None:
             recorder = SessionRecorder(options.record, options.config.bpm, clock.now()).start()
 
-        def publish(snapshot: Snapshot) -> None:
-            try:
-                events.send(("snapshot", snapshot))
-            except (BrokenPipeError, OSError):
-                stop.set()
-
+        publisher = SnapshotPublisher(events, on_broken=stop.set)
         loop = RealtimeLoop(options.config, sessions, stamp_queue, midi_out.send, clock, recorder=recorder,
-                            publish=publish, seed=options.seed, variator=_load_variator(tuple(sessions)))
+                            publish=publisher.publish, seed=options.seed, variator=_load_variator(tuple(sessions)))
         if options.demo:
             from livemelody.live.demo import DemoCaller
 
@@ -156,6 +192,7 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
         if stop.is_set():
             loop.stop()
         loop.run()  # returns after stop(); has sent the panic
+        publisher.close()
         watcher.stop()
         if recorder is not None:
             recorder.close()

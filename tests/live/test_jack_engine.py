@@ -74,14 +74,16 @@ def test_temperature_cc_takes_effect(jack, player, listener, tmp_path):
     try:
         player.send([0xB0, 20, 0])  # temperature knob to 0: greedy
         assert wait_for(lambda: handle.snapshot.config.temperature == 0.0, 2)
-        answers = []
-        for turn_number in (1, 2):
+        answers, turns = [], 0
+        while len(answers) < 2 and turns < 5:
             listener.clear()
             play_call(handle, player)
-            next_turn(handle, turn_number - 1)
+            turn = next_turn(handle, turns)
+            turns += 1
             assert wait_for(lambda: handle.snapshot.state == "idle", 5)
-            answers.append([d[1] for _, d in listener.notes() if d[0] & 0xF0 == 0x90 and d[2] > 0])
-        assert answers[0] == answers[1] and answers[0]  # greedy: the same call gets the same answer
+            if turn.call_notes == len(D_MAJOR):  # a call JACK dropped a note of (an xrun) proves nothing
+                answers.append([d[1] for _, d in listener.notes() if d[0] & 0xF0 == 0x90 and d[2] > 0])
+        assert len(answers) == 2 and answers[0] == answers[1] and answers[0]  # greedy: same call, same answer
     finally:
         handle.stop()
 
