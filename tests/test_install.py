@@ -39,3 +39,9 @@ def test_fresh_install_continues_from_outside_the_checkout(tmp_path):
     where = subprocess.run([str(python), "-c", "import livemelody; print(livemelody.__file__)"],
                            capture_output=True, text=True, cwd=work, env=env)
     assert str(REPO) not in where.stdout, "the fresh environment must not import the checkout"
+    demo_env = {**env, "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data"),
+                "XDG_STATE_HOME": str(tmp_path / "state")}
+    demo = subprocess.run([str(livemelody), "demo", "--headless", "--turns", "1", "--no-audio"],
+                          capture_output=True, text=True, cwd=work, env=demo_env, timeout=120)
+    assert demo.returncode == 0, demo.stderr
+    assert "turn 1: call" in demo.stdout and "session saved" in demo.stdout
