@@ -9,6 +9,7 @@ Whatever way the loop ends (stop, exception, Ctrl-C), it sends the panic before 
 from __future__ import annotations
 
 import collections
+import gc
 import queue
 import threading
 import time
@@ -28,6 +29,11 @@ SPIN_SECONDS = 0.0005
 """Spin (instead of blocking) when the next deadline is nearer than this."""
 IDLE_WAKE_SECONDS = 0.05
 PUBLISH_SECONDS = 0.05
+GC_SECONDS = 1.0
+"""Collect the young generations about this often, when there is room (below)."""
+FULL_GC_SECONDS = 60.0
+GC_ROOM_SECONDS = 0.02
+"""Collect only when nothing is due for at least this long."""
 STATS_SECONDS = 1.0
 
 
@@ -56,6 +62,7 @@ class RealtimeLoop:
         """Seconds each engine advance took while a turn was being answered."""
         self._stop = threading.Event()
         self._last_publish = self._last_stats = 0.0
+        self._last_gc = self._last_full_gc = clock.now()
 
     # ---- other threads -----------------------------------------------------------------
     def submit(self, name: str, *args, **kwargs) -> None:
@@ -71,6 +78,12 @@ class RealtimeLoop:
     # ---- the loop's thread -------------------------------------------------------------
     def run(self) -> None:
         clock, core, scheduler = self.clock, self.core, self.scheduler
+        # Garbage collection on our terms: a full collection of a grown heap can stall the
+        # thread for milliseconds at a random moment. Objects from start-up (models, modules)
+        # are frozen out of collection; the loop collects the young generations itself when
+        # nothing is due for a while (see _wait), and everything at most once a minute.
+        gc.freeze()
+        gc.disable()
         try:
             while not self._stop.is_set():
                 now = clock.now()
@@ -90,6 +103,7 @@ class RealtimeLoop:
                 self._wait(clock)
         finally:
             scheduler.panic(clock.now())
+            gc.enable()
             self._update_stats()
             if self.publish is not None:
                 self.publish(core.snapshot(clock.now(), self._stats_now()))
@@ -97,6 +111,12 @@ class RealtimeLoop:
     def _wait(self, clock: Clock) -> None:
         now = clock.now()
         deadline = min(x for x in (self.scheduler.next_due(), self.core.next_wakeup(), now + IDLE_WAKE_SECONDS) if x is not None)
+        if deadline - now > GC_ROOM_SECONDS and now - self._last_gc > GC_SECONDS:
+            gc.collect(2 if now - self._last_full_gc > FULL_GC_SECONDS else 1)
+            self._last_gc = now
+            if now - self._last_full_gc > FULL_GC_SECONDS:
+                self._last_full_gc = now
+            now = clock.now()
         if deadline - now > SPIN_SECONDS:
             self.queue.wait(deadline - now - SPIN_SECONDS)  # returns early on input or a command
         elif deadline > now:
