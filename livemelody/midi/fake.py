@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 from livemelody.midi.ports import StampQueue
+
+
+def sounding_notes(messages: Iterable[list[int]]) -> set[tuple[int, int]]:
+    """(channel, note) pairs a synth would still sound after ``messages`` (raw bytes, in order);
+    All Notes Off (CC123) and All Sound Off (CC120) clear their channel."""
+    on: set[tuple[int, int]] = set()
+    for data in messages:
+        status, channel = data[0] & 0xF0, data[0] & 0x0F
+        if status == 0x90 and data[2] > 0:
+            on.add((channel, data[1]))
+        elif status in (0x80, 0x90):
+            on.discard((channel, data[1]))
+        elif status == 0xB0 and data[1] in (120, 123):
+            on = {(c, n) for c, n in on if c != channel}
+    return on
 
 
 class FakeInput:
@@ -40,16 +55,7 @@ class FakeOutput:
 
     def sounding(self) -> set[tuple[int, int]]:
         """(channel, note) pairs left on after everything sent so far."""
-        on: set[tuple[int, int]] = set()
-        for _, data in self.sent:
-            status, channel = data[0] & 0xF0, data[0] & 0x0F
-            if status == 0x90 and data[2] > 0:
-                on.add((channel, data[1]))
-            elif status in (0x80, 0x90):
-                on.discard((channel, data[1]))
-            elif status == 0xB0 and data[1] in (120, 123):
-                on = {(c, n) for c, n in on if c != channel}
-        return on
+        return sounding_notes(data for _, data in self.sent)
 
 
 class NullOutput:

@@ -116,6 +116,25 @@ def resolve(spec: str, names: list[str], direction: str) -> int:
     raise PortError(f"{spec!r} matches several {direction} ports: " + "; ".join(names[i] for i in matches))
 
 
+def _open(rt, spec: str | None, virtual_name: str, direction: str) -> str:
+    """Open ``rt`` on the port ``spec`` names (see :func:`resolve`), or a virtual port if None;
+    returns the port's name. On failure the client is deleted and :class:`PortError` raised."""
+    try:
+        if spec is None:
+            rt.open_virtual_port(virtual_name)
+            return f"{virtual_name} (virtual)"
+        names = rt.get_ports()
+        index = resolve(spec, names, direction)
+        rt.open_port(index)
+        return names[index]
+    except PortError:
+        rt.delete()
+        raise
+    except Exception as exc:
+        rt.delete()
+        raise PortError(f"cannot open MIDI {direction} {spec or virtual_name!r}: {exc}") from None
+
+
 Stamped = tuple[float, list[int]]
 """(monotonic seconds when the message arrived, raw MIDI bytes)."""
 
@@ -189,21 +208,7 @@ class RtInput:
         self.queue = queue or StampQueue()
         self._rt = _client(rtmidi.MidiIn, api)
         self._rt.ignore_types(sysex=True, timing=False, active_sense=True)  # keep MIDI clock
-        try:
-            if spec is None:
-                self._rt.open_virtual_port(VIRTUAL_IN)
-                self.name = f"{VIRTUAL_IN} (virtual)"
-            else:
-                names = self._rt.get_ports()
-                index = resolve(spec, names, "input")
-                self._rt.open_port(index)
-                self.name = names[index]
-        except PortError:
-            self._rt.delete()
-            raise
-        except Exception as exc:
-            self._rt.delete()
-            raise PortError(f"cannot open MIDI input {spec or VIRTUAL_IN!r}: {exc}") from None
+        self.name = _open(self._rt, spec, VIRTUAL_IN, "input")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="midi-in", daemon=True)
         self._thread.start()
@@ -263,21 +268,7 @@ class RtOutput:
     def __init__(self, api: str, spec: str | None):
         self._last_send = 0.0
         self._rt = _client(rtmidi.MidiOut, api)
-        try:
-            if spec is None:
-                self._rt.open_virtual_port(VIRTUAL_OUT)
-                self.name = f"{VIRTUAL_OUT} (virtual)"
-            else:
-                names = self._rt.get_ports()
-                index = resolve(spec, names, "output")
-                self._rt.open_port(index)
-                self.name = names[index]
-        except PortError:
-            self._rt.delete()
-            raise
-        except Exception as exc:
-            self._rt.delete()
-            raise PortError(f"cannot open MIDI output {spec or VIRTUAL_OUT!r}: {exc}") from None
+        self.name = _open(self._rt, spec, VIRTUAL_OUT, "output")
 
     def send(self, data: list[int]) -> None:
         self._rt.send_message(data)

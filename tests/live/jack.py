@@ -14,6 +14,8 @@ import time
 import pytest
 import rtmidi
 
+from livemelody.midi.fake import sounding_notes
+
 PERIOD_FRAMES = 64
 RATE = 48000
 PERIOD_SECONDS = PERIOD_FRAMES / RATE
@@ -157,16 +159,7 @@ class Listener:
         return [(t, d) for t, d in self.received if d[0] & 0xF0 in (0x80, 0x90) and (channel is None or d[0] & 0x0F == channel)]
 
     def sounding(self) -> set[tuple[int, int]]:
-        on: set[tuple[int, int]] = set()
-        for _, data in self.received:
-            status, channel = data[0] & 0xF0, data[0] & 0x0F
-            if status == 0x90 and data[2] > 0:
-                on.add((channel, data[1]))
-            elif status in (0x80, 0x90):
-                on.discard((channel, data[1]))
-            elif status == 0xB0 and data[1] in (120, 123):
-                on = {(c, n) for c, n in on if c != channel}
-        return on
+        return sounding_notes(data for _, data in self.received)
 
     def close(self) -> None:
         self._stop.set()

@@ -116,8 +116,7 @@ def test_double_ctrl_c_during_an_answer_leaves_nothing_sounding(jack, player, li
     os.kill(handle.pid, signal.SIGINT)
     os.kill(handle.pid, signal.SIGINT)
     handle.stop()
-    time.sleep(0.1)
-    assert listener.sounding() == set()
+    assert wait_for(lambda: listener.sounding() == set(), 1), (listener.received[-8:], handle.died, handle.final_stats)
 
 
 def test_output_port_lost_and_regained(jack, player, tmp_path):
