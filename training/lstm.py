@@ -8,6 +8,7 @@ Here ``forward(tokens, h, c) -> (logits, h_out, c_out)`` is exactly the exported
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import torch
@@ -55,16 +56,23 @@ def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+@contextlib.contextmanager
+def quiet_torchscript_export():
+    """Silence the exporter's deprecation notices: ``dynamo=False`` is on purpose (the
+    TorchScript exporter is the reliable path for these models, docs: TIMING.md)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message="The feature will be removed")
+        yield
+
+
 def export_onnx(model: MelodyLSTM, path, opset: int = 17) -> None:
     """Write the step model with dynamic batch and time axes (TorchScript exporter)."""
     model.eval()
-    with warnings.catch_warnings():
+    with quiet_torchscript_export():
         # The exporter warns that LSTM batch sizes may break without h0/c0 inputs: ours has them.
         warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size")
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # shape checks in nn.LSTM
-        # dynamo=False on purpose: the TorchScript exporter is the reliable path for LSTMs
-        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
-        warnings.filterwarnings("ignore", category=DeprecationWarning, message="The feature will be removed")
         _export(model, path, opset)
 
 

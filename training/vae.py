@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from training.lstm import quiet_torchscript_export
+
 ENCODER_INPUTS = ["pitches", "durations"]
 ENCODER_OUTPUTS = ["mean", "sigma"]
 DECODER_INPUTS = ["z"]
@@ -194,12 +196,13 @@ def export_onnx(vae: PhraseVAE, encoder_path, decoder_path, opset: int = 17) -> 
     vae.eval()
     length = vae.shape.length
     ids = torch.zeros((1, length), dtype=torch.int64)
-    torch.onnx.export(EncoderGraph(vae), (ids, ids), str(encoder_path), input_names=ENCODER_INPUTS,
-                      output_names=ENCODER_OUTPUTS, opset_version=opset, dynamo=False,
-                      dynamic_axes={name: {0: "batch"} for name in ENCODER_INPUTS + ENCODER_OUTPUTS})
-    torch.onnx.export(DecoderGraph(vae), (torch.zeros((1, vae.shape.latent)),), str(decoder_path),
-                      input_names=DECODER_INPUTS, output_names=DECODER_OUTPUTS, opset_version=opset, dynamo=False,
-                      dynamic_axes={name: {0: "batch"} for name in DECODER_INPUTS + DECODER_OUTPUTS})
+    with quiet_torchscript_export():
+        torch.onnx.export(EncoderGraph(vae), (ids, ids), str(encoder_path), input_names=ENCODER_INPUTS,
+                          output_names=ENCODER_OUTPUTS, opset_version=opset, dynamo=False,
+                          dynamic_axes={name: {0: "batch"} for name in ENCODER_INPUTS + ENCODER_OUTPUTS})
+        torch.onnx.export(DecoderGraph(vae), (torch.zeros((1, vae.shape.latent)),), str(decoder_path),
+                          input_names=DECODER_INPUTS, output_names=DECODER_OUTPUTS, opset_version=opset, dynamo=False,
+                          dynamic_axes={name: {0: "batch"} for name in DECODER_INPUTS + DECODER_OUTPUTS})
     for path in (encoder_path, decoder_path):
         store_weights_as_float16(path)
 
