@@ -154,14 +154,16 @@ def run_process(server: JackServer, busy: bool, turns: int, measure_cpu: bool = 
 
 
 def run_with_dashboard(turns: int) -> LiveResult:
-    """The real dashboard (headless Textual app) owns the engine handle and redraws throughout."""
+    """The real dashboard (headless Textual app) owns the engine handle and redraws throughout;
+    the player and listener run in a process of their own (benchmarks/rig.py), like a synth."""
     from multiprocessing import resource_tracker
 
+    from benchmarks.rig import RemoteRig
     from livemelody.ui.app import LiveMelodyApp
 
-    player, listener = Player("bench-player"), Listener("bench-listener")
+    rig = RemoteRig()
     config = EngineConfig(style="deutsch", bpm=BPM, metronome=True, answer_start="beat", answer_bars=2)
-    options = EngineOptions(config=config, api="jack", input=player.port, output=listener.port, seed=1,
+    options = EngineOptions(config=config, api="jack", input=rig.player_port, output=rig.listener_port, seed=1,
                             styles=("deutsch", "han"))
     handles: list[EngineHandle] = []
 
@@ -178,8 +180,8 @@ def run_with_dashboard(turns: int) -> LiveResult:
             wait_for(lambda: handles and handles[-1].snapshot is not None, 10)
             handle = handles[-1]
             since = time.monotonic()
-            result["turns"] = _play_turns(lambda: handle.snapshot, player, listener, turns)
-            result["lateness"] = _lateness(listener, handle.snapshot.grid_origin, since)
+            result["turns"] = _play_turns(lambda: handle.snapshot, rig, rig, turns)
+            result["lateness"] = _lateness(rig, handle.snapshot.grid_origin, since)
         finally:
             app.call_from_thread(app.exit)
 
@@ -189,11 +191,8 @@ def run_with_dashboard(turns: int) -> LiveResult:
     app.run(headless=True, size=(120, 40))
     driver.join(5)
     app.runner.stop()  # app.exit() skips the quit action that stops the engine
-    stats = {}
-    if handles:
-        stats = handles[-1].final_stats or {}
-    player.close()
-    listener.close()
+    stats = handles[-1].final_stats or {} if handles else {}
+    rig.close()
     first_notes, ready = result["turns"]
     return LiveResult("process + real dashboard redrawing", result["lateness"], first_notes, ready, dict(stats))
 
