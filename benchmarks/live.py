@@ -262,7 +262,7 @@ def run_flood(seconds: float = 10.0, rate: int = 2000) -> dict:
             "rss_before_mb": rss_before, "rss_after_mb": rss_after, "dropped": dropped}
 
 
-def live_rows(turns: int = 6):
+def live_rows(turns: int = 12):
     """Rows for benchmarks.run; [] with a note when jackd is missing."""
     from benchmarks.run import Row
 
@@ -286,7 +286,8 @@ def live_rows(turns: int = 6):
             else:
                 os.environ[key] = value
         server.stop()
-    rows = [Row(f"JACK period ({PERIOD_FRAMES} frames at {RATE} Hz): delivery adds 0..1 period", PERIOD_SECONDS * 1000, "ms")]
+    rows = [Row(f"JACK period ({PERIOD_FRAMES} frames at {RATE} Hz): delivery adds 0..1 period", PERIOD_SECONDS * 1000, "ms"),
+            Row("calls played per scenario (each answered for 2 bars, metronome on)", turns, "calls")]
     for result in results:
         late = result.lateness_ms
         target = "baseline" not in result.scenario
