@@ -271,20 +271,14 @@ def live_rows(turns: int = 12):
         return []
     log = tempfile.NamedTemporaryFile(prefix="jackd-", suffix=".log", delete=False)
     server = JackServer(f"livemelody-bench-{os.getpid()}", log.name, period=PERIOD_FRAMES).start()
-    saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
-    os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
     try:
-        results = [run_process(server, busy=False, turns=turns, measure_cpu=True),
-                   run_process(server, busy=True, turns=turns),
-                   run_with_dashboard(turns),
-                   run_thread_baseline(turns)]
-        flood = run_flood()
+        with server.as_default():
+            results = [run_process(server, busy=False, turns=turns, measure_cpu=True),
+                       run_process(server, busy=True, turns=turns),
+                       run_with_dashboard(turns),
+                       run_thread_baseline(turns)]
+            flood = run_flood()
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         server.stop()
     rows = [Row(f"JACK period ({PERIOD_FRAMES} frames at {RATE} Hz): delivery adds 0..1 period", PERIOD_SECONDS * 1000, "ms"),
             Row("calls played per scenario (each answered for 2 bars, metronome on)", turns, "calls")]

@@ -183,7 +183,21 @@ class StampQueue:
         return self._wake.wait(timeout)
 
 
-class RtInput:
+class _RtPort:
+    """What rtmidi inputs and outputs share: listing ports through their own client."""
+
+    _rt: rtmidi.MidiIn | rtmidi.MidiOut
+
+    def list_names(self) -> list[str]:
+        """Port names this API sees now in this port's direction (sources for an input,
+        destinations for an output), through this port's own client: no extra JACK client."""
+        try:
+            return list(self._rt.get_ports())
+        except Exception as exc:
+            raise PortError(f"cannot list ports: {exc}") from None
+
+
+class RtInput(_RtPort):
     """An rtmidi input read by a polling thread that stamps into a :class:`StampQueue`.
 
     No Python callback: RtMidi calls a callback from the MIDI API's own thread (JACK's
@@ -242,13 +256,6 @@ class RtInput:
     def pending(self) -> list[Stamped]:
         return self.queue.drain()
 
-    def list_names(self) -> list[str]:
-        """Input port names this API sees now, through this port's own client."""
-        try:
-            return list(self._rt.get_ports())
-        except Exception as exc:
-            raise PortError(f"cannot list ports: {exc}") from None
-
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=1)
@@ -256,7 +263,7 @@ class RtInput:
         self._rt.delete()
 
 
-class RtOutput:
+class RtOutput(_RtPort):
     """An rtmidi output opened by name/index, or a virtual port when ``spec`` is None.
 
     Some APIs (JACK) deliver sent messages on their next cycle: :meth:`close` waits until
@@ -273,13 +280,6 @@ class RtOutput:
     def send(self, data: list[int]) -> None:
         self._rt.send_message(data)
         self._last_send = time.monotonic()
-
-    def list_names(self) -> list[str]:
-        """Output port names this API sees now, through this port's own client."""
-        try:
-            return list(self._rt.get_ports())
-        except Exception as exc:
-            raise PortError(f"cannot list ports: {exc}") from None
 
     def close(self) -> None:
         wait = self._last_send + self.DRAIN_SECONDS - time.monotonic()

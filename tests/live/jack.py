@@ -5,6 +5,7 @@ Under CI=true a missing jackd is a failure, never a skip: real MIDI must be test
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -63,6 +64,20 @@ class JackServer:
                 raise RuntimeError(f"jackd exited: {open(self.log_path, errors='replace').read()[-500:]}")
             time.sleep(0.1)
         raise RuntimeError("jackd did not come up in 10 s")
+
+    @contextlib.contextmanager
+    def as_default(self):
+        """This server (and the JACK API) for everything in this process, restored afterwards."""
+        saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "LIVEMELODY_MIDI_API")}
+        os.environ.update({"JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1", "LIVEMELODY_MIDI_API": "jack"})
+        try:
+            yield self
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def env(self) -> dict:
         return {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1", "LIVEMELODY_MIDI_API": "jack"}
