@@ -3,18 +3,23 @@
 A test client plays calls into the engine and another records what comes out, stamping with
 the same monotonic clock as the engine. Scheduled notes (answer notes and metronome clicks)
 are due on the 16th grid, so each received note-on's lateness is its time minus the nearest
-grid time. Scenarios, side by side in one run:
+grid time. Scenarios, side by side in one run, on a JACK server with realtime scheduling (as
+JACK runs by default; without it where the machine does not permit it):
 
-- ``process``: the engine in its own process (the shipped design);
-- ``process + busy dashboard``: the same, with a CPU-bound Python process beside it;
-- ``process + real dashboard``: the Textual dashboard itself, headless, in the parent process
-  polling and redrawing at its usual rate while the engine plays (the shipped layout);
-- ``thread + busy thread`` (baseline): the engine loop in a thread of a process whose other
-  thread is CPU-bound Python, i.e. what a dashboard in the same process would do (GIL).
+- ``engine alone``: the engine in its own process (the shipped design);
+- ``engine + CPU-bound process``: the same, with a CPU-bound Python process beside it;
+- ``engine + real dashboard``: the Textual dashboard itself, headless, owning the engine and
+  redrawing at its usual rate while the engine plays (the shipped layout);
+- baseline ``engine --no-realtime + real dashboard``: the same, with the engine's timing
+  thread at nice -10 instead of SCHED_FIFO;
+- baseline ``engine loop in a thread + busy thread``: what a dashboard in the engine's own
+  process would do (the GIL);
+- ``JACK without realtime: engine + real dashboard``: the dashboard scenario again on a
+  server started with ``--no-realtime``, so JACK's own threads compete with everything else.
 
 Also: CPU use of the engine process while idle and while answering (from /proc), the
-generation time per step against its budget (half a step), and a flood of 2,000 messages per
-second for 10 s (lateness during the flood, memory before and after).
+dashboard's CPU, the generation time per step against its budget (half a step), and a flood
+of 2,000 messages per second for 10 s (lateness during the flood, memory before and after).
 """
 
 from __future__ import annotations
@@ -115,14 +120,14 @@ def _play_turns(snapshot, player: Player, listener: Listener, turns: int) -> tup
     return first_notes, ready
 
 
-def run_process(server: JackServer, busy: bool, turns: int, measure_cpu: bool = False) -> LiveResult:
+def run_process(name: str, busy: bool, turns: int, measure_cpu: bool = False) -> LiveResult:
     player, listener = Player("bench-player"), Listener("bench-listener")
     config = EngineConfig(style="deutsch", bpm=BPM, metronome=True, answer_start="beat", answer_bars=2)
     handle = EngineHandle(EngineOptions(config=config, api="jack", input=player.port, output=listener.port,
                                         seed=1, styles=("deutsch", "han"))).start()
+    stats: dict = {"priority": handle.info.get("priority", "?")}
     stop = multiprocessing.Event()
     helper = multiprocessing.Process(target=_busy_process, args=(stop,), daemon=True) if busy else None
-    stats: dict = {}
     try:
         wait_for(lambda: handle.snapshot is not None, 5)
         if helper:
@@ -149,13 +154,13 @@ def run_process(server: JackServer, busy: bool, turns: int, measure_cpu: bool = 
         player.close()
         listener.close()
     stats.update(final)
-    name = "process + busy dashboard process" if busy else "process (engine alone)"
     return LiveResult(name, lateness, first_notes, ready, stats)
 
 
-def run_with_dashboard(turns: int) -> LiveResult:
+def run_with_dashboard(name: str, turns: int, realtime: bool = True) -> LiveResult:
     """The real dashboard (headless Textual app) owns the engine handle and redraws throughout;
-    the player and listener run in a process of their own (benchmarks/rig.py), like a synth."""
+    the player and listener run in a process of their own (benchmarks/rig.py), like a synth.
+    ``realtime=False`` runs the engine as ``--no-realtime`` does (nice -10 only)."""
     from multiprocessing import resource_tracker
 
     from benchmarks.rig import RemoteRig
@@ -164,7 +169,7 @@ def run_with_dashboard(turns: int) -> LiveResult:
     rig = RemoteRig()
     config = EngineConfig(style="deutsch", bpm=BPM, metronome=True, answer_start="beat", answer_bars=2)
     options = EngineOptions(config=config, api="jack", input=rig.player_port, output=rig.listener_port, seed=1,
-                            styles=("deutsch", "han"))
+                            styles=("deutsch", "han"), realtime=realtime)
     handles: list[EngineHandle] = []
 
     def start_engine(opts):
@@ -179,8 +184,9 @@ def run_with_dashboard(turns: int) -> LiveResult:
         try:
             wait_for(lambda: handles and handles[-1].snapshot is not None, 10)
             handle = handles[-1]
-            since = time.monotonic()
+            since, cpu_before = time.monotonic(), _cpu_seconds(os.getpid())
             result["turns"] = _play_turns(lambda: handle.snapshot, rig, rig, turns)
+            result["dashboard_cpu_pct"] = 100 * (_cpu_seconds(os.getpid()) - cpu_before) / (time.monotonic() - since)
             result["lateness"] = _lateness(rig, handle.snapshot.grid_origin, since)
         finally:
             app.call_from_thread(app.exit)
@@ -191,10 +197,12 @@ def run_with_dashboard(turns: int) -> LiveResult:
     app.run(headless=True, size=(120, 40))
     driver.join(5)
     app.runner.stop()  # app.exit() skips the quit action that stops the engine
-    stats = handles[-1].final_stats or {} if handles else {}
+    stats = dict(handles[-1].final_stats or {}) if handles else {}
+    stats.update(priority=handles[-1].info.get("priority", "?") if handles else "?",
+                 dashboard_cpu_pct=result["dashboard_cpu_pct"])
     rig.close()
     first_notes, ready = result["turns"]
-    return LiveResult("process + real dashboard redrawing", result["lateness"], first_notes, ready, dict(stats))
+    return LiveResult(name, result["lateness"], first_notes, ready, stats)
 
 
 def run_thread_baseline(turns: int) -> LiveResult:
@@ -227,7 +235,7 @@ def run_thread_baseline(turns: int) -> LiveResult:
         midi_out.close()
         player.close()
         listener.close()
-    return LiveResult("thread + busy thread (baseline)", lateness, first_notes, ready, dict(loop.stats))
+    return LiveResult("baseline: engine loop in a thread + busy thread (GIL)", lateness, first_notes, ready, dict(loop.stats))
 
 
 def run_flood(seconds: float = 10.0, rate: int = 2000) -> dict:
@@ -262,48 +270,52 @@ def run_flood(seconds: float = 10.0, rate: int = 2000) -> dict:
             "rss_before_mb": rss_before, "rss_after_mb": rss_after, "dropped": dropped}
 
 
-def live_rows(turns: int = 12):
-    """Rows for benchmarks.run; [] with a note when jackd is missing."""
+def _server(realtime: bool) -> JackServer:
+    log = tempfile.NamedTemporaryFile(prefix="jackd-", suffix=".log", delete=False)
+    return JackServer(f"livemelody-bench-{os.getpid()}-{int(realtime)}", log.name, period=PERIOD_FRAMES, realtime=realtime).start()
+
+
+def live_rows(turns: int = 12) -> tuple[list, list[str]]:
+    """Rows for benchmarks.run, and notes on how they were measured; ([], note) without jackd.
+
+    The main scenarios run on a JACK server with realtime scheduling, as JACK runs by default
+    on a stage machine (where this machine permits it); the last one repeats the dashboard
+    scenario on a server without realtime, to show what JACK's own scheduling costs.
+    """
     from benchmarks.run import Row
+    from livemelody.live.priority import realtime_permitted
 
     if shutil.which("jackd") is None:
-        print("live rows skipped: jackd not installed", file=sys.stderr)
-        return []
-    log = tempfile.NamedTemporaryFile(prefix="jackd-", suffix=".log", delete=False)
-    server = JackServer(f"livemelody-bench-{os.getpid()}", log.name, period=PERIOD_FRAMES).start()
+        return [], ["live rows skipped: jackd not installed"]
+    realtime = realtime_permitted()
+    jack_mode = "JACK realtime" if realtime else "JACK without realtime (not permitted here)"
+    server = _server(realtime)
     try:
         with server.as_default():
-            results = [run_process(server, busy=False, turns=turns, measure_cpu=True),
-                       run_process(server, busy=True, turns=turns),
-                       run_with_dashboard(turns),
+            results = [run_process("engine alone", busy=False, turns=turns, measure_cpu=True),
+                       run_process("engine + CPU-bound process", busy=True, turns=turns),
+                       run_with_dashboard("engine + real dashboard", turns),
+                       run_with_dashboard("baseline: engine --no-realtime (nice -10) + real dashboard", turns, realtime=False),
                        run_thread_baseline(turns)]
             flood = run_flood()
     finally:
         server.stop()
+    if realtime:
+        server = _server(False)
+        try:
+            with server.as_default():
+                results.append(run_with_dashboard("JACK without realtime: engine + real dashboard", turns))
+        finally:
+            server.stop()
+    priorities = sorted({r.stats["priority"] for r in results if "priority" in r.stats})
+    notes = [f"Live scenarios ran on a JACK dummy server ({PERIOD_FRAMES}-frame period) with "
+             f"{'realtime scheduling (SCHED_FIFO 70), as JACK runs by default' if realtime else 'no realtime scheduling (not permitted on this machine)'}"
+             f"{', except the last scenario, which runs without it' if realtime else ''}.",
+             "Engine timing thread, as each engine reported it: " + "; ".join(priorities) + "."]
     rows = [Row(f"JACK period ({PERIOD_FRAMES} frames at {RATE} Hz): delivery adds 0..1 period", PERIOD_SECONDS * 1000, "ms"),
             Row("calls played per scenario (each answered for 2 bars, metronome on)", turns, "calls")]
     for result in results:
-        late = result.lateness_ms
-        target = "baseline" not in result.scenario
-        p99, worst = float(np.percentile(late, 99)), float(late.max())
-        rows += [
-            Row(f"{result.scenario}: scheduled notes, lateness p50 ({len(late)} notes)", float(np.percentile(late, 50)), "ms"),
-            Row(f"{result.scenario}: scheduled notes, lateness p99", p99, "ms", "<= 1 ms" if target else "", p99 <= 1 if target else None),
-            Row(f"{result.scenario}: scheduled notes, lateness max", worst, "ms", "<= 5 ms" if target else "", worst <= 5 if target else None),
-            Row(f"{result.scenario}: first answer note minus its grid time, max of {len(result.first_note_ms)}",
-                max(result.first_note_ms), "ms", f"<= {PERIOD_SECONDS * 1000 + 2:.2f} ms" if target else "",
-                max(result.first_note_ms) <= PERIOD_SECONDS * 1000 + 2 if target else None),
-        ]
-        if target:
-            ready = min(result.ready_early_ms)
-            rows.append(Row(f"{result.scenario}: answer ready before its grid time, min", ready, "ms", "> 0", ready > 0))
-        if "late_p99_ms" in result.stats:
-            rows.append(Row(f"{result.scenario}: engine send lateness p99 / max (before JACK)",
-                            result.stats["late_p99_ms"], f"ms / {result.stats['late_max_ms']:.3g} ms"))
-        if "gen_p99_ms" in result.stats:
-            ratio = result.stats["gen_max_ms"] / result.stats["gen_budget_ms"]
-            rows += [Row(f"{result.scenario}: generation per step p99", result.stats["gen_p99_ms"], "ms"),
-                     Row(f"{result.scenario}: generation per step max / budget (half a step)", ratio, "x", "< 1", ratio < 1)]
+        rows += _scenario_rows(Row, result)
     cpu = results[0].stats
     rows += [Row("engine CPU while listening, no input", cpu["cpu_idle_pct"], "% of a core", "<= 5%", cpu["cpu_idle_pct"] <= 5),
              Row("engine CPU while answering (metronome on)", cpu["cpu_answering_pct"], "% of a core")]
@@ -311,4 +323,36 @@ def live_rows(turns: int = 12):
              Row("flood: engine memory growth", flood["rss_after_mb"] - flood["rss_before_mb"], "MB", "bounded (< 20 MB)",
                  flood["rss_after_mb"] - flood["rss_before_mb"] < 20),
              Row("flood: input messages dropped by the bounded queue", flood["dropped"], "msgs")]
+    return rows, notes
+
+
+def _scenario_rows(Row, result: LiveResult) -> list:
+    """Lateness rows of one scenario; targets apply to every scenario but the baselines."""
+    late = result.lateness_ms
+    target = not result.scenario.startswith(("baseline", "JACK without"))
+    p99, worst = float(np.percentile(late, 99)), float(late.max())
+    rows = [
+        Row(f"{result.scenario}: scheduled notes, lateness p50 ({len(late)} notes)", float(np.percentile(late, 50)), "ms"),
+        Row(f"{result.scenario}: scheduled notes, lateness p99", p99, "ms", "<= 1 ms" if target else "", p99 <= 1 if target else None),
+        Row(f"{result.scenario}: scheduled notes, lateness max", worst, "ms", "<= 5 ms" if target else "", worst <= 5 if target else None),
+        Row(f"{result.scenario}: first answer note minus its grid time, max of {len(result.first_note_ms)}",
+            max(result.first_note_ms), "ms", f"<= {PERIOD_SECONDS * 1000 + 2:.2f} ms" if target else "",
+            max(result.first_note_ms) <= PERIOD_SECONDS * 1000 + 2 if target else None),
+    ]
+    if target:
+        ready = min(result.ready_early_ms)
+        rows.append(Row(f"{result.scenario}: answer ready before its grid time, min", ready, "ms", "> 0", ready > 0))
+    stats = result.stats
+    if "late_p99_ms" in stats:
+        p99, worst = stats["late_p99_ms"], stats["late_max_ms"]
+        rows += [Row(f"{result.scenario}: engine send lateness p99 (before JACK)", p99, "ms", "<= 1 ms" if target else "",
+                     p99 <= 1 if target else None),
+                 Row(f"{result.scenario}: engine send lateness max (before JACK)", worst, "ms", "<= 5 ms" if target else "",
+                     worst <= 5 if target else None)]
+    if "gen_p99_ms" in stats:
+        ratio = stats["gen_max_ms"] / stats["gen_budget_ms"]
+        rows += [Row(f"{result.scenario}: generation per step p99", stats["gen_p99_ms"], "ms"),
+                 Row(f"{result.scenario}: generation per step max / budget (half a step)", ratio, "x", "< 1", ratio < 1)]
+    if "dashboard_cpu_pct" in stats:
+        rows.append(Row(f"{result.scenario}: dashboard process CPU", stats["dashboard_cpu_pct"], "% of a core"))
     return rows

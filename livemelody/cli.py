@@ -136,6 +136,8 @@ def _engine_options(parser) -> None:
     parser.add_argument("--record", type=Path, default=None, help="session MIDI file (default: a new file in ~/.local/share/livemelody/sessions)")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--seed", type=_number(int, 0), default=None)
+    parser.add_argument("--no-realtime", dest="realtime", action="store_false",
+                        help="do not ask for realtime scheduling (SCHED_FIFO) for the engine's timing thread")
 
 
 def cmd_continue(args) -> int:
@@ -288,13 +290,14 @@ def _engine_options_from(args, demo: bool = False):
     settings, config = resolve_settings(args)
     if demo:
         return settings, EngineOptions(config=config, api="loopback", input=None, output=None, record=_record_path(args),
-                                       seed=args.seed, demo=True, demo_turns=args.turns)
+                                       seed=args.seed, demo=True, demo_turns=args.turns, realtime=args.realtime)
     api = (args.api or settings.api or default_api()).lower()
     given_in, given_out = args.input, args.output
     if not args.virtual and api == (settings.api or api):
         given_in, given_out = given_in or settings.input, given_out or settings.output
     in_spec, out_spec = choose_ports(api, given_in, given_out, args.virtual)
-    return settings, EngineOptions(config=config, api=api, input=in_spec, output=out_spec, record=_record_path(args), seed=args.seed)
+    return settings, EngineOptions(config=config, api=api, input=in_spec, output=out_spec, record=_record_path(args), seed=args.seed,
+                                   realtime=args.realtime)
 
 
 def cmd_run(args) -> int:

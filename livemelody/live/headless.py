@@ -74,6 +74,7 @@ def run_headless(options: EngineOptions, out=sys.stdout, duration: float | None 
         remember_ports(options.api, info["input"], info["output"])
     print(f"livemelody: listening on {info['input']!r}, answering on {info['output']!r} "
           f"({options.config.style}, {options.config.mode}, {options.config.bpm:g} BPM); Ctrl-C stops", file=out, flush=True)
+    print(f"livemelody: timing thread {info.get('priority', 'unknown')}", file=out, flush=True)
     if options.record:
         print(f"livemelody: recording to {options.record}", file=out, flush=True)
     interrupted = []

@@ -52,6 +52,8 @@ class EngineOptions:
     """Loopback instead of ports: the built-in call is played into the engine (``livemelody demo``)."""
     demo_turns: int | None = None
     """With ``demo``: stop calling after this many calls (None: keep going)."""
+    realtime: bool = True
+    """Run the real-time loop under SCHED_FIFO where permitted (see :mod:`livemelody.live.priority`)."""
 
 
 def _load_sessions(styles):
@@ -139,10 +141,9 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     sys.setswitchinterval(0.0005)  # shorter GIL turns for the input and pipe threads
-    try:
-        os.nice(-10)  # ahead of the dashboard and other work, where allowed (root, CAP_SYS_NICE)
-    except OSError:
-        pass
+    from livemelody.live.priority import raise_thread_priority
+
+    raise_thread_priority(realtime=False)  # nice -10 where allowed: every thread started below inherits it
     try:
         from livemelody.clock import MonotonicClock
         from livemelody.live.loop import RealtimeLoop
@@ -173,8 +174,6 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
             watcher = DemoCaller(loop, turns=options.demo_turns).start()
         else:
             watcher = PortWatcher(options.api, midi_in, midi_out, loop).start()
-        events.send(("ready", {"input": midi_in.name, "output": midi_out.name, "styles": sorted(sessions),
-                               "grid_origin": loop.core.transport.grid.origin}))
 
         def read_commands() -> None:
             while not stop.is_set():
@@ -189,6 +188,10 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
             loop.stop()
 
         threading.Thread(target=read_commands, name="commands", daemon=True).start()
+        # This thread runs the loop: raised last, so no helper thread inherits SCHED_FIFO.
+        priority = raise_thread_priority(options.realtime)
+        events.send(("ready", {"input": midi_in.name, "output": midi_out.name, "styles": sorted(sessions),
+                               "grid_origin": loop.core.transport.grid.origin, "priority": priority}))
         if stop.is_set():
             loop.stop()
         loop.run()  # returns after stop(); has sent the panic

@@ -24,7 +24,7 @@ from textual.widgets.option_list import Option
 from livemelody.config import EngineConfig
 from livemelody.live.process import EngineHandle, EngineOptions
 from livemelody.settings import Settings, save_settings
-from livemelody.ui.logic import EngineRunner, MidiLearn, step_setting
+from livemelody.ui.logic import EngineRunner, MidiLearn, roll_key, status_key, step_setting
 from livemelody.ui.widgets import PianoRoll, StatusPanel, TurnLog
 
 POLL_SECONDS = 0.05
@@ -140,6 +140,8 @@ class LiveMelodyApp(App):
         self._generation = 0
         self._engine_config: EngineConfig | None = None
         self._turns_seen = 0
+        self._shown: tuple = (None, None)
+        """(status_key, roll_key) of the snapshot the widgets show."""
         self._saved = self.settings
 
     # ---- layout ------------------------------------------------------------------------
@@ -178,9 +180,11 @@ class LiveMelodyApp(App):
         if self.runner.generation != self._generation:
             self._generation = self.runner.generation
             self._turns_seen = 0
+            self._shown = (None, None)
             if self.handle is not None:
                 info = self.handle.info
                 status.ports = (info.get("input", "-"), info.get("output", "-"))
+                status.timing = info.get("priority", "")
                 status.notice = ""
             else:
                 status.notice = f"engine: {self.runner.error}"
@@ -203,8 +207,12 @@ class LiveMelodyApp(App):
             self._set(controls=controls)
             status.notice = f"{target} now follows CC {getattr(controls, target)}"
         status.learning = self.learn.target
-        status.snapshot = snap
-        self.query_one(PianoRoll).snapshot = snap
+        shown = (status_key(snap), roll_key(snap))
+        if shown[0] != self._shown[0]:  # redraw only what changed
+            status.snapshot = snap
+        if shown[1] != self._shown[1]:
+            self.query_one(PianoRoll).snapshot = snap
+        self._shown = shown
         if snap.turns > self._turns_seen and snap.last_turn is not None:
             self._turns_seen = snap.turns
             self.query_one(TurnLog).add_turn(snap.turns, snap.last_turn)

@@ -121,6 +121,22 @@ def roll_cells(notes: Sequence[RollNote], now_step: int, width: int, height: int
     return bottom, ["".join(r) for r in rows]
 
 
+def status_key(snap) -> tuple:
+    """Everything of a snapshot that the status panel shows: redraw only when it changes.
+
+    Snapshots arrive 20 times a second but the panel changes a few times a beat; skipping the
+    identical redraws halves the dashboard's CPU (it shares the machine with the engine and
+    the synth). Keep this in step with ``StatusPanel.render``.
+    """
+    return (snap.state, snap.key, round(snap.bpm), snap.external_clock, snap.step // 4, snap.config, snap.turns,
+            snap.last_cc, snap.message)
+
+
+def roll_key(snap) -> tuple:
+    """Everything of a snapshot that the piano roll shows (its size aside)."""
+    return snap.step, snap.notes
+
+
 def beat_dots(step: int, beats_per_bar: int) -> str:
     """The beat indicator: one dot per beat of the bar, the current beat filled."""
     beat = (step // 4) % beats_per_bar

@@ -3,6 +3,8 @@ engine logic; the cells and the numbers come from :mod:`livemelody.ui.logic`."""
 
 from __future__ import annotations
 
+import itertools
+
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
@@ -25,6 +27,8 @@ class StatusPanel(Static):
 
     snapshot = reactive(None, always_update=True)
     ports = reactive(("-", "-"))
+    timing = reactive("")
+    """How the engine's timing thread is scheduled (e.g. "realtime (SCHED_FIFO 5)")."""
     learning = reactive(None)
     notice = reactive("")
 
@@ -35,6 +39,9 @@ class StatusPanel(Static):
         table.add_column(no_wrap=True)
         table.add_row("in", Text(self.ports[0], overflow="ellipsis"))
         table.add_row("out", Text(self.ports[1], overflow="ellipsis"))
+        if self.timing:
+            style = "" if self.timing.startswith("realtime") else "yellow"
+            table.add_row("timing", Text(self.timing, style=style, overflow="ellipsis"))
         if snap is None:
             table.add_row("state", Text("starting the engine…", style="yellow"))
             table.add_row("", Text(self.notice, style="red"))
@@ -81,9 +88,9 @@ class PianoRoll(Widget):
         for i, row in enumerate(rows):
             pitch = bottom + height - 1 - i
             text.append(f"{note_name(pitch):>4} " if pitch % 12 in (0, 5) or i == 0 else "     ", style="grey50")
-            for cell in row:
+            for cell, run in itertools.groupby(row):  # one span per run of equal cells
                 char, style = CELL_STYLES.get(cell, (" ", ""))
-                text.append(char, style=style)
+                text.append(char * sum(1 for _ in run), style=style)
             if i < len(rows) - 1:
                 text.append("\n")
         return text

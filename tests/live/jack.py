@@ -42,19 +42,26 @@ def _die_with_parent() -> None:
 
 
 class JackServer:
-    """``jackd -n NAME --no-realtime -d dummy``; clients find it through JACK_DEFAULT_SERVER."""
+    """``jackd -n NAME --no-realtime -d dummy``; clients find it through JACK_DEFAULT_SERVER.
 
-    def __init__(self, name: str, log_path: str, period: int = PERIOD_FRAMES):
+    ``realtime`` runs it the way JACK runs by default (SCHED_FIFO, priority 70; its clients'
+    process threads get realtime priority too); the tests use --no-realtime, which any user may.
+    """
+
+    def __init__(self, name: str, log_path: str, period: int = PERIOD_FRAMES, realtime: bool = False):
         self.name = name
         self.period = period
         self.log_path = log_path
+        self.realtime = realtime
+        """With realtime scheduling (JACK's own default; needs permission), as on a stage machine."""
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "JackServer":
         # jackd logs every xrun: to a file, never a pipe nobody drains (a full pipe hangs jackd)
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", str(self.period)],
+            ["jackd", "-n", self.name, *(["--realtime", "-P", "70"] if self.realtime else ["--no-realtime"]),
+             "-d", "dummy", "-r", str(RATE), "-p", str(self.period)],
             stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -35,7 +35,7 @@ class FakeHandle:
         self.config = options.config
         self.calls: list[tuple] = []
         self.info = {"input": options.input or "livemelody in (virtual)", "output": options.output or "livemelody out (virtual)",
-                     "styles": ["deutsch", "han"]}
+                     "styles": ["deutsch", "han"], "priority": "realtime (SCHED_FIFO 5)"}
         self.died = None
         self.final_stats = {"sent": 0}
         self.snapshot = make_snapshot(self.config)
