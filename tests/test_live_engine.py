@@ -209,3 +209,64 @@ def test_the_roll_shows_the_held_call_note_open(sessions):
     core, sched, out, clock = make(sessions)
     perform(core, sched, clock, [(8 * STEP, [0x90, 60, 90])], until=10 * STEP)
     assert core.snapshot(clock.t).notes == (("player", 60, 8, None),)
+
+
+def run_recording_states(core, sched, clock, t, dt=0.005):
+    """run_until, returning (time, state) at every change of state."""
+    changes = []
+    while clock.t < t:
+        clock.t = round(clock.t + dt, 6)
+        core.advance(clock.t)
+        sched.send_due(clock.t)
+        if not changes or changes[-1][1] != core.state:
+            changes.append((clock.t, core.state))
+    return changes
+
+
+@pytest.mark.parametrize("mode", ["continue", "vary"])
+def test_the_engine_answers_until_the_last_note_off_sounds(sessions, mode):
+    def octave_up(style, notes, amount, rng):
+        return [n.__class__(n.pitch + 12, n.start, n.duration, n.velocity) for n in notes]
+
+    clock = Clock()
+    out = FakeOutput(clock.now)
+    sched = Scheduler(out.send, clock.now)
+    core = EngineCore(EngineConfig(style="tiny", bpm=BPM, answer_start="step", answer_bars=1, mode=mode), sessions, sched,
+                      0.0, seed=1, variator=octave_up)
+    perform(core, sched, clock, play(core, D_MAJOR_CALL), until=24 * STEP)
+    changes = run_recording_states(core, sched, clock, 70 * STEP)
+    idle_at = next(t for t, state in changes if state == IDLE)
+    last_off = max(t for t, d in out.sent if d[0] & 0xF0 == 0x80 or (d[0] & 0xF0 == 0x90 and d[2] == 0))
+    assert last_off <= idle_at < last_off + 0.006  # idle with the last note-off, not half a step before
+    assert out.sounding() == set()
+
+
+def test_a_note_in_the_answers_last_half_step_starts_a_call_even_without_stop_on_play(sessions):
+    settings = dict(answer_start="step", answer_bars=1, stop_on_player=False)
+    first, sched, out, clock = make(sessions, **settings)  # a dry run tells where the answer ends
+    perform(first, sched, clock, play(first, D_MAJOR_CALL), until=70 * STEP)
+    answer_end = first.turns[-1].answer_start_step + 16
+    core, sched, out, clock = make(sessions, **settings)
+    perform(core, sched, clock, play(core, D_MAJOR_CALL), until=(answer_end - 0.3) * STEP)
+    assert core.state == ANSWERING and core._answer is None  # all scheduled, the last note-off pending
+    core.handle(clock.t, [0x90, 60, 90])
+    assert core.state == LISTENING
+    run_until(core, sched, clock, (answer_end + 1) * STEP)
+    assert not sched.sounding  # the answer's last note still ended
+
+
+def test_a_stopped_variation_leaves_no_future_notes_in_the_roll(sessions):
+    def octave_up(style, notes, amount, rng):
+        return [n.__class__(n.pitch + 12, n.start, n.duration, n.velocity) for n in notes]
+
+    clock = Clock()
+    out = FakeOutput(clock.now)
+    sched = Scheduler(out.send, clock.now)
+    core = EngineCore(EngineConfig(style="tiny", bpm=BPM, answer_start="step", mode="vary"), sessions, sched, 0.0,
+                      seed=1, variator=octave_up)
+    perform(core, sched, clock, play(core, D_MAJOR_CALL), until=33 * STEP)  # the variation starts at step 28
+    barge_in = core.transport.grid.nearest_step(clock.t)
+    core.handle(clock.t, [0x90, 60, 90])
+    ai = [n for n in core.snapshot(clock.t).notes if n.source == "ai"]
+    assert ai and all(n.start < barge_in and n.end <= barge_in for n in ai)
+    assert not sched.sounding and sched.next_due() is None

@@ -7,7 +7,7 @@ goes to a :class:`Sink` (the scheduler, or a recorder in tests) as events with d
 States: ``idle`` (waiting for a call) -> ``listening`` (a call is being played; the models
 are primed step by step in all 12 transpositions) -> ``waiting`` (the call ended; the answer
 starts on the next step, beat or bar) -> ``answering`` (tokens are sampled one step ahead of
-when they sound) -> ``idle``.
+when they sound) -> ``idle`` (when the answer's last note-off sounds).
 """
 
 from __future__ import annotations
@@ -138,6 +138,8 @@ class EngineCore:
         self._end_requested = False
         self._sustain = False
         self._answer: _Answer | None = None
+        self._answer_done_at: float | None = None
+        """Grid time (seconds) of a finished answer's last note-off: answering until then."""
         self.roll: collections.deque[RollNote] = collections.deque(maxlen=ROLL_LIMIT)
         self._ai_note: tuple[int, int] | None = None  # (pitch, start step) of the sounding AI note
         self.last_cc: tuple[int, int] | None = None
@@ -166,12 +168,16 @@ class EngineCore:
             self._control(stamp, data[1], data[2])
 
     def _note_on(self, stamp: float, pitch: int, velocity: int) -> None:
+        if self._answer_done_at is not None:  # only the answer's last note-off is pending: it is over
+            self.state, self._answer_done_at = IDLE, None
         if self.state in (WAITING, ANSWERING):
             if not self.config.stop_on_player:
                 return
+            step = self.transport.grid.nearest_step(stamp)
             self.sink.cancel(AI, stamp)
             self._answer = None
-            self._close_ai_note(self.transport.grid.nearest_step(stamp))
+            self._close_ai_note(step)
+            self._cut_ai_roll(step)
             self.message = "player took over: answer stopped"
         if self.state != LISTENING:
             self._reset_call(self.transport.grid.nearest_step(stamp))
@@ -234,16 +240,19 @@ class EngineCore:
     def panic(self, now: float) -> None:
         """Silence everything at once and forget the current call and answer."""
         self.sink.panic(now)
-        self.state, self._answer, self._end_requested = IDLE, None, False
+        self.state, self._answer, self._answer_done_at, self._end_requested = IDLE, None, None, False
         step = self.transport.grid.nearest_step(now)
         self._close_ai_note(step)
+        self._cut_ai_roll(step)
         self._reset_call(step)
         self.message = "panic"
 
     # ---- time --------------------------------------------------------------------------
     def next_wakeup(self) -> float:
-        """When :meth:`advance` next has work: the half-step at which the next step is final."""
-        return self.transport.grid.time_of(self._next_step + 0.5)
+        """When :meth:`advance` next has work: the half-step at which the next step is final,
+        or the end of a finished answer's last note, if sooner."""
+        wake = self.transport.grid.time_of(self._next_step + 0.5)
+        return wake if self._answer_done_at is None else min(wake, self._answer_done_at)
 
     def advance(self, now: float) -> None:
         """Finalize every step whose half-step point has passed, generating one step ahead."""
@@ -255,7 +264,7 @@ class EngineCore:
         if abs(expected - self._next_step) > 8:  # the grid jumped (clock Start, SPP): resync
             if self.state != IDLE:
                 self.sink.cancel(AI, now)
-                self.state, self._answer = IDLE, None
+                self.state, self._answer, self._answer_done_at = IDLE, None, None
                 self._ai_note = None
                 self.call.reset()
             self._next_step = expected
@@ -264,6 +273,8 @@ class EngineCore:
             step = self._next_step
             self._next_step += 1
             self._on_step(step, now)
+        if self._answer_done_at is not None and now >= self._answer_done_at:
+            self.state, self._answer_done_at = IDLE, None
 
     def _on_step(self, step: int, now: float) -> None:
         grid = self.transport.grid
@@ -326,7 +337,7 @@ class EngineCore:
         answer = self._answer
         if answer is None or answer.vary:
             if answer is not None and k >= answer.end:
-                self.state, self._answer = IDLE, None
+                self._finish_answer(self.transport.grid.time_of(answer.end))
             return
         grid = self.transport.grid
         if k < answer.start:
@@ -341,7 +352,7 @@ class EngineCore:
             if answer.sounding is not None:
                 self.sink.schedule(due, [0x80 | channel, answer.sounding, 0], AI)
                 self._close_ai_note(k)
-            self.state, self._answer = IDLE, None
+            self._finish_answer(due)
             return
         self.state = ANSWERING
         banned = (DELIMITER_ID, HOLD_ID, REST_ID) if answer.first else (DELIMITER_ID,)
@@ -364,6 +375,15 @@ class EngineCore:
             if answer.first:
                 answer.first = False
                 self._log_turn(answer, due, now)
+
+    def _finish_answer(self, last_off: float) -> None:
+        """Every event of the answer is scheduled; it stays ``answering`` until ``last_off``
+        (seconds), when its last note-off sounds."""
+        self._answer = None
+        if self.state == ANSWERING:
+            self._answer_done_at = last_off
+        else:
+            self.state = IDLE
 
     def _schedule_variation(self, notes: list[Note], now: float) -> None:
         answer = self._answer
@@ -392,6 +412,16 @@ class EngineCore:
             pitch, start = self._ai_note
             self.roll.append(RollNote(AI_SOURCE, pitch, start, max(start + 1, end)))
             self._ai_note = None
+
+    def _cut_ai_roll(self, step: int) -> None:
+        """A stopped answer's notes end at ``step`` in the roll; its future notes go (a variation
+        puts all its notes in the roll when it is scheduled)."""
+        if not any(n.source == AI_SOURCE and n.end is not None and n.end > step for n in self.roll):
+            return
+        kept = [n._replace(end=step) if n.source == AI_SOURCE and n.end is not None and n.end > step else n
+                for n in self.roll if not (n.source == AI_SOURCE and n.start >= step)]
+        self.roll.clear()
+        self.roll.extend(kept)
 
     def _reset_call(self, step: int) -> None:
         """Forget the call, keeping its notes for the roll."""

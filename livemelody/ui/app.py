@@ -39,7 +39,7 @@ class HelpScreen(ModalScreen):
     def __init__(self, bindings: list[Binding]):
         super().__init__()
         names = {"question_mark": "?", "escape": "Esc", "enter": "Enter", "f1": "F1"}
-        self.lines = [f"{' / '.join(names.get(k, k) for k in b.key.split(',')):>9}  {b.description}" for b in bindings]
+        self.lines = [f"{' / '.join(names.get(k, k) for k in b.key.split(',')):>9}  {b.tooltip or b.description}" for b in bindings]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
@@ -99,6 +99,9 @@ class LiveMelodyApp(App):
 
     CSS_PATH = "app.tcss"
     TITLE = "livemelody"
+    ENABLE_COMMAND_PALETTE = False  # every action has its key; the footer must fit 80 columns
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    """Below 100 columns the status panel narrows (app.tcss), so the roll keeps some room."""
     BINDINGS = [
         Binding("t", "step('temperature', 1)", "Temp+"),
         Binding("T", "step('temperature', -1)", "Temp-"),
@@ -117,7 +120,7 @@ class LiveMelodyApp(App):
         Binding("k", "step('metronome', 1)", "Metronome", show=False),
         Binding("enter", "end_call", "End call"),
         Binding("x,escape", "panic", "PANIC"),
-        Binding("l", "learn", "MIDI-learn"),
+        Binding("l", "learn", "Learn", tooltip="MIDI-learn: arm a control, then move a knob"),
         Binding("o", "ports", "Ports"),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -153,7 +156,7 @@ class LiveMelodyApp(App):
             with Vertical(id="right"):
                 yield PianoRoll(id="roll")
                 yield TurnLog(id="turns")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(StatusPanel).border_title = "engine"

@@ -35,7 +35,7 @@ class StatusPanel(Static):
     def render(self):
         snap = self.snapshot
         table = Table.grid(padding=(0, 1))
-        table.add_column(style="bold", no_wrap=True)
+        table.add_column(style="bold", no_wrap=True, min_width=11)  # labels stay whole; values give way
         table.add_column(no_wrap=True)
         table.add_row("in", Text(self.ports[0], overflow="ellipsis"))
         table.add_row("out", Text(self.ports[1], overflow="ellipsis"))

@@ -42,10 +42,12 @@ def _die_with_parent() -> None:
 
 
 class JackServer:
-    """``jackd -n NAME --no-realtime -d dummy``; clients find it through JACK_DEFAULT_SERVER.
+    """``jackd -n NAME -d dummy``; clients find it through JACK_DEFAULT_SERVER.
 
     ``realtime`` runs it the way JACK runs by default (SCHED_FIFO, priority 70; its clients'
-    process threads get realtime priority too); the tests use --no-realtime, which any user may.
+    process threads get realtime priority too), which needs permission (see
+    ``livemelody.live.priority.realtime_permitted``); otherwise ``--no-realtime``, which any
+    user may, and which drops whole cycles (xruns) when the machine is busy.
     """
 
     def __init__(self, name: str, log_path: str, period: int = PERIOD_FRAMES, realtime: bool = False):

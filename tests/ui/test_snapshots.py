@@ -20,3 +20,8 @@ def test_help_screen(snap_compare):
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(), terminal_size=(120, 36), run_before=open_help)
+
+
+def test_main_screen_fits_80_by_24(snap_compare):
+    """The classic terminal size: the footer's keys all show, the status panel narrows."""
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_wait_for_engine)

@@ -1,0 +1,97 @@
+"""The real dashboard (`livemelody dashboard`) in a terminal, on real JACK ports: a test client
+plays calls, another is the synth. Every control is used while it plays, and each change is
+read back from the screen, which shows the engine's own snapshot of its settings (so a change
+on screen has reached the engine). About 30 s."""
+
+import os
+import re
+import sys
+import time
+
+import pytest
+
+from livemelody.live.loop import wait_for
+from tests.conftest import REPO
+from tests.live.jack import Listener, Player
+from tests.ui.terminal import Terminal, require_tmux
+
+STEP = 60 / 120 / 4
+D_MAJOR = [62, 64, 66, 67, 69, 71, 73, 74]
+
+
+def play_call(player: Player, pitches=D_MAJOR) -> None:
+    """Eighth notes from now (the engine quantises them to its own grid)."""
+    origin = time.monotonic() + 0.05
+    events = []
+    for i, pitch in enumerate(pitches):
+        events += [(i * 2 * STEP, [0x90, pitch, 100]), ((i + 1) * 2 * STEP - 0.02, [0x80, pitch, 0])]
+    player.play(events, origin)
+
+
+def answer_notes(listener: Listener) -> list:
+    return [d for _, d in listener.notes(channel=0) if d[0] & 0xF0 == 0x90 and d[2] > 0]
+
+
+@pytest.fixture
+def rig(jack, tmp_path):
+    require_tmux()
+    player, synth = Player("kbd"), Listener("synth")
+    terminal = Terminal(f"livemelody-dash-{os.getpid()}", 120, 36)
+    env = {k: v for k, v in jack.env().items() if k.startswith(("JACK_", "LIVEMELODY_"))}
+    env.update(PYTHONPATH=str(REPO), XDG_CONFIG_HOME=tmp_path / "config", XDG_DATA_HOME=tmp_path / "data",
+               XDG_STATE_HOME=tmp_path / "state", TERM="xterm-256color")
+    terminal.start(f"{sys.executable} -m livemelody.cli dashboard --api jack --in kbd:player --out synth:in "
+                   f"--bpm 120 --answer-bars 2 --no-record", env, str(REPO))
+    try:
+        yield terminal, player, synth, tmp_path
+    finally:
+        terminal.close()
+        player.close()
+        synth.close()
+
+
+def test_dashboard_over_jack_with_every_control_live(rig):
+    terminal, player, synth, tmp_path = rig
+    screen = terminal.wait_for(lambda s: re.search(r"state\s+IDLE", s), 30, "the engine, idle")
+    assert "kbd:player" in screen and "synth:in" in screen and re.search(r"timing\s+(realtime|nice)", screen)
+
+    play_call(player)  # a call in D: the answer comes, in D, and the turn is logged
+    screen = terminal.wait_for(lambda s: re.search(r"\b1\s+\d+ notes/\d+ st\s+D\b", s), 10, "the first turn")
+    assert wait_for(lambda: answer_notes(synth), 5)
+
+    for key, shown in (("t", r"temperature\s+1\.10"), ("s", r"style\s+han"), ("p", r"top-p\s+1\.00"),
+                       ("a", r"answer\s+3 bars"), ("e", r"end silence\s+1\.25 beats"), ("v", r"variation\s+amount 3\.50"),
+                       ("b", r"tempo\s+125 BPM"), ("k", r"metronome\s+on")):
+        terminal.keys(key)
+        terminal.wait_for(lambda s: re.search(shown, s), 5, f"the effect of {key!r}")
+    assert wait_for(lambda: synth.notes(channel=9), 3)  # the metronome clicks on channel 10
+
+    terminal.keys("l")  # MIDI-learn: arm temperature, then move a knob
+    terminal.wait_for(lambda s: "move a knob for temperature" in s, 5, "MIDI-learn armed")
+    player.send([0xB0, 74, 64])
+    terminal.wait_for(lambda s: "CC 74 temp" in s, 5, "the learned knob")
+    player.send([0xB0, 74, 0])
+    terminal.wait_for(lambda s: re.search(r"temperature\s+0\.00", s), 5, "the knob's temperature")
+
+    terminal.keys("m")  # vary mode: the next answer is a variation of the call
+    terminal.wait_for(lambda s: re.search(r"mode\s+vary", s), 5, "vary mode")
+    synth.clear()
+    play_call(player)
+    terminal.wait_for(lambda s: re.search(r"\b2\s+\d+ notes/\d+ st\s+D\s+.*han/vary", s), 10, "the vary turn")
+    assert wait_for(lambda: answer_notes(synth), 5)
+
+    for attempt in range(3):  # panic while the variation plays (again if a JACK xrun dropped it)
+        terminal.keys("x")
+        if wait_for(lambda: any(d[:2] == [0xB0, 123] for _, d in synth.received), 1.5):
+            break
+    else:
+        raise AssertionError(f"no All Notes Off received:\n{terminal.screen()}")
+    time.sleep(0.2)
+    assert synth.sounding() == set()
+
+    terminal.keys("q")
+    screen = terminal.wait_for(lambda s: "EXIT=" in s, 15, "the exit status")
+    assert "EXIT=0" in screen and "Traceback" not in screen
+    assert synth.sounding() == set()
+    saved = (tmp_path / "config" / "livemelody" / "settings.toml").read_text()
+    assert 'style = "han"' in saved and 'mode = "vary"' in saved
