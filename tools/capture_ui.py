@@ -1,0 +1,156 @@
+"""Regenerate docs/UI.md: text captures of the real program in a real terminal (tmux).
+
+    python -m tools.capture_ui          # needs tmux and jackd (Debian: tmux, jackd2)
+
+The demo runs over its in-process loopback; the dashboard runs on a private JACK dummy
+server, where a test client plays a call (the tune's first two bars a tone higher, in D) and
+another receives the answer, while keys and a controller are used as a musician would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "UI.md"
+CALL_IN_D = [(62, 2), (62, 2), (69, 2), (69, 2), (71, 2), (71, 2), (69, 4)]
+"""(MIDI pitch, length in 16th steps): "Ah vous dirais-je maman", bars 1-2, in D."""
+
+
+def _env(home: Path, extra: dict | None = None) -> dict:
+    env = {"PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": home / "config", "XDG_DATA_HOME": home / "data",
+           "XDG_STATE_HOME": home / "state", "TERM": "xterm-256color"}
+    return {**env, **(extra or {})}
+
+
+def _play(player, bpm: float) -> None:
+    step = 60 / bpm / 4
+    origin, at, events = time.monotonic() + 0.05, 0, []
+    for pitch, length in CALL_IN_D:
+        events += [(at * step, [0x90, pitch, 100]), ((at + length) * step - 0.02, [0x80, pitch, 0])]
+        at += length
+    player.play(events, origin)
+
+
+def capture_demo(home: Path, width: int, height: int) -> tuple[str, str]:
+    """(the demo after its first answer, the help screen over it)."""
+    from tests.ui.terminal import Terminal
+
+    terminal = Terminal(f"capture-demo-{os.getpid()}", width, height)
+    terminal.start(f"{sys.executable} -m livemelody.cli demo --style han --bpm 160 --no-audio --no-record", _env(home),
+                   str(REPO))
+    try:
+        terminal.wait_for(lambda s: re.search(r"\b1\s+\d+ notes/", s), 40, "the first turn")
+        time.sleep(2.0)  # some of the answer on the roll
+        demo = terminal.screen()
+        terminal.keys("?")
+        help_screen = terminal.wait_for(lambda s: "livemelody keys" in s, 5, "the help screen")
+        terminal.keys("Escape")
+        time.sleep(0.5)  # Escape then q at once would read as Alt+q
+        terminal.keys("q")
+        terminal.wait_for(lambda s: "EXIT=" in s, 15, "the exit")
+        return demo, help_screen
+    finally:
+        terminal.close()
+
+
+def capture_dashboard(home: Path, width: int, height: int, server) -> tuple[str, str]:
+    """(the dashboard over JACK while it answers, the port picker)."""
+    from tests.live.jack import Listener, Player
+    from tests.ui.terminal import Terminal
+
+    player, synth = Player("keyboard"), Listener("synth")
+    jack_env = {k: v for k, v in server.env().items() if k.startswith(("JACK_", "LIVEMELODY_"))}
+    terminal = Terminal(f"capture-dash-{os.getpid()}-{width}", width, height)
+    terminal.start(f"{sys.executable} -m livemelody.cli dashboard --api jack --in keyboard:player --out synth:in "
+                   "--bpm 120 --metronome --answer-bars 2 --no-record", _env(home, jack_env), str(REPO))
+    try:
+        terminal.wait_for(lambda s: re.search(r"state\s+IDLE", s), 30, "the engine")
+        _play(player, 120)
+        terminal.wait_for(lambda s: re.search(r"state\s+ANSWERING", s), 10, "the answer")
+        for key in ("t", "t", "s"):
+            terminal.keys(key)
+            time.sleep(0.2)
+        player.send([0xB0, 74, 33])
+        time.sleep(1.0)
+        dashboard = terminal.screen()
+        terminal.wait_for(lambda s: re.search(r"state\s+IDLE", s), 10, "the end of the answer")
+        terminal.keys("o")
+        picker = terminal.wait_for(lambda s: "MIDI ports:" in s and "synth:in" in s, 10, "the picker")
+        terminal.keys("Escape")
+        time.sleep(0.5)  # Escape then q at once would read as Alt+q
+        terminal.keys("q")
+        terminal.wait_for(lambda s: "EXIT=" in s, 15, "the exit")
+        return dashboard, picker
+    finally:
+        terminal.close()
+        player.close()
+        synth.close()
+
+
+def _block(screen: str) -> str:
+    lines = screen.rstrip("\n").split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "```\n" + "\n".join(line.rstrip() for line in lines) + "\n```\n"
+
+
+def main() -> int:
+    from livemelody.live.priority import realtime_permitted
+    from tests.live.jack import JackServer
+
+    with tempfile.TemporaryDirectory(prefix="livemelody-capture-") as folder:
+        home = Path(folder)
+        demo, help_screen = capture_demo(home, 120, 34)
+        server = JackServer(f"livemelody-capture-{os.getpid()}", str(home / "jackd.log"), realtime=realtime_permitted()).start()
+        try:
+            with server.as_default():
+                dashboard, picker = capture_dashboard(home, 120, 34, server)
+                small, _ = capture_dashboard(home / "small", 80, 24, server)  # fresh settings
+        finally:
+            server.stop()
+    DOC.write_text(f"""# The dashboard and the demo
+
+Generated by `python -m tools.capture_ui` (do not edit by hand): text captures from
+`tmux capture-pane` of the real program. Colours are lost in text: in the terminal the
+player's notes are cyan, the AI's magenta, the state coloured by state. SVG screenshots of the
+main and help screens, drawn from a scripted engine, are the snapshot-test baselines in
+[`tests/ui/__snapshots__/test_snapshots/`](../tests/ui/__snapshots__/test_snapshots/).
+
+## `livemelody demo --style han --bpm 160` (120 x 34)
+
+The built-in call ("Ah vous dirais-je maman", four bars in C) is played through the real
+engine over an in-process loopback, no MIDI system involved; the roll shows the call and the
+start of the han answer, the turn log the first turn. On quit the session is saved as a MIDI
+file (and rendered to WAV where FluidSynth and a GM soundfont are installed).
+
+{_block(demo)}
+## `livemelody dashboard --api jack --in keyboard:player --out synth:in --bpm 120 --metronome --answer-bars 2` (120 x 34)
+
+The same dashboard over JACK (a dummy server; a test client plays the tune's first two bars
+a tone higher, in D; another client receives the answer). While the AI answered, `t t s`
+raised the temperature to 1.2 and switched the style to han (the logged turn had started in
+deutsch), and a controller (CC 74) moved on the input. `timing` says how the engine's timing
+thread is scheduled.
+
+{_block(dashboard)}
+## The same at 80 x 24
+
+{_block(small)}
+## The port picker (`o`)
+
+{_block(picker)}
+## Help (`?`)
+
+{_block(help_screen)}""")
+    print(f"wrote {DOC.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
