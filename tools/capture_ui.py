@@ -37,6 +37,14 @@ def _play(player, bpm: float) -> None:
     player.play(events, origin)
 
 
+def _close_and_quit(terminal) -> None:
+    """Close the open modal screen, then quit the program and wait for it to end."""
+    terminal.keys("Escape")
+    time.sleep(0.5)  # Escape then q at once would read as Alt+q
+    terminal.keys("q")
+    terminal.wait_for(lambda s: "EXIT=" in s, 15, "the exit")
+
+
 def capture_demo(home: Path, width: int, height: int) -> tuple[str, str]:
     """(the demo after its first answer, the help screen over it)."""
     from tests.ui.terminal import Terminal
@@ -50,10 +58,7 @@ def capture_demo(home: Path, width: int, height: int) -> tuple[str, str]:
         demo = terminal.screen()
         terminal.keys("?")
         help_screen = terminal.wait_for(lambda s: "livemelody keys" in s, 5, "the help screen")
-        terminal.keys("Escape")
-        time.sleep(0.5)  # Escape then q at once would read as Alt+q
-        terminal.keys("q")
-        terminal.wait_for(lambda s: "EXIT=" in s, 15, "the exit")
+        _close_and_quit(terminal)
         return demo, help_screen
     finally:
         terminal.close()
@@ -82,10 +87,7 @@ def capture_dashboard(home: Path, width: int, height: int, server) -> tuple[str,
         terminal.wait_for(lambda s: re.search(r"state\s+IDLE", s), 10, "the end of the answer")
         terminal.keys("o")
         picker = terminal.wait_for(lambda s: "MIDI ports:" in s and "synth:in" in s, 10, "the picker")
-        terminal.keys("Escape")
-        time.sleep(0.5)  # Escape then q at once would read as Alt+q
-        terminal.keys("q")
-        terminal.wait_for(lambda s: "EXIT=" in s, 15, "the exit")
+        _close_and_quit(terminal)
         return dashboard, picker
     finally:
         terminal.close()
