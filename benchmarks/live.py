@@ -139,6 +139,7 @@ def run_process(name: str, busy: bool, turns: int, measure_cpu: bool = False) ->
             time.sleep(5.0)
             stats["cpu_idle_pct"] = 100 * (_cpu_seconds(handle.pid) - before) / 5.0
             handle.set(metronome=True)
+        handle.reset_stats()  # the engine's own figures cover the same window as the received ones
         since = time.monotonic()
         cpu_before = _cpu_seconds(handle.pid)
         answering_started = time.monotonic()
@@ -184,6 +185,7 @@ def run_with_dashboard(name: str, turns: int, realtime: bool = True) -> LiveResu
         try:
             wait_for(lambda: handles and handles[-1].snapshot is not None, 10)
             handle = handles[-1]
+            handle.reset_stats()
             since, cpu_before = time.monotonic(), _cpu_seconds(os.getpid())
             result["turns"] = _play_turns(lambda: handle.snapshot, rig, rig, turns)
             result["dashboard_cpu_pct"] = 100 * (_cpu_seconds(os.getpid()) - cpu_before) / (time.monotonic() - since)
@@ -224,6 +226,7 @@ def run_thread_baseline(turns: int) -> LiveResult:
     try:
         wait_for(lambda: bool(snaps), 5)
         busy.start()
+        loop.submit("loop_reset_stats")
         since = time.monotonic()
         first_notes, ready = _play_turns(lambda: snaps[-1], player, listener, turns)
         lateness = _lateness(listener, snaps[-1].grid_origin, since)

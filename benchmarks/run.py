@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             "note-on, minus its grid time; it includes JACK's delivery (0..1 period) and the JACK "
             "dummy server's own hiccups. *Engine send lateness* is measured inside the engine, at "
             "the moment it hands the message to the MIDI API: the part livemelody is responsible "
-            "for; it covers every event the engine sent from its start to its stop (note-offs and "
-            "clicks included), so its max can come from a moment the received rows do not measure. "
+            "for; it covers every event the engine sent (note-offs and clicks included) from the "
+            "moment the received rows start counting until the engine stops. "
             "Rows marked baseline (and the JACK-without-realtime scenario) have no target: they "
             "show what the shipped design avoids.\n\n" + "".join(f"- {note}\n" for note in notes)
             + ("\n" if notes else "") + text + "\n"

@@ -145,6 +145,12 @@ class RealtimeLoop:
         self.core.message = message
         self.scheduler.panic(self.clock.now())  # also clears a returning synth's held notes
 
+    def loop_reset_stats(self) -> None:
+        """Forget the timing figures so far (a benchmark measures from a moment it chooses)."""
+        self.scheduler.lateness.clear()
+        self.generation.clear()
+        self.stats.clear()
+
     def loop_message(self, message: str) -> None:
         self.core.message = message
 

@@ -281,6 +281,10 @@ class EngineHandle:
     def end_call(self) -> None:
         self._send("end_call")
 
+    def reset_stats(self) -> None:
+        """Start the engine's timing figures (send lateness, generation time) afresh."""
+        self._send("loop_reset_stats")
+
     def stop(self) -> dict | None:
         """Stop cleanly (the engine sends its panic); escalate to terminate and kill if needed."""
         self._stopping = True
