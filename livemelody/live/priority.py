@@ -1,15 +1,16 @@
 """Scheduling priority for the engine's real-time thread.
 
 Measured on a 2-core machine with the dashboard redrawing beside the engine: at ``nice -10``
-the real-time loop still woke up to 3.7 ms late (p99) because the kernel's fair scheduler let
-Textual, JACK's clients and the rest run first; with ``SCHED_FIFO`` the same loop sent every
-event within 0.07 ms of its time (docs/BENCHMARKS.md). Audio software does the same: JACK and
-PipeWire run their process threads under ``SCHED_FIFO``.
+the real-time loop sent 3.7 ms late at p99, because the kernel's fair scheduler let Textual,
+JACK's clients and the rest run first; under ``SCHED_FIFO`` the same run gave 0.05 ms
+(docs/BENCHMARKS.md has both side by side). Audio software does the same: JACK and PipeWire
+run their process threads under ``SCHED_FIFO``.
 
 ``SCHED_FIFO`` needs permission: root, ``CAP_SYS_NICE``, or an ``rtprio`` limit (on Linux
 desktops, membership of the ``audio`` or ``realtime`` group that JACK's packages set up).
 Without it the thread falls back to ``nice -10`` where allowed, else keeps its priority; the
-engine reports which it got. Linux only; elsewhere nothing changes.
+engine reports which it got. ``SCHED_FIFO`` is Linux's; on macOS only the nice value is
+lowered (where permitted), and on Windows nothing changes ("normal").
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ def raise_thread_priority(realtime: bool = True) -> str:
             os.nice(NICE - os.nice(0))  # per thread on Linux
     except OSError:
         pass
-    return f"nice {os.nice(0)}" + ("; SCHED_FIFO not permitted" if realtime else "")
+    if not realtime:
+        return f"nice {os.nice(0)}"
+    missing = "not permitted" if hasattr(os, "sched_setscheduler") else "not on this system"
+    return f"nice {os.nice(0)}; SCHED_FIFO {missing}"
 
 
 def realtime_permitted() -> bool:
