@@ -45,7 +45,7 @@ class HelpScreen(ModalScreen):
         with Vertical(id="help"):
             yield Label("livemelody keys", classes="title")
             yield Static("\n".join(self.lines))
-            yield Label("MIDI controllers: see the 'knobs' line; MIDI-learn (l) maps a knob.", classes="hint")
+            yield Label("MIDI controllers: see the 'knobs (CC)' line; MIDI-learn (l) maps a knob. The dim keys beside each setting change it.", classes="hint")
             yield Label("Esc closes", classes="hint")
 
 
@@ -160,7 +160,7 @@ class LiveMelodyApp(App):
 
     def on_mount(self) -> None:
         self.query_one(StatusPanel).border_title = "engine"
-        self.query_one(PianoRoll).border_title = "piano roll: player cyan, AI magenta"
+        self.query_one(PianoRoll).border_title = "roll: player cyan, AI magenta"
         self.query_one(TurnLog).border_title = "turns"
         self.runner.start(self.options)
         if self.lower_priority:

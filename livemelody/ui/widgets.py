@@ -23,7 +23,8 @@ def note_name(pitch: int) -> str:
 
 
 class StatusPanel(Static):
-    """Ports, engine state, key, tempo and beat, and every setting, as a two-column table."""
+    """Ports, engine state, key, tempo and beat, and every setting, as a table: label, value,
+    and (dim, at the right) the keys that change it."""
 
     snapshot = reactive(None, always_update=True)
     ports = reactive(("-", "-"))
@@ -34,43 +35,50 @@ class StatusPanel(Static):
 
     def render(self):
         snap = self.snapshot
-        table = Table.grid(padding=(0, 1))
-        table.add_column(style="bold", no_wrap=True, min_width=11)  # labels stay whole; values give way
-        table.add_column(no_wrap=True)
-        table.add_row("in", Text(self.ports[0], overflow="ellipsis"))
-        table.add_row("out", Text(self.ports[1], overflow="ellipsis"))
+        table = Table.grid(padding=(0, 1), expand=True)
+        table.add_column(style="bold", no_wrap=True, width=11)  # labels stay whole; values give way
+        table.add_column(ratio=1)  # values: one line each (below); messages wrap
+        table.add_column(style="grey50", no_wrap=True, justify="right", width=3)  # the keys that change it
+
+        def row(label: str, value, keys: str = "") -> None:
+            if isinstance(value, str):
+                value = Text(value, no_wrap=True, overflow="ellipsis")
+            table.add_row(label, value, keys)
+
+        row("in", self.ports[0], "o")
+        row("out", self.ports[1], "o")
         if self.timing:
             style = "" if self.timing.startswith("realtime") else "yellow"
-            table.add_row("timing", Text(self.timing, style=style, overflow="ellipsis"))
+            row("timing", Text(self.timing, style=style, no_wrap=True, overflow="ellipsis"))
         if snap is None:
-            table.add_row("state", Text("starting the engine…", style="yellow"))
-            table.add_row("", Text(self.notice, style="red"))
+            row("state", Text("starting the engine…", style="yellow"))
+            row("", Text(self.notice, style="red"))
             return table
         config = snap.config
-        table.add_row("state", Text(snap.state.upper(), style=STATE_STYLES.get(snap.state, "")))
-        table.add_row("key", snap.key or "-")
+        row("state", Text(snap.state.upper(), style=STATE_STYLES.get(snap.state, ""), no_wrap=True), "⏎ x")
+        row("key", snap.key or "-")
         clock = "ext clock" if snap.external_clock else "internal"
-        table.add_row("tempo", f"{snap.bpm:.0f} BPM ({clock})")
-        table.add_row("beat", Text(beat_dots(snap.step, config.beats_per_bar), style="green"))
-        table.add_row("", "")
-        table.add_row("mode", config.mode)
-        table.add_row("style", config.style)
-        table.add_row("temperature", f"{config.temperature:.2f}")
-        table.add_row("top-p", f"{config.top_p:.2f}")
-        table.add_row("answer", "as long as the call" if config.answer_bars is None else f"{config.answer_bars} bars")
-        table.add_row("variation", f"amount {config.amount:.2f}")
-        table.add_row("end silence", f"{config.end_silence_beats:g} beats")
-        table.add_row("metronome", "on" if config.metronome else "off")
-        table.add_row("turns", str(snap.turns))
+        row("tempo", f"{snap.bpm:.0f} BPM ({clock})", "b B")
+        row("beat", Text(beat_dots(snap.step, config.beats_per_bar), style="green", no_wrap=True))
+        row("", "")
+        row("mode", config.mode, "m")
+        row("style", config.style, "s")
+        row("temperature", f"{config.temperature:.2f}", "t T")
+        row("top-p", f"{config.top_p:.2f}", "p P")
+        row("answer", "as long as the call" if config.answer_bars is None else f"{config.answer_bars} bars", "a A")
+        row("variation", f"amount {config.amount:.2f}", "v V")
+        row("end silence", f"{config.end_silence_beats:g} beats", "e E")
+        row("metronome", "on" if config.metronome else "off", "k")
+        row("turns", str(snap.turns))
         controls = config.controls
-        table.add_row("knobs", f"CC {controls.temperature} temp, {controls.style} style, {controls.mode} mode")
+        row("knobs (CC)", f"temp {controls.temperature}, style {controls.style}, mode {controls.mode}", "l")
         if self.learning:
-            table.add_row("MIDI-learn", Text(f"move a knob for {self.learning}…", style="bold yellow reverse"))
+            row("MIDI-learn", Text(f"move a knob for {self.learning}…", style="bold yellow reverse"))
         if snap.last_cc is not None:
-            table.add_row("last CC", f"{snap.last_cc[0]} = {snap.last_cc[1]}")
+            row("last CC", f"{snap.last_cc[0]} = {snap.last_cc[1]}")
         message = self.notice or snap.message
         if message:
-            table.add_row("", Text(message, style="italic yellow", overflow="fold"))
+            row("", Text(message, style="italic yellow", overflow="fold"))
         return table
 
 
