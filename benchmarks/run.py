@@ -58,17 +58,21 @@ def time_calls(fn, repeats: int, warmup: int = 50) -> list[float]:
 
 
 def lstm_rows(style: str, repeats: int) -> list[Row]:
-    """Step latency (ORT vs torch eager, same weights) and a 64-step continuation."""
+    """Step latency (ORT vs torch eager, same weights; the live one-thread session vs
+    onnxruntime's default thread pool, whose tail is why the runtime uses one thread) and a
+    64-step continuation."""
+    import onnxruntime as ort
     import torch
 
     from livemelody.generate import continue_tokens, primer_tokens
-    from livemelody.models.registry import find_model, load_lstm
+    from livemelody.models.lstm import LstmSession
+    from livemelody.models.registry import find_model
     from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
     from livemelody.sampling import SamplingParams
     from training.lstm import lstm_from_onnx
 
-    session = load_lstm(style)
     json_path, meta = find_model("lstm", style)
+    session = LstmSession(json_path, meta)
     torch.set_num_threads(1)
     model = lstm_from_onnx(json_path.with_name(meta.onnx_file))
     primer, _, _ = primer_tokens(AH_VOUS_DIRAI_JE_MAMAN, session)
@@ -82,11 +86,18 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     h, c = model.zero_state(1)
     torch_token = torch.from_numpy(token)
 
+    default_session = ort.InferenceSession(str(json_path.with_name(meta.onnx_file)), providers=["CPUExecutionProvider"])
+    feed = {"tokens": token, "h": ort_state[0], "c": ort_state[1]}
+
+    def default_threads_step():
+        default_session.run(None, feed)
+
     def torch_step():
         with torch.no_grad():
             model(torch_token, h, c)
 
     ort_samples = time_calls(ort_step, repeats)
+    default_samples = time_calls(default_threads_step, repeats)
     torch_samples = time_calls(torch_step, repeats)
     rng = np.random.default_rng(0)
     params = SamplingParams(1.0, top_p=0.95)
@@ -97,6 +108,8 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     return [
         Row(f"LSTM {style} step, onnxruntime p50", ort_p50, "us"),
         Row(f"LSTM {style} step, onnxruntime p99", ort_p99, "us", "<= 100 us", ort_p99 <= 100),
+        Row(f"LSTM {style} step, onnxruntime p99.9, one thread (as the runtime opens it)", percentile_us(ort_samples, 99.9), "us"),
+        Row(f"LSTM {style} step, onnxruntime p99.9, default thread pool", percentile_us(default_samples, 99.9), "us"),
         Row(f"LSTM {style} step, torch eager p50", torch_p50, "us"),
         Row(f"LSTM {style} step, torch eager p99", torch_p99, "us"),
         Row(f"LSTM {style} step, eager / onnxruntime at p50", torch_p50 / ort_p50, "x", ">= 5x", torch_p50 / ort_p50 >= 5),

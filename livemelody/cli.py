@@ -11,6 +11,8 @@ import math
 import sys
 from pathlib import Path
 
+from livemelody.config import DEFAULT_STYLE
+
 EXIT_USAGE = 2
 
 
@@ -49,13 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     cont = commands.add_parser("continue", help="continue the melody of a MIDI file")
     cont.add_argument("input", type=Path, help="MIDI file whose top line is the primer")
-    cont.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
-    cont.add_argument("--style", default="deutsch", help="model style (see `livemelody styles`); default deutsch")
+    _file_options(cont)
     cont.add_argument("--temperature", type=_number(float, 0), default=1.0, help="0 = greedy; default 1.0")
     cont.add_argument("--top-k", type=_number(int, 0), default=0, help="keep the k likeliest tokens (0 = off)")
     cont.add_argument("--top-p", type=_number(float, 0, 1, low_open=True), default=1.0, help="nucleus mass in (0, 1]; 1 = off")
     cont.add_argument("--bars", type=_number(int, 1, 256), default=4, help="length of the continuation in bars; default 4")
-    cont.add_argument("--seed", type=_number(int, 0), default=None, help="random seed for a repeatable result")
+    _seed_option(cont)
 
     vary = commands.add_parser(
         "vary", help="variations of the melody of a MIDI file (VAE)",
@@ -64,14 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "starting on a bar line. The model takes phrases of 16 notes and rests: a longer melody is "
                     "cut to its first 16, a shorter one is padded and the variations trimmed back to its length.")
     vary.add_argument("input", type=Path, help="MIDI file whose top line is the phrase to vary")
-    vary.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
-    vary.add_argument("--style", default="deutsch", help="model style (see `livemelody styles`); default deutsch")
+    _file_options(vary)
     vary.add_argument("--amount", type=_number(float, 0), default=3.0,
                       help="how far from the original: z = mean + amount * sigma * noise. 0 is the reconstruction; "
                            "up to about 1 the phrase comes back nearly unchanged (the model learnt to absorb that "
                            "much noise); 2 to 4 change a few notes, 6 about half (docs/VAE.md); default 3")
     vary.add_argument("--count", type=_number(int, 1, 64), default=4, help="number of variations; default 4")
-    vary.add_argument("--seed", type=_number(int, 0), default=None, help="random seed for a repeatable result")
+    _seed_option(vary)
 
     morph = commands.add_parser(
         "morph", help="interpolate between the melodies of two MIDI files (VAE)",
@@ -81,8 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "rests at most (longer melodies are cut).")
     morph.add_argument("a", type=Path, help="MIDI file the path starts from")
     morph.add_argument("b", type=Path, help="MIDI file the path ends at")
-    morph.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
-    morph.add_argument("--style", default="deutsch", help="model style (see `livemelody styles`); default deutsch")
+    _file_options(morph)
     morph.add_argument("--steps", type=_number(int, 2, 64), default=5, help="phrases on the path, both ends included; default 5")
     morph.add_argument("--method", choices=["slerp", "linear"], default="slerp", help="spherical (default) or linear interpolation")
 
@@ -109,6 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _file_options(parser) -> None:
+    """The output file and the style, as ``continue``, ``vary`` and ``morph`` take them."""
+    parser.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
+    parser.add_argument("--style", default=DEFAULT_STYLE, help=f"model style (see `livemelody styles`); default {DEFAULT_STYLE}")
+
+
+def _seed_option(parser) -> None:
+    parser.add_argument("--seed", type=_number(int, 0), default=None, help="random seed for a repeatable result")
+
+
 def _port_options(parser) -> None:
     parser.add_argument("--in", dest="input", default=None, help="input port: name substring or index (default: the saved or last one used, else a virtual port)")
     parser.add_argument("--out", dest="output", default=None, help="output port: name substring or index (default: the saved or last one used, else a virtual port)")
@@ -118,7 +127,7 @@ def _port_options(parser) -> None:
 
 def _engine_options(parser) -> None:
     """Engine settings; each one left out comes from the settings file (then the defaults)."""
-    parser.add_argument("--style", default=None, help="model style (default: saved, else deutsch)")
+    parser.add_argument("--style", default=None, help=f"model style (default: saved, else {DEFAULT_STYLE})")
     parser.add_argument("--mode", choices=["continue", "vary"], default=None)
     parser.add_argument("--temperature", type=_number(float, 0), default=None, help="default: saved, else 1.0")
     parser.add_argument("--top-p", type=_number(float, 0, 1, low_open=True), default=None, help="default: saved, else 0.95")
@@ -260,8 +269,9 @@ def resolve_settings(args):
         find_model("lstm", config.style)
     except ModelError:
         if args.style is None:  # a saved style that is gone: say so, play the default
-            print(f"livemelody: warning: saved style {config.style!r} is not installed; using deutsch", file=sys.stderr)
-            config = config.changed(style="deutsch")
+            print(f"livemelody: warning: saved style {config.style!r} is not installed; using {DEFAULT_STYLE}",
+                  file=sys.stderr)
+            config = config.changed(style=DEFAULT_STYLE)
     changes = {}
     for dest, (name, convert) in _OVERRIDES.items():
         value = getattr(args, dest, None)
@@ -288,16 +298,13 @@ def _engine_options_from(args, demo: bool = False):
     from livemelody.midi.ports import default_api
 
     settings, config = resolve_settings(args)
+    common = dict(config=config, record=_record_path(args), seed=args.seed, realtime=args.realtime)
     if demo:
-        return settings, EngineOptions(config=config, api="loopback", input=None, output=None, record=_record_path(args),
-                                       seed=args.seed, demo=True, demo_turns=args.turns, realtime=args.realtime)
+        return settings, EngineOptions(api="loopback", input=None, output=None, demo=True, demo_turns=args.turns, **common)
     api = (args.api or settings.api or default_api()).lower()
-    given_in, given_out = args.input, args.output
-    if not args.virtual and api == (settings.api or api):
-        given_in, given_out = given_in or settings.input, given_out or settings.output
-    in_spec, out_spec = choose_ports(api, given_in, given_out, args.virtual)
-    return settings, EngineOptions(config=config, api=api, input=in_spec, output=out_spec, record=_record_path(args), seed=args.seed,
-                                   realtime=args.realtime)
+    saved = (settings.input, settings.output) if api == (settings.api or api) else (None, None)
+    in_spec, out_spec = choose_ports(api, args.input, args.output, args.virtual, saved)
+    return settings, EngineOptions(api=api, input=in_spec, output=out_spec, **common)
 
 
 def cmd_run(args) -> int:

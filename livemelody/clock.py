@@ -23,10 +23,11 @@ class Clock(Protocol):
 
 
 class MonotonicClock:
-    """The real clock: ``time.monotonic``; ``sleep_until`` sleeps then spins the last ~1 ms.
+    """The real clock: ``time.monotonic``; ``sleep_until`` sleeps, then spins the last 0.3 ms.
 
-    Plain ``time.sleep`` wakes 90-120 us late on these machines; sleeping until 0.3 ms before
-    the deadline and spinning the rest gives microsecond precision (docs: TIMING.md).
+    Plain ``time.sleep`` woke 90-120 us late on these machines (measured when the project
+    began); sleeping until 0.3 ms before the deadline and spinning the rest gives microsecond
+    precision (the engine send lateness rows of docs/BENCHMARKS.md).
     """
 
     SPIN_SECONDS = 0.0003

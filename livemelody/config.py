@@ -14,6 +14,10 @@ ANSWER_STARTS = ("step", "beat", "bar")
 CLOCK_SOURCES = ("internal", "external")
 
 
+
+DEFAULT_STYLE = "deutsch"
+"""The style played when none is chosen (and when a saved one is no longer installed)."""
+
 @dataclass(frozen=True)
 class ControlMap:
     """Controller numbers that steer the engine (None = unmapped).
@@ -50,7 +54,7 @@ class ControlMap:
 class EngineConfig:
     """Everything the live engine needs to know; every field can be changed while playing."""
 
-    style: str = "deutsch"
+    style: str = DEFAULT_STYLE
     mode: str = "continue"
     temperature: float = 1.0
     top_p: float = 0.95

@@ -6,7 +6,6 @@ import mido
 import pytest
 
 from livemelody.cli import main
-from livemelody.events import Note
 from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
 from tests.conftest import write_midi
 

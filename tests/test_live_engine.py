@@ -26,12 +26,17 @@ def sessions():
     return {"tiny": LstmSession(TINY_JSON), "tiny2": LstmSession(TINY_JSON)}
 
 
-def make(sessions, **changes):
+def make(sessions, variator=None, **changes):
     clock = Clock()
     out = FakeOutput(clock.now)
     sched = Scheduler(out.send, clock.now)
     config = EngineConfig(style="tiny", bpm=BPM, **changes)
-    return EngineCore(config, sessions, sched, 0.0, seed=1), sched, out, clock
+    return EngineCore(config, sessions, sched, 0.0, seed=1, variator=variator), sched, out, clock
+
+
+def octave_up(style, notes, amount, rng):
+    """A stand-in variator: the call an octave higher."""
+    return [n.__class__(n.pitch + 12, n.start, n.duration, n.velocity) for n in notes]
 
 
 def run_until(core, sched, clock, t, dt=0.005):
@@ -169,12 +174,9 @@ def test_vary_mode_plays_the_variators_notes_on_the_grid(sessions):
 
     def variator(style, notes, amount, rng):
         calls.append((style, len(notes), amount))
-        return [n.__class__(n.pitch + 12, n.start, n.duration, n.velocity) for n in notes]
+        return octave_up(style, notes, amount, rng)
 
-    clock = Clock()
-    out = FakeOutput(clock.now)
-    sched = Scheduler(out.send, clock.now)
-    core = EngineCore(EngineConfig(style="tiny", bpm=BPM, answer_start="bar"), sessions, sched, 0.0, seed=1, variator=variator)
+    core, sched, out, clock = make(sessions, variator, answer_start="bar")
     core.handle(0.0, [0xB0, 27, 127])  # amount knob
     core.handle(0.0, [0xB0, 22, 127])  # mode knob: vary
     assert core.config.mode == "vary" and core.config.amount == 6.0
@@ -225,14 +227,7 @@ def run_recording_states(core, sched, clock, t, dt=0.005):
 
 @pytest.mark.parametrize("mode", ["continue", "vary"])
 def test_the_engine_answers_until_the_last_note_off_sounds(sessions, mode):
-    def octave_up(style, notes, amount, rng):
-        return [n.__class__(n.pitch + 12, n.start, n.duration, n.velocity) for n in notes]
-
-    clock = Clock()
-    out = FakeOutput(clock.now)
-    sched = Scheduler(out.send, clock.now)
-    core = EngineCore(EngineConfig(style="tiny", bpm=BPM, answer_start="step", answer_bars=1, mode=mode), sessions, sched,
-                      0.0, seed=1, variator=octave_up)
+    core, sched, out, clock = make(sessions, octave_up, answer_start="step", answer_bars=1, mode=mode)
     perform(core, sched, clock, play(core, D_MAJOR_CALL), until=24 * STEP)
     changes = run_recording_states(core, sched, clock, 70 * STEP)
     idle_at = next(t for t, state in changes if state == IDLE)
@@ -256,14 +251,7 @@ def test_a_note_in_the_answers_last_half_step_starts_a_call_even_without_stop_on
 
 
 def test_a_stopped_variation_leaves_no_future_notes_in_the_roll(sessions):
-    def octave_up(style, notes, amount, rng):
-        return [n.__class__(n.pitch + 12, n.start, n.duration, n.velocity) for n in notes]
-
-    clock = Clock()
-    out = FakeOutput(clock.now)
-    sched = Scheduler(out.send, clock.now)
-    core = EngineCore(EngineConfig(style="tiny", bpm=BPM, answer_start="step", mode="vary"), sessions, sched, 0.0,
-                      seed=1, variator=octave_up)
+    core, sched, out, clock = make(sessions, octave_up, answer_start="step", mode="vary")
     perform(core, sched, clock, play(core, D_MAJOR_CALL), until=33 * STEP)  # the variation starts at step 28
     barge_in = core.transport.grid.nearest_step(clock.t)
     core.handle(clock.t, [0x90, 60, 90])

@@ -43,3 +43,17 @@ def test_none_is_written_as_the_string_none():
     text = dump_settings(Settings(EngineConfig(answer_bars=None, controls=ControlMap(panic=None))))
     assert 'answer_bars = "none"' in text and 'panic = "none"' in text
     assert parse_settings(text)[0].config.controls.panic is None
+
+
+def test_ports_come_as_given_else_saved_else_remembered_if_present_else_virtual(tmp_path, monkeypatch):
+    from livemelody.live import headless
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    present = (["keys A", "keys B"], ["synth X"])
+    monkeypatch.setattr(headless, "list_ports", lambda api: present)
+    headless.remember_ports("jack", "keys B", "synth gone")  # what `run` used last time
+    assert headless.choose_ports("jack", None, None, False) == ("keys B", None)  # a port that is gone: virtual
+    assert headless.choose_ports("jack", None, None, False, saved=("keys A", "synth X")) == ("keys A", "synth X")
+    assert headless.choose_ports("jack", None, None, False, saved=("keys gone", None)) == ("keys B", None)
+    assert headless.choose_ports("jack", "typed", "typed out", False, saved=("keys A", "synth X")) == ("typed", "typed out")
+    assert headless.choose_ports("jack", None, None, True, saved=("keys A", "synth X")) == (None, None)

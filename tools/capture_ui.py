@@ -16,25 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.ui.terminal import REPO, program_env
+
 DOC = REPO / "docs" / "UI.md"
 CALL_IN_D = [(62, 2), (62, 2), (69, 2), (69, 2), (71, 2), (71, 2), (69, 4)]
 """(MIDI pitch, length in 16th steps): "Ah vous dirais-je maman", bars 1-2, in D."""
-
-
-def _env(home: Path, extra: dict | None = None) -> dict:
-    env = {"PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": home / "config", "XDG_DATA_HOME": home / "data",
-           "XDG_STATE_HOME": home / "state", "TERM": "xterm-256color"}
-    return {**env, **(extra or {})}
-
-
-def _play(player, bpm: float) -> None:
-    step = 60 / bpm / 4
-    origin, at, events = time.monotonic() + 0.05, 0, []
-    for pitch, length in CALL_IN_D:
-        events += [(at * step, [0x90, pitch, 100]), ((at + length) * step - 0.02, [0x80, pitch, 0])]
-        at += length
-    player.play(events, origin)
 
 
 def _close_and_quit(terminal) -> None:
@@ -50,7 +36,7 @@ def capture_demo(home: Path, width: int, height: int) -> tuple[str, str]:
     from tests.ui.terminal import Terminal
 
     terminal = Terminal(f"capture-demo-{os.getpid()}", width, height)
-    terminal.start(f"{sys.executable} -m livemelody.cli demo --style han --bpm 160 --no-audio --no-record", _env(home),
+    terminal.start(f"{sys.executable} -m livemelody.cli demo --style han --bpm 160 --no-audio --no-record", program_env(home),
                    str(REPO))
     try:
         terminal.wait_for(lambda s: re.search(r"\b1\s+\d+ notes/", s), 40, "the first turn")
@@ -64,19 +50,18 @@ def capture_demo(home: Path, width: int, height: int) -> tuple[str, str]:
         terminal.close()
 
 
-def capture_dashboard(home: Path, width: int, height: int, server) -> tuple[str, str]:
-    """(the dashboard over JACK while it answers, the port picker)."""
+def capture_dashboard(home: Path, width: int, height: int, server, picker: bool = True) -> tuple[str, str | None]:
+    """(the dashboard over JACK while it answers, the port picker if ``picker``)."""
     from tests.live.jack import Listener, Player
     from tests.ui.terminal import Terminal
 
     player, synth = Player("keyboard"), Listener("synth")
-    jack_env = {k: v for k, v in server.env().items() if k.startswith(("JACK_", "LIVEMELODY_"))}
     terminal = Terminal(f"capture-dash-{os.getpid()}-{width}", width, height)
     terminal.start(f"{sys.executable} -m livemelody.cli dashboard --api jack --in keyboard:player --out synth:in "
-                   "--bpm 120 --metronome --answer-bars 2 --no-record", _env(home, jack_env), str(REPO))
+                   "--bpm 120 --metronome --answer-bars 2 --no-record", program_env(home, server.client_env()), str(REPO))
     try:
         terminal.wait_for(lambda s: re.search(r"state\s+IDLE", s), 30, "the engine")
-        _play(player, 120)
+        player.play_notes(CALL_IN_D, 60 / 120 / 4)
         terminal.wait_for(lambda s: re.search(r"state\s+ANSWERING", s), 10, "the answer")
         for key in ("t", "t", "s"):
             terminal.keys(key)
@@ -85,10 +70,12 @@ def capture_dashboard(home: Path, width: int, height: int, server) -> tuple[str,
         time.sleep(1.0)
         dashboard = terminal.screen()
         terminal.wait_for(lambda s: re.search(r"state\s+IDLE", s), 10, "the end of the answer")
-        terminal.keys("o")
-        picker = terminal.wait_for(lambda s: "MIDI ports:" in s and "synth:in" in s, 10, "the picker")
+        picker_screen = None
+        if picker:
+            terminal.keys("o")
+            picker_screen = terminal.wait_for(lambda s: "MIDI ports:" in s and "synth:in" in s, 10, "the picker")
         _close_and_quit(terminal)
-        return dashboard, picker
+        return dashboard, picker_screen
     finally:
         terminal.close()
         player.close()
@@ -113,7 +100,7 @@ def main() -> int:
         try:
             with server.as_default():
                 dashboard, picker = capture_dashboard(home, 120, 34, server)
-                small, _ = capture_dashboard(home / "small", 80, 24, server)  # fresh settings
+                small, _ = capture_dashboard(home / "small", 80, 24, server, picker=False)  # fresh settings
         finally:
             server.stop()
     DOC.write_text(f"""# The dashboard and the demo

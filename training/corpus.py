@@ -48,14 +48,11 @@ def corpus_folder() -> Path:
 
 
 def split_tunes(abc_text: str) -> list[tuple[str, str]]:
-    """(X number, ABC text with the file header) of every tune in an ABC file."""
-    parts = re.split(r"(?m)^(?=X:)", abc_text)
-    header, tunes = "", []
-    for part in parts:
+    """(X number, ABC text) of every tune in an ABC file; text before the first tune is dropped."""
+    tunes = []
+    for part in re.split(r"(?m)^(?=X:)", abc_text):
         match = re.match(r"X:\s*(\S+)", part)
-        if match is None:
-            header += part
-        else:
+        if match is not None:
             tunes.append((match.group(1), part))
     return tunes
 

@@ -11,6 +11,7 @@ import torch
 
 from livemelody.encoding import STEPS_PER_QUARTER, Vocabulary
 from livemelody.models.metadata import EncodingInfo, ModelMetadata, file_sha256
+from livemelody.models.onnx import open_session
 from livemelody.encoding.phrase import DURATION_STEPS, PITCH_HIGH, PITCH_LOW, PITCH_SYMBOLS
 from training import vae as vae_graphs
 from training.lstm import INPUT_NAMES, OUTPUT_NAMES, MelodyLSTM, export_onnx
@@ -18,20 +19,11 @@ from training.lstm import INPUT_NAMES, OUTPUT_NAMES, MelodyLSTM, export_onnx
 OPSET = 17
 
 
-def _ort_session(onnx_path: Path):
-    """A plain one-thread onnxruntime session (parity checks need no live settings)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-
-
 def parity_max_abs_diff(model: MelodyLSTM, onnx_path: Path, steps: int = 256, seed: int = 0) -> float:
     """Largest |logit| difference between torch and onnxruntime over ``steps`` single-token
     calls with the state fed back, after a 32-token primer in one call."""
     model.eval()
-    session = _ort_session(onnx_path)
+    session = open_session(onnx_path)
     rng = np.random.default_rng(seed)
     tokens = rng.integers(0, model.vocab_size, size=(1, 32 + steps), dtype=np.int64)
     h, c = model.zero_state(1)
@@ -66,22 +58,20 @@ def export_lstm(
     onnx_path = out_dir / f"{name}.onnx"
     export_onnx(model, onnx_path, OPSET)
     metrics = {**metrics, "onnx_parity_max_abs": parity_max_abs_diff(model, onnx_path)}
-    metadata = ModelMetadata(
-        kind="lstm",
-        name=name,
-        style=style,
-        onnx_file=onnx_path.name,
-        onnx_sha256=file_sha256(onnx_path),
-        opset=OPSET,
-        inputs=list(INPUT_NAMES),
-        outputs=list(OUTPUT_NAMES),
-        encoding=EncodingInfo(STEPS_PER_QUARTER, vocab.low, vocab.high, vocab.symbols),
-        dimensions={"vocab_size": vocab.size, "hidden_size": model.hidden_size, "num_layers": 1},
-        training=training,
-        data=data,
-        metrics=metrics,
-    )
-    json_path = out_dir / f"{name}.json"
+    return _write_sidecar(onnx_path, kind="lstm", style=style, io=(INPUT_NAMES, OUTPUT_NAMES),
+                          encoding=EncodingInfo(STEPS_PER_QUARTER, vocab.low, vocab.high, vocab.symbols),
+                          dimensions={"vocab_size": vocab.size, "hidden_size": model.hidden_size, "num_layers": 1},
+                          training=training, data=data, metrics=metrics)
+
+
+def _write_sidecar(onnx_path: Path, *, kind: str, style: str, io: tuple, encoding: EncodingInfo, dimensions: dict,
+                   training: dict, data: dict, metrics: dict) -> tuple[Path, ModelMetadata]:
+    """Write ``onnx_path``'s JSON sidecar beside it (name, file hash, opset filled in); return
+    its path and the metadata. ``io``: (input names, output names)."""
+    metadata = ModelMetadata(kind=kind, name=onnx_path.stem, style=style, onnx_file=onnx_path.name,
+                             onnx_sha256=file_sha256(onnx_path), opset=OPSET, inputs=list(io[0]), outputs=list(io[1]),
+                             encoding=encoding, dimensions=dimensions, training=training, data=data, metrics=metrics)
+    json_path = onnx_path.with_suffix(".json")
     metadata.save(json_path)
     return json_path, metadata
 
@@ -95,7 +85,7 @@ def vae_parity_max_abs_diff(model: vae_graphs.PhraseVAE, encoder_path: Path, dec
     rng = np.random.default_rng(seed)
     pitches = rng.integers(0, shape.pitch_classes, size=(batch, shape.length), dtype=np.int64)
     durations = rng.integers(0, shape.duration_classes, size=(batch, shape.length), dtype=np.int64)
-    encoder, decoder = _ort_session(encoder_path), _ort_session(decoder_path)
+    encoder, decoder = open_session(encoder_path), open_session(decoder_path)
     with torch.no_grad():
         torch_mean, torch_sigma = vae_graphs.EncoderGraph(model)(torch.from_numpy(pitches), torch.from_numpy(durations))
         mean, sigma = encoder.run(None, {"pitches": pitches, "durations": durations})
@@ -144,25 +134,8 @@ def export_vae(
           "decoder": (vae_graphs.DECODER_INPUTS, vae_graphs.DECODER_OUTPUTS)}
     part_metrics = {"encoder": {**metrics, "onnx_parity_max_abs": parity},
                     "decoder": {"onnx_parity_max_abs": parity, "see": f"{name}_encoder.json"}}
-    json_paths = []
-    for part, onnx_path in paths.items():
-        metadata = ModelMetadata(
-            kind=f"vae_{part}",
-            name=f"{name}_{part}",
-            style=style,
-            onnx_file=onnx_path.name,
-            onnx_sha256=file_sha256(onnx_path),
-            opset=OPSET,
-            inputs=list(io[part][0]),
-            outputs=list(io[part][1]),
-            encoding=EncodingInfo(STEPS_PER_QUARTER, PITCH_LOW, PITCH_HIGH, list(PITCH_SYMBOLS),
-                                  duration_steps=list(DURATION_STEPS)),
-            dimensions=dimensions,
-            training=training,
-            data=data,
-            metrics=part_metrics[part],
-        )
-        json_path = out_dir / f"{name}_{part}.json"
-        metadata.save(json_path)
-        json_paths.append(json_path)
+    encoding = EncodingInfo(STEPS_PER_QUARTER, PITCH_LOW, PITCH_HIGH, list(PITCH_SYMBOLS), duration_steps=list(DURATION_STEPS))
+    json_paths = [_write_sidecar(onnx_path, kind=f"vae_{part}", style=style, io=io[part], encoding=encoding,
+                                 dimensions=dimensions, training=training, data=data, metrics=part_metrics[part])[0]
+                  for part, onnx_path in paths.items()]
     return json_paths[0], json_paths[1]

@@ -47,12 +47,12 @@ from training.vae import (
     PhraseVAE,
     SeedVAE,
     kl_divergence,
-    parameter_count,
     reconstruction_nats,
     round_to_float16,
     seed_loss,
 )
-from training.vae_metrics import edit_distance, melody_statistics, phrase_events, reconstruction
+from training.lstm import parameter_count
+from training.vae_metrics import edit_distance, melody_statistics, phrase_events, real_mask, reconstruction
 from livemelody.encoding.phrase import DURATION_STEPS, PITCH_CLASSES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -194,7 +194,7 @@ def train_seed(config: VaeConfig, phrases: dict[str, Phrases]) -> tuple[SeedVAE,
     def validate(model):
         mean, logvar = model.encode(x_valid)
         ids = seed_ids(config.model, model.decode(mean).numpy())
-        ok = (ids == target)[np.arange(PHRASE_LENGTH)[None, :] < valid.lengths[:, None]]
+        ok = (ids == target)[real_mask(valid.lengths, PHRASE_LENGTH)]
         recon, m, lv = model(x_valid)
         return {"loss_per_phrase": float(seed_loss(x_valid, recon, m, lv)) / len(x_valid), "exact": float(ok.mean())}
 

@@ -207,10 +207,6 @@ def export_onnx(vae: PhraseVAE, encoder_path, decoder_path, opset: int = 17) -> 
         store_weights_as_float16(path)
 
 
-def parameter_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def vae_from_onnx(encoder_path, decoder_path) -> PhraseVAE:
     """Rebuild the torch model from an exported encoder and decoder (same weights; eval mode).
 

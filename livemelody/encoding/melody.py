@@ -64,7 +64,7 @@ def tokens_to_notes(
     """
     notes: list[Note] = []
     current: tuple[int, int] | None = None  # (pitch, onset step) of the sounding note
-    step = start
+    step = start  # the step after the last token, once the loop has run (an empty melody: start)
     for step_offset, token in enumerate(tokens):
         step = start + step_offset
         if token == HOLD_ID:

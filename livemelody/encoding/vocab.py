@@ -76,11 +76,6 @@ class Vocabulary:
             raise ValueError(f"id {token_id} is not a pitch")
         return token_id - FIRST_PITCH_ID + self.low
 
-    @property
-    def pitch_ids(self) -> range:
-        """Ids of all note onsets."""
-        return range(FIRST_PITCH_ID, self.size)
-
     @classmethod
     def from_symbols(cls, symbols: list[str]) -> "Vocabulary":
         """Rebuild from a metadata ``symbols`` list, checking it has this module's layout."""

@@ -50,10 +50,6 @@ class CallTracker:
         self._line: _LineNote | None = None
         self._last_kind = "rest"
 
-    @property
-    def started(self) -> bool:
-        return self.first_step is not None
-
     def note_on(self, step: int, pitch: int, velocity: int) -> None:
         """A key went down at (quantised) ``step``; a step already final moves to the next."""
         if self.last_final is not None and step <= self.last_final:

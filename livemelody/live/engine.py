@@ -168,24 +168,21 @@ class EngineCore:
             self._control(stamp, data[1], data[2])
 
     def _note_on(self, stamp: float, pitch: int, velocity: int) -> None:
+        step = self.transport.grid.nearest_step(stamp)
         if self._answer_done_at is not None:  # only the answer's last note-off is pending: it is over
             self.state, self._answer_done_at = IDLE, None
         if self.state in (WAITING, ANSWERING):
             if not self.config.stop_on_player:
                 return
-            step = self.transport.grid.nearest_step(stamp)
-            self.sink.cancel(AI, stamp)
-            self._answer = None
-            self._close_ai_note(step)
-            self._cut_ai_roll(step)
+            self._stop_answer(step, stamp)
             self.message = "player took over: answer stopped"
         if self.state != LISTENING:
-            self._reset_call(self.transport.grid.nearest_step(stamp))
+            self._reset_call(step)
             for model in self.models.values():
                 model.reset()
             self.state = LISTENING
             self.key = None
-        self.call.note_on(self.transport.grid.nearest_step(stamp), pitch, velocity)
+        self.call.note_on(step, pitch, velocity)
 
     def _control(self, stamp: float, number: int, value: int) -> None:
         if number == SUSTAIN:
@@ -263,10 +260,10 @@ class EngineCore:
         expected = math.floor(grid.step_at(now) - 0.5) + 1
         if abs(expected - self._next_step) > 8:  # the grid jumped (clock Start, SPP): resync
             if self.state != IDLE:
-                self.sink.cancel(AI, now)
-                self.state, self._answer, self._answer_done_at = IDLE, None, None
-                self._ai_note = None
-                self.call.reset()
+                step = grid.nearest_step(now)
+                self._stop_answer(step, now)
+                self._reset_call(step)
+                self.state, self._end_requested = IDLE, False
             self._next_step = expected
             return
         while grid.time_of(self._next_step + 0.5) <= now:
@@ -375,6 +372,14 @@ class EngineCore:
             if answer.first:
                 answer.first = False
                 self._log_turn(answer, due, now)
+
+    def _stop_answer(self, step: int, now: float) -> None:
+        """Stop the answer at once (the player took over, or the grid jumped): its pending
+        events go, its sounding note is released, the roll keeps only what sounded."""
+        self.sink.cancel(AI, now)
+        self._answer, self._answer_done_at = None, None
+        self._close_ai_note(step)
+        self._cut_ai_roll(step)
 
     def _finish_answer(self, last_off: float) -> None:
         """Every event of the answer is scheduled; it stays ``answering`` until ``last_off``

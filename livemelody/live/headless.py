@@ -45,17 +45,23 @@ def remember_ports(api: str, input_name: str, output_name: str) -> None:
         pass
 
 
-def choose_ports(api: str, given_in: str | None, given_out: str | None, virtual: bool) -> tuple[str | None, str | None]:
-    """Ports to open: as given; else the remembered ones if they exist now; else virtual."""
+def choose_ports(api: str, given_in: str | None, given_out: str | None, virtual: bool,
+                 saved: tuple[str | None, str | None] = (None, None)) -> tuple[str | None, str | None]:
+    """Ports to open: as given; else the first candidate that exists now, the ``saved`` ones
+    (the settings file's, picked in the dashboard) before the ones ``run`` last used; else
+    virtual. A port that is gone is never chosen unasked: the musician gets virtual ports
+    rather than an error."""
     if virtual:
         return None, None
     remembered = remembered_ports(api)
-    if (given_in is None and "input" in remembered) or (given_out is None and "output" in remembered):
+    candidates_in = [name for name in (saved[0], remembered.get("input")) if name]
+    candidates_out = [name for name in (saved[1], remembered.get("output")) if name]
+    if (given_in is None and candidates_in) or (given_out is None and candidates_out):
         inputs, outputs = list_ports(api)
-        if given_in is None and remembered.get("input") in inputs:
-            given_in = remembered["input"]
-        if given_out is None and remembered.get("output") in outputs:
-            given_out = remembered["output"]
+        if given_in is None:
+            given_in = next((name for name in candidates_in if name in inputs), None)
+        if given_out is None:
+            given_out = next((name for name in candidates_out if name in outputs), None)
     return given_in, given_out
 
 
@@ -65,9 +71,10 @@ def describe(turn: Turn, number: int) -> str:
             f"ready {turn.ready_early * 1000:.1f} ms early")
 
 
-def run_headless(options: EngineOptions, out=sys.stdout, duration: float | None = None,
+def run_headless(options: EngineOptions, out=None, duration: float | None = None,
                  until: Callable[[Snapshot], bool] | None = None) -> int:
-    """Run until Ctrl-C, ``duration`` seconds, or ``until(snapshot)`` is true."""
+    """Run until Ctrl-C, ``duration`` seconds, or ``until(snapshot)`` is true; prints to
+    ``out`` (None: the current ``sys.stdout``, looked up when printing)."""
     handle = EngineHandle(options).start()
     info = handle.info
     if not options.demo:
@@ -113,7 +120,7 @@ def run_headless(options: EngineOptions, out=sys.stdout, duration: float | None 
     return 0
 
 
-def print_ports(api: str, out=sys.stdout) -> int:
+def print_ports(api: str, out=None) -> int:
     inputs, outputs = list_ports(api)
     print(f"MIDI API: {api}", file=out)
     for title, names in (("inputs", inputs), ("outputs", outputs)):

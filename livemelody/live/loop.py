@@ -1,8 +1,9 @@
 """The real-time loop: one thread that drains input, advances the engine and sends on time.
 
 One thread does it all, so the engine and the scheduler never wait for each other's GIL.
-Between events it blocks on the input queue (so a played note wakes it at once); in the last
-millisecond before an event it spins, which sends within microseconds of the due time.
+Between events it blocks on the input queue (so a played note wakes it at once); from half a
+millisecond before an event it hands over to ``clock.sleep_until``, which sleeps and then spins
+the last 0.3 ms, so events go out within microseconds of their due time.
 Whatever way the loop ends (stop, exception, Ctrl-C), it sends the panic before returning.
 """
 
@@ -26,7 +27,8 @@ from livemelody.midi.ports import StampQueue
 from livemelody.models.lstm import LstmSession
 
 SPIN_SECONDS = 0.0005
-"""Spin (instead of blocking) when the next deadline is nearer than this."""
+"""Hand over to ``clock.sleep_until`` (instead of waiting on the input queue) when the next
+deadline is nearer than this."""
 IDLE_WAKE_SECONDS = 0.05
 PUBLISH_SECONDS = 0.05
 GC_SECONDS = 1.0
@@ -40,7 +42,7 @@ STATS_SECONDS = 1.0
 class RealtimeLoop:
     """Runs an :class:`EngineCore` and a :class:`Scheduler` against real or fake ports.
 
-    ``queue`` is filled by the input port's callback; ``send`` writes to the output port;
+    ``queue`` is filled by the input port's polling thread; ``send`` writes to the output port;
     ``publish`` receives a :class:`Snapshot` about every 50 ms (never blocking the loop).
     Commands from other threads go through :meth:`submit`.
     """
@@ -69,11 +71,11 @@ class RealtimeLoop:
         """Run ``core.<name>(*args, **kwargs)`` on the loop's thread (or a loop method for
         names starting with ``loop_``); wakes the loop."""
         self.commands.put((name, args, kwargs))
-        self.queue._wake.set()
+        self.queue.wake()
 
     def stop(self) -> None:
         self._stop.set()
-        self.queue._wake.set()
+        self.queue.wake()
 
     # ---- the loop's thread -------------------------------------------------------------
     def run(self) -> None:

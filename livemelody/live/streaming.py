@@ -13,7 +13,7 @@ import numpy as np
 
 from livemelody.encoding import fold_pitch
 from livemelody.encoding.vocab import DELIMITER_ID
-from livemelody.models.lstm import LstmSession, State
+from livemelody.models.lstm import LstmSession
 
 SHIFTS = tuple(range(-6, 6))
 
@@ -25,6 +25,10 @@ class StreamingLstm:
         self.session = session
         self.vocab = session.vocab
         self._warm_up()
+        tokens = np.full((len(SHIFTS), 1), DELIMITER_ID, dtype=np.int64)
+        logits, self._start_state = self.session.run(tokens, self.session.zero_state(len(SHIFTS)))
+        self._start_logits = logits[:, -1]
+        """Every row after the song delimiter: where each call starts (computed once)."""
         self.reset()
 
     def _warm_up(self) -> None:
@@ -35,10 +39,9 @@ class StreamingLstm:
                 self.session.run(np.full((batch, 1), DELIMITER_ID, dtype=np.int64), self.session.zero_state(batch))
 
     def reset(self) -> None:
-        """Start a call: every row sees the song delimiter."""
-        tokens = np.full((len(SHIFTS), 1), DELIMITER_ID, dtype=np.int64)
-        logits, self._state = self.session.run(tokens, self.session.zero_state(len(SHIFTS)))
-        self._logits = logits[:, -1]
+        """Start a call: every row sees the song delimiter. No model run: the arrays are never
+        written into, only replaced, so the start state is shared, not copied."""
+        self._state, self._logits = self._start_state, self._start_logits
         self.shift: int | None = None
 
     def feed_call(self, token_id: int | None, pitch: int | None) -> None:
@@ -71,6 +74,3 @@ class StreamingLstm:
     def _run(self, tokens: np.ndarray) -> None:
         logits, self._state = self.session.run(tokens, self._state)
         self._logits = logits[:, -1]
-
-    def state(self) -> State:
-        return self._state

@@ -59,19 +59,13 @@ class FakeOutput:
 
 
 class NullOutput:
-    """An output that sends nowhere (the demo's loopback when no synth is attached); it keeps
-    only a count and the last few messages, so a long session does not grow."""
+    """An output that sends nowhere (the demo's loopback when no synth is attached)."""
 
-    def __init__(self, name: str = "demo out (loopback)", keep: int = 256):
-        import collections
-
+    def __init__(self, name: str = "demo out (loopback)"):
         self.name = name
-        self.count = 0
-        self.recent: collections.deque[list[int]] = collections.deque(maxlen=keep)
 
     def send(self, data: list[int]) -> None:
-        self.count += 1
-        self.recent.append(list(data))
+        pass
 
     def close(self) -> None:
         pass

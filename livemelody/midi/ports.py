@@ -1,8 +1,8 @@
 """The only module that opens MIDI ports: list, open by name or index, virtual ports, API choice.
 
-Built on python-rtmidi directly (mido parses the bytes later, off the callback thread). The
-input callback runs on RtMidi's thread and only stamps the raw bytes with the monotonic
-clock and appends them to a bounded queue; nothing else happens there.
+Built on python-rtmidi directly. An input is read by a polling thread (no Python callback on
+RtMidi's thread; see :class:`RtInput`), which stamps the raw bytes with the monotonic clock
+and appends them to a bounded :class:`StampQueue`; nothing else happens there.
 
 APIs: ``alsa`` (Linux default), ``jack``, ``coremidi`` (macOS), ``winmm`` (Windows), chosen
 by argument or by the ``LIVEMELODY_MIDI_API`` environment variable.
@@ -157,7 +157,8 @@ class OutputPort(Protocol):
 
 @dataclass
 class StampQueue:
-    """Bounded, thread-safe queue of stamped messages filled by a MIDI callback."""
+    """Bounded, thread-safe queue of stamped messages, filled by the input's polling thread and
+    drained by the real-time loop, which also waits on it (:meth:`wake` ends the wait early)."""
 
     limit: int = INPUT_QUEUE_LIMIT
     dropped: int = 0
@@ -172,14 +173,20 @@ class StampQueue:
         self._wake.set()
 
     def drain(self) -> list[Stamped]:
+        # Clear before draining: a message put meanwhile sets the flag again, so it is never
+        # left in the queue with the loop asleep.
+        self._wake.clear()
         items = []
         while self._items:
             items.append(self._items.popleft())
-        self._wake.clear()
         return items
 
+    def wake(self) -> None:
+        """End a :meth:`wait` now (a command or a stop for the loop)."""
+        self._wake.set()
+
     def wait(self, timeout: float) -> bool:
-        """Block up to ``timeout`` seconds for a message; True if one is waiting."""
+        """Block up to ``timeout`` seconds for a message or a :meth:`wake`; True if woken."""
         return self._wake.wait(timeout)
 
 

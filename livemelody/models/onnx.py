@@ -12,8 +12,10 @@ from livemelody.models.metadata import ModelError
 def open_session(onnx_path: Path) -> ort.InferenceSession:
     """A CPU session with one intra-op and one inter-op thread.
 
-    One thread: the models are small, and onnxruntime's default thread pool gave 3-8 ms
-    spikes at p99.9 on these machines (docs/TIMING.md), which a live instrument cannot afford.
+    One thread: a step of these small models takes about 25 us, so a pool has nothing to share
+    out, while its worker threads (which spin between runs by default) would compete with the
+    engine's real-time thread for the cores. docs/BENCHMARKS.md measures the tail of both on
+    an otherwise idle machine, where they are alike.
     """
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1

@@ -18,13 +18,14 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from livemelody.config import EngineConfig
 from livemelody.live.process import EngineHandle, EngineOptions
 from livemelody.settings import Settings, save_settings
-from livemelody.ui.logic import EngineRunner, MidiLearn, roll_key, status_key, step_setting
+from livemelody.ui.logic import EngineRunner, MidiLearn, key_hints, roll_key, status_key, step_setting
 from livemelody.ui.widgets import PianoRoll, StatusPanel, TurnLog
 
 POLL_SECONDS = 0.05
@@ -50,13 +51,13 @@ class HelpScreen(ModalScreen):
 
 
 class PortScreen(ModalScreen[tuple[str | None, str | None] | None]):
-    """Pick an input and an output; Enter on the output list applies, Esc cancels."""
+    """Pick an input and an output: Enter picks in a list, ``a`` applies, Esc cancels."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("a", "apply", "Apply")]
 
     def __init__(self, inputs: list[str], outputs: list[str], current: tuple[str, str]):
         super().__init__()
-        self.inputs, self.outputs, self.current = [VIRTUAL, *inputs], [VIRTUAL, *outputs], current
+        self.inputs, self.outputs = [VIRTUAL, *inputs], [VIRTUAL, *outputs]
         self.chosen = list(current)
 
     def compose(self) -> ComposeResult:
@@ -159,7 +160,9 @@ class LiveMelodyApp(App):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(StatusPanel).border_title = "engine"
+        status = self.query_one(StatusPanel)
+        status.border_title = "engine"
+        status.hints = key_hints(self.BINDINGS)
         self.query_one(PianoRoll).border_title = "roll: player cyan, AI magenta"
         self.query_one(TurnLog).border_title = "turns"
         self.runner.start(self.options)
@@ -179,7 +182,10 @@ class LiveMelodyApp(App):
 
     def poll(self) -> None:
         """Read the latest snapshot and set the widgets from it (never waits for the engine)."""
-        status = self.query_one(StatusPanel)
+        try:
+            status = self.query_one(StatusPanel)
+        except NoMatches:  # the app is closing: a last tick after its widgets went
+            return
         if self.runner.generation != self._generation:
             self._generation = self.runner.generation
             self._turns_seen = 0
@@ -284,21 +290,10 @@ class LiveMelodyApp(App):
             return
         self.options = replace(self.options, input=chosen[0], output=chosen[1], config=self.config)
         self.settings = self.settings.changed(api=self.options.api, input=chosen[0], output=chosen[1])
-        self._persist_now()
+        self._persist()
         status = self.query_one(StatusPanel)
         status.snapshot, status.notice = None, "restarting the engine on the new ports…"
         self.runner.start(self.options)  # the old engine stops first, with its panic
-
-    def _persist_now(self) -> None:
-        if self.save is not None:
-            try:
-                self.save(self.settings)
-            except OSError:
-                pass
-        self._saved = self.settings
-
-    async def action_quit(self) -> None:
-        self.exit()
 
     def shutdown(self) -> dict | None:
         """Stop the engine (with its panic); call after the app has exited."""

@@ -7,6 +7,7 @@ Everything here is plain Python, tested without a terminal; the widgets only dra
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from dataclasses import fields, replace
 from typing import Callable, Sequence
@@ -121,6 +122,24 @@ def roll_cells(notes: Sequence[RollNote], now_step: int, width: int, height: int
     return bottom, ["".join(r) for r in rows]
 
 
+KEY_SYMBOLS = {"enter": "⏎"}
+
+
+def key_hints(bindings) -> dict[str, str]:
+    """The keys that act on each row of the status panel, from the app's own bindings:
+    a setting's name (``step('temperature', 1)`` and its -1 twin give "t T"), ``ports``,
+    ``state`` (end the call, panic) and ``learn``. A binding's first key stands for it."""
+    rows = {"end_call": "state", "panic": "state", "ports": "ports", "learn": "learn"}
+    hints: dict[str, list[str]] = {}
+    for binding in bindings:
+        match = re.fullmatch(r"step\('(\w+)', -?1\)", binding.action)
+        row = match.group(1) if match else rows.get(binding.action)
+        if row is not None:
+            key = binding.key.split(",")[0]
+            hints.setdefault(row, []).append(KEY_SYMBOLS.get(key, key))
+    return {row: " ".join(keys) for row, keys in hints.items()}
+
+
 def status_key(snap) -> tuple:
     """Everything of a snapshot that the status panel shows: redraw only when it changes.
 
@@ -155,7 +174,6 @@ class EngineRunner:
         self.factory = factory
         self.handle = None
         self.error: str | None = None
-        self.busy = False
         self.generation = 0
         """Increments whenever a new handle is in place."""
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
@@ -164,7 +182,6 @@ class EngineRunner:
 
     def start(self, options) -> None:
         """Stop the running engine (it panics on the way out), then start one with ``options``."""
-        self.busy = True
         self._requests.put(("start", options))
 
     def stop(self, timeout: float = 8.0) -> None:
@@ -190,4 +207,3 @@ class EngineRunner:
             except Exception as exc:
                 self.handle, self.error = None, str(exc) or type(exc).__name__
             self.generation += 1
-            self.busy = False

@@ -11,15 +11,16 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from livemelody.encoding.key import PITCH_CLASS_NAMES
 from livemelody.ui.logic import AI_CELL, BAR_CELL, PLAYER_CELL, beat_dots, roll_cells
 
 STATE_STYLES = {"idle": "dim", "listening": "bold cyan", "waiting": "bold yellow", "answering": "bold magenta"}
 CELL_STYLES = {PLAYER_CELL: ("█", "cyan"), AI_CELL: ("█", "magenta"), BAR_CELL: ("┊", "grey30")}
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 def note_name(pitch: int) -> str:
-    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+    """Scientific pitch name of MIDI ``pitch`` (60 = C4), spelt as the key line spells keys."""
+    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 class StatusPanel(Static):
@@ -32,6 +33,8 @@ class StatusPanel(Static):
     """How the engine's timing thread is scheduled (e.g. "realtime (SCHED_FIFO 5)")."""
     learning = reactive(None)
     notice = reactive("")
+    hints: dict[str, str] = {}
+    """Row name -> the keys that act on it (``logic.key_hints`` of the app's bindings)."""
 
     def render(self):
         snap = self.snapshot
@@ -40,13 +43,15 @@ class StatusPanel(Static):
         table.add_column(ratio=1)  # values: one line each (below); messages wrap
         table.add_column(style="grey50", no_wrap=True, justify="right", width=3)  # the keys that change it
 
-        def row(label: str, value, keys: str = "") -> None:
+        hint = self.hints.get
+
+        def row(label: str, value, keys: str | None = "") -> None:
             if isinstance(value, str):
                 value = Text(value, no_wrap=True, overflow="ellipsis")
-            table.add_row(label, value, keys)
+            table.add_row(label, value, keys or "")
 
-        row("in", self.ports[0], "o")
-        row("out", self.ports[1], "o")
+        row("in", self.ports[0], hint("ports"))
+        row("out", self.ports[1], hint("ports"))
         if self.timing:
             style = "" if self.timing.startswith("realtime") else "yellow"
             row("timing", Text(self.timing, style=style, no_wrap=True, overflow="ellipsis"))
@@ -55,23 +60,23 @@ class StatusPanel(Static):
             row("", Text(self.notice, style="red"))
             return table
         config = snap.config
-        row("state", Text(snap.state.upper(), style=STATE_STYLES.get(snap.state, ""), no_wrap=True), "⏎ x")
+        row("state", Text(snap.state.upper(), style=STATE_STYLES.get(snap.state, ""), no_wrap=True), hint("state"))
         row("key", snap.key or "-")
         clock = "ext clock" if snap.external_clock else "internal"
-        row("tempo", f"{snap.bpm:.0f} BPM ({clock})", "b B")
+        row("tempo", f"{snap.bpm:.0f} BPM ({clock})", hint("bpm"))
         row("beat", Text(beat_dots(snap.step, config.beats_per_bar), style="green", no_wrap=True))
         row("", "")
-        row("mode", config.mode, "m")
-        row("style", config.style, "s")
-        row("temperature", f"{config.temperature:.2f}", "t T")
-        row("top-p", f"{config.top_p:.2f}", "p P")
-        row("answer", "as long as the call" if config.answer_bars is None else f"{config.answer_bars} bars", "a A")
-        row("variation", f"amount {config.amount:.2f}", "v V")
-        row("end silence", f"{config.end_silence_beats:g} beats", "e E")
-        row("metronome", "on" if config.metronome else "off", "k")
+        row("mode", config.mode, hint("mode"))
+        row("style", config.style, hint("style"))
+        row("temperature", f"{config.temperature:.2f}", hint("temperature"))
+        row("top-p", f"{config.top_p:.2f}", hint("top_p"))
+        row("answer", "as long as the call" if config.answer_bars is None else f"{config.answer_bars} bars", hint("answer_bars"))
+        row("variation", f"amount {config.amount:.2f}", hint("amount"))
+        row("end silence", f"{config.end_silence_beats:g} beats", hint("end_silence_beats"))
+        row("metronome", "on" if config.metronome else "off", hint("metronome"))
         row("turns", str(snap.turns))
         controls = config.controls
-        row("knobs (CC)", f"temp {controls.temperature}, style {controls.style}, mode {controls.mode}", "l")
+        row("knobs (CC)", f"temp {controls.temperature}, style {controls.style}, mode {controls.mode}", hint("learn"))
         if self.learning:
             row("MIDI-learn", Text(f"move a knob for {self.learning}…", style="bold yellow reverse"))
         if snap.last_cc is not None:

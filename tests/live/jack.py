@@ -88,8 +88,12 @@ class JackServer:
                 else:
                     os.environ[key] = value
 
+    def client_env(self) -> dict:
+        """What a client process needs to find this server (and livemelody to use JACK)."""
+        return {"JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1", "LIVEMELODY_MIDI_API": "jack"}
+
     def env(self) -> dict:
-        return {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1", "LIVEMELODY_MIDI_API": "jack"}
+        return {**os.environ, **self.client_env()}
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -130,6 +134,15 @@ class Player:
             while time.monotonic() < due:
                 pass
             self.rt.send_message(data)
+
+    def play_notes(self, notes: list[tuple[int, int]], step_seconds: float, velocity: int = 100) -> None:
+        """Play ``notes`` ((MIDI pitch, length in steps), one after another) from now, each
+        released 20 ms before the next; the engine quantises them to its own grid."""
+        origin, at, events = time.monotonic() + 0.05, 0, []
+        for pitch, length in notes:
+            events += [(at * step_seconds, [0x90, pitch, velocity]), ((at + length) * step_seconds - 0.02, [0x80, pitch, 0])]
+            at += length
+        self.play(events, origin)
 
     def close(self) -> None:
         self.rt.close_port()

@@ -11,21 +11,12 @@ import time
 import pytest
 
 from livemelody.live.loop import wait_for
-from tests.conftest import REPO
 from tests.live.jack import Listener, Player
-from tests.ui.terminal import Terminal, require_tmux
+from tests.ui.terminal import REPO, Terminal, program_env, require_tmux
 
 STEP = 60 / 120 / 4
-D_MAJOR = [62, 64, 66, 67, 69, 71, 73, 74]
-
-
-def play_call(player: Player, pitches=D_MAJOR) -> None:
-    """Eighth notes from now (the engine quantises them to its own grid)."""
-    origin = time.monotonic() + 0.05
-    events = []
-    for i, pitch in enumerate(pitches):
-        events += [(i * 2 * STEP, [0x90, pitch, 100]), ((i + 1) * 2 * STEP - 0.02, [0x80, pitch, 0])]
-    player.play(events, origin)
+D_MAJOR = [(pitch, 2) for pitch in (62, 64, 66, 67, 69, 71, 73, 74)]
+"""The scale of D major in eighth notes: (MIDI pitch, steps)."""
 
 
 def answer_notes(listener: Listener) -> list:
@@ -37,11 +28,8 @@ def rig(jack, tmp_path):
     require_tmux()
     player, synth = Player("kbd"), Listener("synth")
     terminal = Terminal(f"livemelody-dash-{os.getpid()}", 120, 36)
-    env = {k: v for k, v in jack.env().items() if k.startswith(("JACK_", "LIVEMELODY_"))}
-    env.update(PYTHONPATH=str(REPO), XDG_CONFIG_HOME=tmp_path / "config", XDG_DATA_HOME=tmp_path / "data",
-               XDG_STATE_HOME=tmp_path / "state", TERM="xterm-256color")
     terminal.start(f"{sys.executable} -m livemelody.cli dashboard --api jack --in kbd:player --out synth:in "
-                   f"--bpm 120 --answer-bars 2 --no-record", env, str(REPO))
+                   f"--bpm 120 --answer-bars 2 --no-record", program_env(tmp_path, jack.client_env()), str(REPO))
     try:
         yield terminal, player, synth, tmp_path
     finally:
@@ -55,7 +43,7 @@ def test_dashboard_over_jack_with_every_control_live(rig):
     screen = terminal.wait_for(lambda s: re.search(r"state\s+IDLE", s), 30, "the engine, idle")
     assert "kbd:player" in screen and "synth:in" in screen and re.search(r"timing\s+(realtime|nice)", screen)
 
-    play_call(player)  # a call in D: the answer comes, in D, and the turn is logged
+    player.play_notes(D_MAJOR, STEP)  # a call in D: the answer comes, in D, and the turn is logged
     screen = terminal.wait_for(lambda s: re.search(r"\b1\s+\d+ notes/\d+ st\s+D\b", s), 10, "the first turn")
     assert wait_for(lambda: answer_notes(synth), 5)
 
@@ -76,7 +64,7 @@ def test_dashboard_over_jack_with_every_control_live(rig):
     terminal.keys("m")  # vary mode: the next answer is a variation of the call
     terminal.wait_for(lambda s: re.search(r"mode\s+vary", s), 5, "vary mode")
     synth.clear()
-    play_call(player)
+    player.play_notes(D_MAJOR, STEP)
     terminal.wait_for(lambda s: re.search(r"\b2\s+\d+ notes/\d+ st\s+D\s+.*han/vary", s), 10, "the vary turn")
     assert wait_for(lambda: answer_notes(synth), 5)
 

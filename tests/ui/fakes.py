@@ -28,8 +28,6 @@ def make_snapshot(config: EngineConfig, **changes) -> Snapshot:
 class FakeHandle:
     """Started at once; ``calls`` lists (name, arguments) in order."""
 
-    instances: list["FakeHandle"] = []
-
     def __init__(self, options: EngineOptions):
         self.options = options
         self.config = options.config
@@ -39,7 +37,6 @@ class FakeHandle:
         self.died = None
         self.final_stats = {"sent": 0}
         self.snapshot = make_snapshot(self.config)
-        FakeHandle.instances.append(self)
 
     @classmethod
     def start_engine(cls, options: EngineOptions) -> "FakeHandle":
@@ -59,9 +56,6 @@ class FakeHandle:
     def stop(self):
         self.calls.append(("stop",))
         return self.final_stats
-
-    def alive(self) -> bool:
-        return True
 
     def feed_cc(self, number: int, value: int) -> None:
         """As if a controller moved on the engine's input."""

@@ -10,8 +10,18 @@ import shlex
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def program_env(home: Path, extra: dict | None = None) -> dict:
+    """The environment for livemelody in the terminal: this checkout on PYTHONPATH, config,
+    data and state folders of its own under ``home``, a colour terminal, and ``extra``."""
+    return {"PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": home / "config", "XDG_DATA_HOME": home / "data",
+            "XDG_STATE_HOME": home / "state", "TERM": "xterm-256color", **(extra or {})}
 
 
 def require_tmux() -> None:

@@ -16,7 +16,6 @@ SIZE = (120, 36)
 def make_app(saved=None, ports=(["keys A", "keys B"], ["synth X", "synth Y"]), **config):
     options = EngineOptions(config=EngineConfig(**config), api="jack", input=None, output=None)
     saved = [] if saved is None else saved
-    FakeHandle.instances.clear()
     return LiveMelodyApp(options, Settings(options.config), start_engine=FakeHandle.start_engine,
                          list_ports=lambda: ports, save=saved.append)
 
@@ -35,18 +34,23 @@ async def settle(pilot):
     await pilot.pause(0.25)  # a few polls
 
 
-def test_keys_change_the_engines_settings_and_they_are_saved():
-    saved = []
-    app = make_app(saved)
+def press_keys(app, *keys) -> FakeHandle:
+    """Start ``app``, press ``keys`` once its engine is up, let the polls settle; its handle."""
 
     async def run():
         async with app.run_test(size=SIZE) as pilot:
             handle = await started(pilot)
-            await pilot.press("t", "t", "T", "s", "p", "a", "a", "e", "b", "k", "m")
+            await pilot.press(*keys)
             await settle(pilot)
             return handle
 
-    handle = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def test_keys_change_the_engines_settings_and_they_are_saved():
+    saved = []
+    app = make_app(saved)
+    handle = press_keys(app, "t", "t", "T", "s", "p", "a", "a", "e", "b", "k", "m")
     sets = [c[1] for c in handle.calls if c[0] == "set"]
     assert sets[:3] == [{"temperature": 1.1}, {"temperature": 1.2}, {"temperature": 1.1}]
     assert {"style": "han"} in sets and {"top_p": 1.0} in sets and {"answer_bars": 1} in sets and {"answer_bars": 2} in sets
@@ -56,18 +60,10 @@ def test_keys_change_the_engines_settings_and_they_are_saved():
     assert (last.temperature, last.style, last.answer_bars, last.bpm) == (1.1, "han", 2, 105.0)
 
 
-def test_panic_and_end_call_reach_the_engine_and_quit_stops_it():
+def test_panic_and_end_call_reach_the_engine_and_shutdown_stops_it():
     app = make_app()
-
-    async def run():
-        async with app.run_test(size=SIZE) as pilot:
-            handle = await started(pilot)
-            await pilot.press("x", "enter", "escape")
-            await pilot.press("q")
-            return handle
-
-    handle = asyncio.run(run())
-    app.shutdown()
+    handle = press_keys(app, "x", "enter", "escape")
+    app.shutdown()  # what run_dashboard does once the app has exited
     names = [c[0] for c in handle.calls]
     assert names[:3] == ["panic", "end_call", "panic"] and names[-1] == "stop"
 
@@ -135,14 +131,5 @@ def test_help_screen_lists_every_key_and_the_turn_log_fills():
 
 
 def test_a_setting_at_its_limit_sends_nothing():
-    app = make_app(temperature=2.0)
-
-    async def run():
-        async with app.run_test(size=SIZE) as pilot:
-            handle = await started(pilot)
-            await pilot.press("t")  # already at the top: nothing sent
-            await settle(pilot)
-            return handle
-
-    handle = asyncio.run(run())
+    handle = press_keys(make_app(temperature=2.0), "t")  # already at the top: nothing sent
     assert not [c for c in handle.calls if c[0] == "set"]

@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
-from tests.ui.terminal import Terminal, require_tmux
+from tests.ui.terminal import REPO, Terminal, program_env, require_tmux
 
 
 @pytest.fixture
@@ -21,9 +20,8 @@ def terminal():
 
 def test_demo_shows_an_answer_and_quits_cleanly(terminal, tmp_path):
     session = tmp_path / "demo.mid"
-    env = {"PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": tmp_path / "config", "XDG_DATA_HOME": tmp_path / "data",
-           "XDG_STATE_HOME": tmp_path / "state", "TERM": "xterm-256color"}
-    terminal.start(f"{sys.executable} -m livemelody.cli demo --bpm 240 --no-audio --record {session}", env, str(REPO))
+    terminal.start(f"{sys.executable} -m livemelody.cli demo --bpm 240 --no-audio --record {session}",
+                   program_env(tmp_path), str(REPO))
     # the turn log's first row: the call (14 notes of the tune) and the answer in the call's key, C
     screen = terminal.wait_for(lambda text: re.search(r"1\s+14 notes/64 st\s+C\s+64 from", text), 40, "the first turn")
     assert "livemelody demo" in screen and "demo call (loopback)" in screen and "deutsch" in screen

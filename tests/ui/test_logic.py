@@ -6,7 +6,8 @@ import pytest
 
 from livemelody.config import ControlMap, EngineConfig
 from livemelody.events import RollNote
-from livemelody.ui.logic import EngineRunner, MidiLearn, beat_dots, learn_controls, roll_cells, step_setting
+from livemelody.ui.app import LiveMelodyApp
+from livemelody.ui.logic import EngineRunner, MidiLearn, beat_dots, key_hints, learn_controls, roll_cells, step_setting
 
 
 @pytest.mark.parametrize("name, direction, config, expected", [
@@ -84,3 +85,12 @@ def test_runner_restarts_and_reports_errors():
     assert started == ["a", "b"] and len(stopped) == 1
     runner.stop()
     assert len(stopped) == 2
+
+
+def test_each_settings_keys_are_hinted_from_the_apps_own_bindings():
+    hints = key_hints(LiveMelodyApp.BINDINGS)
+    assert (hints["temperature"], hints["state"], hints["ports"], hints["learn"]) == ("t T", "⏎ x", "o", "l")
+    for binding in LiveMelodyApp.BINDINGS:  # every setting's key, both directions, stands beside it
+        if binding.action.startswith("step("):
+            name = binding.action.split("'")[1]
+            assert binding.key in hints[name].split(), (binding.key, hints.get(name))
