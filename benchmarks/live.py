@@ -114,15 +114,19 @@ def _lateness(listener: Listener, origin: float, since: float) -> np.ndarray:
 def _play_turns(snapshot, player: Player, listener: Listener, turns: int) -> tuple[list[float], list[float]]:
     """Play ``turns`` calls; return (first answer note minus its grid time, ready-early) in ms."""
     first_notes, ready = [], []
-    for n in range(turns):
+    for _n in range(turns):
         snap = snapshot()
         seen = snap.turns
         first = (snap.step // 16 + 1) * 16
         player.play(_call_events(first), snap.grid_origin)
-        wait_for(lambda: snapshot().turns > seen and snapshot().last_turn is not None, 5)
+        wait_for(lambda seen=seen: snapshot().turns > seen and snapshot().last_turn is not None, 5)
         turn = snapshot().last_turn
         wait_for(lambda: snapshot().state == "idle", 8)
-        ons = [t for t, d in listener.received if d[0] == 0x90 | ANSWER_CHANNEL and d[2] > 0 and t >= turn.answer_start_time - 0.05]
+        ons = [
+            t
+            for t, d in listener.received
+            if d[0] == 0x90 | ANSWER_CHANNEL and d[2] > 0 and t >= turn.answer_start_time - 0.05
+        ]
         if ons:
             first_notes.append((ons[0] - turn.answer_start_time) * 1000)
         ready.append(turn.ready_early * 1000)
@@ -132,8 +136,11 @@ def _play_turns(snapshot, player: Player, listener: Listener, turns: int) -> tup
 def run_process(name: str, busy: bool, turns: int, measure_cpu: bool = False) -> LiveResult:
     player, listener = Player("bench-player"), Listener("bench-listener")
     config = EngineConfig(style="deutsch", bpm=BPM, metronome=True, answer_start="beat", answer_bars=2)
-    handle = EngineHandle(EngineOptions(config=config, api="jack", input=player.port, output=listener.port,
-                                        seed=1, styles=("deutsch", "han"))).start()
+    handle = EngineHandle(
+        EngineOptions(
+            config=config, api="jack", input=player.port, output=listener.port, seed=1, styles=("deutsch", "han")
+        )
+    ).start()
     stats: dict = {"priority": handle.info.get("priority", "?")}
     stop = multiprocessing.Event()
     helper = multiprocessing.Process(target=_busy_process, args=(stop,), daemon=True) if busy else None
@@ -154,7 +161,9 @@ def run_process(name: str, busy: bool, turns: int, measure_cpu: bool = False) ->
         answering_started = time.monotonic()
         first_notes, ready = _play_turns(lambda: handle.snapshot, player, listener, turns)
         if measure_cpu:
-            stats["cpu_answering_pct"] = 100 * (_cpu_seconds(handle.pid) - cpu_before) / (time.monotonic() - answering_started)
+            stats["cpu_answering_pct"] = (
+                100 * (_cpu_seconds(handle.pid) - cpu_before) / (time.monotonic() - answering_started)
+            )
         lateness = _lateness(listener, handle.snapshot.grid_origin, since)
     finally:
         stop.set()
@@ -178,8 +187,15 @@ def run_with_dashboard(name: str, turns: int, realtime: bool = True, baseline: b
 
     rig = RemoteRig()
     config = EngineConfig(style="deutsch", bpm=BPM, metronome=True, answer_start="beat", answer_bars=2)
-    options = EngineOptions(config=config, api="jack", input=rig.player_port, output=rig.listener_port, seed=1,
-                            styles=("deutsch", "han"), realtime=realtime)
+    options = EngineOptions(
+        config=config,
+        api="jack",
+        input=rig.player_port,
+        output=rig.listener_port,
+        seed=1,
+        styles=("deutsch", "han"),
+        realtime=realtime,
+    )
     handles: list[EngineHandle] = []
 
     def start_engine(opts):
@@ -208,8 +224,10 @@ def run_with_dashboard(name: str, turns: int, realtime: bool = True, baseline: b
     app.run(headless=True, size=(120, 40))
     driver.join(5)
     stats = dict(app.shutdown() or {})  # stops the engine (with its panic), as run_dashboard does
-    stats.update(priority=handles[-1].info.get("priority", "?") if handles else "?",
-                 dashboard_cpu_pct=result["dashboard_cpu_pct"])
+    stats.update(
+        priority=handles[-1].info.get("priority", "?") if handles else "?",
+        dashboard_cpu_pct=result["dashboard_cpu_pct"],
+    )
     rig.close()
     first_notes, ready = result["turns"]
     return LiveResult(name, result["lateness"], first_notes, ready, stats, baseline)
@@ -226,8 +244,15 @@ def run_thread_baseline(turns: int) -> LiveResult:
     midi_in, midi_out = RtInput("jack", player.port, stamp_queue), RtOutput("jack", listener.port)
     snaps = []
     config = EngineConfig(style="deutsch", bpm=BPM, metronome=True, answer_start="beat", answer_bars=2)
-    loop = RealtimeLoop(config, {s: load_lstm(s) for s in ("deutsch", "han")}, stamp_queue, midi_out.send,
-                        MonotonicClock(), publish=snaps.append, seed=1)
+    loop = RealtimeLoop(
+        config,
+        {s: load_lstm(s) for s in ("deutsch", "han")},
+        stamp_queue,
+        midi_out.send,
+        MonotonicClock(),
+        publish=snaps.append,
+        seed=1,
+    )
     thread = run_in_thread(loop)
     stop = threading.Event()
     busy = threading.Thread(target=_busy_python, args=(stop,), daemon=True)
@@ -246,15 +271,22 @@ def run_thread_baseline(turns: int) -> LiveResult:
         midi_out.close()
         player.close()
         listener.close()
-    return LiveResult("baseline: engine loop in a thread + busy thread (GIL)", lateness, first_notes, ready, dict(loop.stats),
-                      baseline=True)
+    return LiveResult(
+        "baseline: engine loop in a thread + busy thread (GIL)",
+        lateness,
+        first_notes,
+        ready,
+        dict(loop.stats),
+        baseline=True,
+    )
 
 
 def run_flood(seconds: float = 10.0, rate: int = 2000) -> dict:
     player, listener = Player("bench-player"), Listener("bench-listener")
     config = EngineConfig(style="deutsch", bpm=BPM, metronome=True)
-    handle = EngineHandle(EngineOptions(config=config, api="jack", input=player.port, output=listener.port,
-                                        styles=("deutsch",))).start()
+    handle = EngineHandle(
+        EngineOptions(config=config, api="jack", input=player.port, output=listener.port, styles=("deutsch",))
+    ).start()
     try:
         wait_for(lambda: handle.snapshot is not None, 5)
         time.sleep(0.5)
@@ -277,14 +309,23 @@ def run_flood(seconds: float = 10.0, rate: int = 2000) -> dict:
         handle.stop()
         player.close()
         listener.close()
-    return {"sent": sent, "rate": sent / seconds, "late_p99_ms": float(np.percentile(lateness, 99)) if len(lateness) else float("nan"),
-            "late_max_ms": float(lateness.max()) if len(lateness) else float("nan"), "clicks": len(lateness),
-            "rss_before_mb": rss_before, "rss_after_mb": rss_after, "dropped": dropped}
+    return {
+        "sent": sent,
+        "rate": sent / seconds,
+        "late_p99_ms": float(np.percentile(lateness, 99)) if len(lateness) else float("nan"),
+        "late_max_ms": float(lateness.max()) if len(lateness) else float("nan"),
+        "clicks": len(lateness),
+        "rss_before_mb": rss_before,
+        "rss_after_mb": rss_after,
+        "dropped": dropped,
+    }
 
 
 def _server(realtime: bool) -> JackServer:
     log = tempfile.NamedTemporaryFile(prefix="jackd-", suffix=".log", delete=False)
-    return JackServer(f"livemelody-bench-{os.getpid()}-{int(realtime)}", log.name, period=PERIOD_FRAMES, realtime=realtime).start()
+    return JackServer(
+        f"livemelody-bench-{os.getpid()}-{int(realtime)}", log.name, period=PERIOD_FRAMES, realtime=realtime
+    ).start()
 
 
 def live_rows(turns: int = 12) -> tuple[list, list[str]]:
@@ -303,12 +344,15 @@ def live_rows(turns: int = 12) -> tuple[list, list[str]]:
     server = _server(realtime)
     try:
         with server.as_default():
-            results = [run_process("engine alone", busy=False, turns=turns, measure_cpu=True),
-                       run_process("engine + CPU-bound process", busy=True, turns=turns),
-                       run_with_dashboard("engine + real dashboard", turns),
-                       run_with_dashboard("baseline: engine --no-realtime (nice -10) + real dashboard", turns, realtime=False,
-                                          baseline=True),
-                       run_thread_baseline(turns)]
+            results = [
+                run_process("engine alone", busy=False, turns=turns, measure_cpu=True),
+                run_process("engine + CPU-bound process", busy=True, turns=turns),
+                run_with_dashboard("engine + real dashboard", turns),
+                run_with_dashboard(
+                    "baseline: engine --no-realtime (nice -10) + real dashboard", turns, realtime=False, baseline=True
+                ),
+                run_thread_baseline(turns),
+            ]
             flood = run_flood()
     finally:
         server.stop()
@@ -316,25 +360,54 @@ def live_rows(turns: int = 12) -> tuple[list, list[str]]:
         server = _server(False)
         try:
             with server.as_default():
-                results.append(run_with_dashboard("JACK without realtime: engine + real dashboard", turns, baseline=True))
+                results.append(
+                    run_with_dashboard("JACK without realtime: engine + real dashboard", turns, baseline=True)
+                )
         finally:
             server.stop()
     priorities = sorted({r.stats["priority"] for r in results if "priority" in r.stats})
-    notes = [f"Live scenarios ran on a JACK dummy server ({PERIOD_FRAMES}-frame period) with "
-             f"{'realtime scheduling (SCHED_FIFO 70), as JACK runs by default' if realtime else 'no realtime scheduling (not permitted on this machine)'}"
-             f"{', except the last scenario, which runs without it' if realtime else ''}.",
-             "Engine timing thread, as each engine reported it: " + "; ".join(priorities) + "."]
-    rows = [Row(f"JACK period ({PERIOD_FRAMES} frames at {RATE} Hz): delivery adds 0..1 period", PERIOD_SECONDS * 1000, "ms"),
-            Row("calls played per scenario (each answered for 2 bars, metronome on)", turns, "calls")]
+    notes = [
+        f"Live scenarios ran on a JACK dummy server ({PERIOD_FRAMES}-frame period) with "
+        f"{'realtime scheduling (SCHED_FIFO 70), as JACK runs by default' if realtime else 'no realtime scheduling (not permitted on this machine)'}"
+        f"{', except the last scenario, which runs without it' if realtime else ''}.",
+        "Engine timing thread, as each engine reported it: " + "; ".join(priorities) + ".",
+    ]
+    rows = [
+        Row(
+            f"JACK period ({PERIOD_FRAMES} frames at {RATE} Hz): delivery adds 0..1 period", PERIOD_SECONDS * 1000, "ms"
+        ),
+        Row("calls played per scenario (each answered for 2 bars, metronome on)", turns, "calls"),
+    ]
     for result in results:
         rows += _scenario_rows(Row, result)
     cpu = results[0].stats
-    rows += [Row("engine CPU while listening, no input", cpu["cpu_idle_pct"], "% of a core", "<= 5%", cpu["cpu_idle_pct"] <= 5),
-             Row("engine CPU while answering (metronome on)", cpu["cpu_answering_pct"], "% of a core")]
-    rows += [Row(f"flood {flood['rate']:.0f} msg/s for 10 s: click lateness max", flood["late_max_ms"], "ms", "<= 5 ms", flood["late_max_ms"] <= 5),
-             Row("flood: engine memory growth", flood["rss_after_mb"] - flood["rss_before_mb"], "MB", "bounded (< 20 MB)",
-                 flood["rss_after_mb"] - flood["rss_before_mb"] < 20),
-             Row("flood: input messages dropped by the bounded queue", flood["dropped"], "msgs")]
+    rows += [
+        Row(
+            "engine CPU while listening, no input",
+            cpu["cpu_idle_pct"],
+            "% of a core",
+            "<= 5%",
+            cpu["cpu_idle_pct"] <= 5,
+        ),
+        Row("engine CPU while answering (metronome on)", cpu["cpu_answering_pct"], "% of a core"),
+    ]
+    rows += [
+        Row(
+            f"flood {flood['rate']:.0f} msg/s for 10 s: click lateness max",
+            flood["late_max_ms"],
+            "ms",
+            "<= 5 ms",
+            flood["late_max_ms"] <= 5,
+        ),
+        Row(
+            "flood: engine memory growth",
+            flood["rss_after_mb"] - flood["rss_before_mb"],
+            "MB",
+            "bounded (< 20 MB)",
+            flood["rss_after_mb"] - flood["rss_before_mb"] < 20,
+        ),
+        Row("flood: input messages dropped by the bounded queue", flood["dropped"], "msgs"),
+    ]
     return rows, notes
 
 
@@ -344,12 +417,32 @@ def _scenario_rows(Row, result: LiveResult) -> list:
     target = not result.baseline
     p99, worst = float(np.percentile(late, 99)), float(late.max())
     rows = [
-        Row(f"{result.scenario}: scheduled notes, lateness p50 ({len(late)} notes)", float(np.percentile(late, 50)), "ms"),
-        Row(f"{result.scenario}: scheduled notes, lateness p99", p99, "ms", "<= 1 ms" if target else "", p99 <= 1 if target else None),
-        Row(f"{result.scenario}: scheduled notes, lateness max", worst, "ms", "<= 5 ms" if target else "", worst <= 5 if target else None),
-        Row(f"{result.scenario}: first answer note minus its grid time, max of {len(result.first_note_ms)}",
-            max(result.first_note_ms), "ms", f"<= {PERIOD_SECONDS * 1000 + 2:.2f} ms" if target else "",
-            max(result.first_note_ms) <= PERIOD_SECONDS * 1000 + 2 if target else None),
+        Row(
+            f"{result.scenario}: scheduled notes, lateness p50 ({len(late)} notes)",
+            float(np.percentile(late, 50)),
+            "ms",
+        ),
+        Row(
+            f"{result.scenario}: scheduled notes, lateness p99",
+            p99,
+            "ms",
+            "<= 1 ms" if target else "",
+            p99 <= 1 if target else None,
+        ),
+        Row(
+            f"{result.scenario}: scheduled notes, lateness max",
+            worst,
+            "ms",
+            "<= 5 ms" if target else "",
+            worst <= 5 if target else None,
+        ),
+        Row(
+            f"{result.scenario}: first answer note minus its grid time, max of {len(result.first_note_ms)}",
+            max(result.first_note_ms),
+            "ms",
+            f"<= {PERIOD_SECONDS * 1000 + 2:.2f} ms" if target else "",
+            max(result.first_note_ms) <= PERIOD_SECONDS * 1000 + 2 if target else None,
+        ),
     ]
     if target:
         ready = min(result.ready_early_ms)
@@ -357,15 +450,34 @@ def _scenario_rows(Row, result: LiveResult) -> list:
     stats = result.stats
     if "late_p99_ms" in stats:
         p99, worst = stats["late_p99_ms"], stats["late_max_ms"]
-        rows += [Row(f"{result.scenario}: engine send lateness p99 (before JACK)", p99, "ms", "<= 1 ms" if target else "",
-                     p99 <= 1 if target else None),
-                 Row(f"{result.scenario}: engine send lateness max (before JACK)", worst, "ms", "<= 5 ms" if target else "",
-                     worst <= 5 if target else None)]
+        rows += [
+            Row(
+                f"{result.scenario}: engine send lateness p99 (before JACK)",
+                p99,
+                "ms",
+                "<= 1 ms" if target else "",
+                p99 <= 1 if target else None,
+            ),
+            Row(
+                f"{result.scenario}: engine send lateness max (before JACK)",
+                worst,
+                "ms",
+                "<= 5 ms" if target else "",
+                worst <= 5 if target else None,
+            ),
+        ]
     if "gen_p99_ms" in stats:
         ratio = stats["gen_max_ms"] / stats["gen_budget_ms"]
-        rows += [Row(f"{result.scenario}: generation per step p99", stats["gen_p99_ms"], "ms"),
-                 Row(f"{result.scenario}: generation per step max / budget (half a step)", ratio, "x",
-                     "< 1" if target else "", ratio < 1 if target else None)]
+        rows += [
+            Row(f"{result.scenario}: generation per step p99", stats["gen_p99_ms"], "ms"),
+            Row(
+                f"{result.scenario}: generation per step max / budget (half a step)",
+                ratio,
+                "x",
+                "< 1" if target else "",
+                ratio < 1 if target else None,
+            ),
+        ]
     if "dashboard_cpu_pct" in stats:
         rows.append(Row(f"{result.scenario}: dashboard process CPU", stats["dashboard_cpu_pct"], "% of a core"))
     return rows

@@ -101,18 +101,30 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     torch_samples = time_calls(torch_step, repeats)
     rng = np.random.default_rng(0)
     params = SamplingParams(1.0, top_p=0.95)
-    cont_samples = time_calls(lambda: continue_tokens(session, primer, 64, params, rng), max(repeats // 20, 100), warmup=5)
+    cont_samples = time_calls(
+        lambda: continue_tokens(session, primer, 64, params, rng), max(repeats // 20, 100), warmup=5
+    )
     ort_p50, ort_p99 = percentile_us(ort_samples, 50), percentile_us(ort_samples, 99)
     torch_p50, torch_p99 = percentile_us(torch_samples, 50), percentile_us(torch_samples, 99)
     cont_p50, cont_p99 = percentile_us(cont_samples, 50) / 1000, percentile_us(cont_samples, 99) / 1000
     return [
         Row(f"LSTM {style} step, onnxruntime p50", ort_p50, "us"),
         Row(f"LSTM {style} step, onnxruntime p99", ort_p99, "us", "<= 100 us", ort_p99 <= 100),
-        Row(f"LSTM {style} step, onnxruntime p99.9, one thread (as the runtime opens it)", percentile_us(ort_samples, 99.9), "us"),
+        Row(
+            f"LSTM {style} step, onnxruntime p99.9, one thread (as the runtime opens it)",
+            percentile_us(ort_samples, 99.9),
+            "us",
+        ),
         Row(f"LSTM {style} step, onnxruntime p99.9, default thread pool", percentile_us(default_samples, 99.9), "us"),
         Row(f"LSTM {style} step, torch eager p50", torch_p50, "us"),
         Row(f"LSTM {style} step, torch eager p99", torch_p99, "us"),
-        Row(f"LSTM {style} step, eager / onnxruntime at p50", torch_p50 / ort_p50, "x", ">= 5x", torch_p50 / ort_p50 >= 5),
+        Row(
+            f"LSTM {style} step, eager / onnxruntime at p50",
+            torch_p50 / ort_p50,
+            "x",
+            ">= 5x",
+            torch_p50 / ort_p50 >= 5,
+        ),
         Row(f"64-step continuation incl. sampling p50 ({style})", cont_p50, "ms"),
         Row(f"64-step continuation incl. sampling p99 ({style})", cont_p99, "ms", "<= 5 ms", cont_p99 <= 5),
     ]
@@ -139,8 +151,18 @@ def vae_rows(style: str, repeats: int) -> list[Row]:
     return [
         Row(f"VAE {style} encode + decode p50", percentile_us(codec, 50) / 1000, "ms"),
         Row(f"VAE {style} encode + decode p99", codec_p99, "ms", "<= 1 ms", codec_p99 <= 1),
-        Row(f"VAE {style} whole variation (key, encode, sample, decode, notes) p50", percentile_us(whole, 50) / 1000, "ms"),
-        Row(f"VAE {style} whole variation (key, encode, sample, decode, notes) p99", whole_p99, "ms", "<= 2 ms", whole_p99 <= 2),
+        Row(
+            f"VAE {style} whole variation (key, encode, sample, decode, notes) p50",
+            percentile_us(whole, 50) / 1000,
+            "ms",
+        ),
+        Row(
+            f"VAE {style} whole variation (key, encode, sample, decode, notes) p99",
+            whole_p99,
+            "ms",
+            "<= 2 ms",
+            whole_p99 <= 2,
+        ),
     ]
 
 
@@ -156,7 +178,9 @@ def ready_rows(style: str, runs: int) -> list[Row]:
     inner, whole = [], []
     for _ in range(runs):
         started = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", READY_SNIPPET.format(style=style)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", READY_SNIPPET.format(style=style)], capture_output=True, text=True, check=True
+        )
         whole.append(time.perf_counter() - started)
         inner.append(float(out.stdout.strip()))
     return [
@@ -170,8 +194,10 @@ def table(rows: list[Row]) -> str:
     header = ["measure", "value", "target", "verdict"]
     cells = [r.cells() for r in rows]
     widths = [max(len(line[i]) for line in [header] + cells) for i in range(len(header))]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in cells]
     return "\n".join(lines)
 
@@ -185,8 +211,10 @@ def environment() -> str:
         torch_version = torch.__version__
     except ImportError:
         torch_version = "not installed"
-    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"onnxruntime {onnxruntime.__version__}, torch {torch_version}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"onnxruntime {onnxruntime.__version__}, torch {torch_version}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,8 +256,11 @@ def main(argv: list[str] | None = None) -> int:
             "for; it covers every event the engine sent (note-offs and clicks included) from the "
             "moment the received rows start counting until the engine stops. "
             "Rows marked baseline (and the JACK-without-realtime scenario) have no target: they "
-            "show what the shipped design avoids.\n\n" + "".join(f"- {note}\n" for note in notes)
-            + ("\n" if notes else "") + text + "\n"
+            "show what the shipped design avoids.\n\n"
+            + "".join(f"- {note}\n" for note in notes)
+            + ("\n" if notes else "")
+            + text
+            + "\n"
         )
     return 0 if all(r.met is not False for r in rows) else 1
 

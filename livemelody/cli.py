@@ -27,7 +27,9 @@ def _number(kind, low=None, high=None, low_open=False):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole number' if kind is int else 'number'}") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a {'whole number' if kind is int else 'number'}"
+            ) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         if low is not None and (value <= low if low_open else value < low):
@@ -45,7 +47,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="livemelody", description="A live AI-melody instrument: LSTM continuations and VAE variations over MIDI.")
+    parser = _Parser(
+        prog="livemelody", description="A live AI-melody instrument: LSTM continuations and VAE variations over MIDI."
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -54,41 +58,59 @@ def build_parser() -> argparse.ArgumentParser:
     _file_options(cont)
     cont.add_argument("--temperature", type=_number(float, 0), default=1.0, help="0 = greedy; default 1.0")
     cont.add_argument("--top-k", type=_number(int, 0), default=0, help="keep the k likeliest tokens (0 = off)")
-    cont.add_argument("--top-p", type=_number(float, 0, 1, low_open=True), default=1.0, help="nucleus mass in (0, 1]; 1 = off")
-    cont.add_argument("--bars", type=_number(int, 1, 256), default=4, help="length of the continuation in bars; default 4")
+    cont.add_argument(
+        "--top-p", type=_number(float, 0, 1, low_open=True), default=1.0, help="nucleus mass in (0, 1]; 1 = off"
+    )
+    cont.add_argument(
+        "--bars", type=_number(int, 1, 256), default=4, help="length of the continuation in bars; default 4"
+    )
     _seed_option(cont)
 
     vary = commands.add_parser(
-        "vary", help="variations of the melody of a MIDI file (VAE)",
+        "vary",
+        help="variations of the melody of a MIDI file (VAE)",
         description="Vary the top line of a MIDI file with the style's VAE, in the melody's key. The output holds "
-                    "the original then each variation, one after another in time, each on its own track and "
-                    "starting on a bar line. The model takes phrases of 16 notes and rests: a longer melody is "
-                    "cut to its first 16, a shorter one is padded and the variations trimmed back to its length.")
+        "the original then each variation, one after another in time, each on its own track and "
+        "starting on a bar line. The model takes phrases of 16 notes and rests: a longer melody is "
+        "cut to its first 16, a shorter one is padded and the variations trimmed back to its length.",
+    )
     vary.add_argument("input", type=Path, help="MIDI file whose top line is the phrase to vary")
     _file_options(vary)
-    vary.add_argument("--amount", type=_number(float, 0), default=3.0,
-                      help="how far from the original: z = mean + amount * sigma * noise. 0 is the reconstruction; "
-                           "up to about 1 the phrase comes back nearly unchanged (the model learnt to absorb that "
-                           "much noise); 2 to 4 change a few notes, 6 about half (docs/VAE.md); default 3")
+    vary.add_argument(
+        "--amount",
+        type=_number(float, 0),
+        default=3.0,
+        help="how far from the original: z = mean + amount * sigma * noise. 0 is the reconstruction; "
+        "up to about 1 the phrase comes back nearly unchanged (the model learnt to absorb that "
+        "much noise); 2 to 4 change a few notes, 6 about half (docs/VAE.md); default 3",
+    )
     vary.add_argument("--count", type=_number(int, 1, 64), default=4, help="number of variations; default 4")
     _seed_option(vary)
 
     morph = commands.add_parser(
-        "morph", help="interpolate between the melodies of two MIDI files (VAE)",
+        "morph",
+        help="interpolate between the melodies of two MIDI files (VAE)",
         description="Morph the top line of A into the top line of B through the style's latent space. The output "
-                    "holds the path from A's reconstruction to B's, one phrase after another in time, each on its "
-                    "own track and starting on a bar line, all in A's key and A's tempo. Phrases are 16 notes and "
-                    "rests at most (longer melodies are cut).")
+        "holds the path from A's reconstruction to B's, one phrase after another in time, each on its "
+        "own track and starting on a bar line, all in A's key and A's tempo. Phrases are 16 notes and "
+        "rests at most (longer melodies are cut).",
+    )
     morph.add_argument("a", type=Path, help="MIDI file the path starts from")
     morph.add_argument("b", type=Path, help="MIDI file the path ends at")
     _file_options(morph)
-    morph.add_argument("--steps", type=_number(int, 2, 64), default=5, help="phrases on the path, both ends included; default 5")
-    morph.add_argument("--method", choices=["slerp", "linear"], default="slerp", help="spherical (default) or linear interpolation")
+    morph.add_argument(
+        "--steps", type=_number(int, 2, 64), default=5, help="phrases on the path, both ends included; default 5"
+    )
+    morph.add_argument(
+        "--method", choices=["slerp", "linear"], default="slerp", help="spherical (default) or linear interpolation"
+    )
 
     commands.add_parser("styles", help="list the installed models and their held-out metrics")
 
     ports = commands.add_parser("ports", help="list MIDI inputs and outputs")
-    ports.add_argument("--api", default=None, help="alsa, jack, coremidi or winmm (default: $LIVEMELODY_MIDI_API or the platform's)")
+    ports.add_argument(
+        "--api", default=None, help="alsa, jack, coremidi or winmm (default: $LIVEMELODY_MIDI_API or the platform's)"
+    )
 
     run = commands.add_parser("run", help="play call-and-response over MIDI without the dashboard")
     _port_options(run)
@@ -102,8 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="a built-in call answered by the real engine; no MIDI hardware needed")
     _engine_options(demo)
     demo.add_argument("--headless", action="store_true", help="no dashboard: print one line per turn")
-    demo.add_argument("--turns", type=_number(int, 1), default=None, help="stop after this many calls and answers (default: until quit; 2 with --headless)")
-    demo.add_argument("--no-audio", action="store_true", help="do not render the session to WAV even if FluidSynth is installed")
+    demo.add_argument(
+        "--turns",
+        type=_number(int, 1),
+        default=None,
+        help="stop after this many calls and answers (default: until quit; 2 with --headless)",
+    )
+    demo.add_argument(
+        "--no-audio", action="store_true", help="do not render the session to WAV even if FluidSynth is installed"
+    )
     demo.add_argument("--duration", type=_number(float, 0, low_open=True), default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -111,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _file_options(parser) -> None:
     """The output file and the style, as ``continue``, ``vary`` and ``morph`` take them."""
     parser.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
-    parser.add_argument("--style", default=DEFAULT_STYLE, help=f"model style (see `livemelody styles`); default {DEFAULT_STYLE}")
+    parser.add_argument(
+        "--style", default=DEFAULT_STYLE, help=f"model style (see `livemelody styles`); default {DEFAULT_STYLE}"
+    )
 
 
 def _seed_option(parser) -> None:
@@ -119,9 +150,21 @@ def _seed_option(parser) -> None:
 
 
 def _port_options(parser) -> None:
-    parser.add_argument("--in", dest="input", default=None, help="input port: name substring or index (default: the saved or last one used, else a virtual port)")
-    parser.add_argument("--out", dest="output", default=None, help="output port: name substring or index (default: the saved or last one used, else a virtual port)")
-    parser.add_argument("--virtual", action="store_true", help='create virtual ports "livemelody in" / "livemelody out"')
+    parser.add_argument(
+        "--in",
+        dest="input",
+        default=None,
+        help="input port: name substring or index (default: the saved or last one used, else a virtual port)",
+    )
+    parser.add_argument(
+        "--out",
+        dest="output",
+        default=None,
+        help="output port: name substring or index (default: the saved or last one used, else a virtual port)",
+    )
+    parser.add_argument(
+        "--virtual", action="store_true", help='create virtual ports "livemelody in" / "livemelody out"'
+    )
     parser.add_argument("--api", default=None, help="alsa, jack, coremidi or winmm")
 
 
@@ -130,23 +173,56 @@ def _engine_options(parser) -> None:
     parser.add_argument("--style", default=None, help=f"model style (default: saved, else {DEFAULT_STYLE})")
     parser.add_argument("--mode", choices=["continue", "vary"], default=None)
     parser.add_argument("--temperature", type=_number(float, 0), default=None, help="default: saved, else 1.0")
-    parser.add_argument("--top-p", type=_number(float, 0, 1, low_open=True), default=None, help="default: saved, else 0.95")
-    parser.add_argument("--bpm", type=_number(float, 20, 400), default=None, help="internal tempo (default: saved, else 100)")
-    parser.add_argument("--clock", choices=["internal", "external"], default=None, help="follow MIDI clock on the input with 'external'")
+    parser.add_argument(
+        "--top-p", type=_number(float, 0, 1, low_open=True), default=None, help="default: saved, else 0.95"
+    )
+    parser.add_argument(
+        "--bpm", type=_number(float, 20, 400), default=None, help="internal tempo (default: saved, else 100)"
+    )
+    parser.add_argument(
+        "--clock", choices=["internal", "external"], default=None, help="follow MIDI clock on the input with 'external'"
+    )
     parser.add_argument("--metronome", action="store_true", default=None, help="click on channel 10 (wood blocks)")
-    parser.add_argument("--channel", type=_number(int, 1, 16), default=None, help="listen to one channel (1-16; default all)")
-    parser.add_argument("--out-channel", type=_number(int, 1, 16), default=None, help="answer on this channel (1-16; default 1)")
-    parser.add_argument("--end-silence", type=_number(float, 0.25, 16), default=None, help="beats of silence that end a call (default 1)")
-    parser.add_argument("--sustain-ends-call", action="store_true", default=None, help="releasing the sustain pedal ends the call")
+    parser.add_argument(
+        "--channel", type=_number(int, 1, 16), default=None, help="listen to one channel (1-16; default all)"
+    )
+    parser.add_argument(
+        "--out-channel", type=_number(int, 1, 16), default=None, help="answer on this channel (1-16; default 1)"
+    )
+    parser.add_argument(
+        "--end-silence",
+        type=_number(float, 0.25, 16),
+        default=None,
+        help="beats of silence that end a call (default 1)",
+    )
+    parser.add_argument(
+        "--sustain-ends-call", action="store_true", default=None, help="releasing the sustain pedal ends the call"
+    )
     parser.add_argument("--max-call-bars", type=_number(int, 1, 64), default=None, help="default 4")
     parser.add_argument("--answer-start", choices=["step", "beat", "bar"], default=None, help="default beat")
-    parser.add_argument("--answer-bars", type=_number(int, 1, 64), default=None, help="answer length in bars (default: as long as the call)")
-    parser.add_argument("--no-stop-on-play", action="store_true", default=None, help="let the AI finish when the player starts again")
-    parser.add_argument("--record", type=Path, default=None, help="session MIDI file (default: a new file in ~/.local/share/livemelody/sessions)")
+    parser.add_argument(
+        "--answer-bars",
+        type=_number(int, 1, 64),
+        default=None,
+        help="answer length in bars (default: as long as the call)",
+    )
+    parser.add_argument(
+        "--no-stop-on-play", action="store_true", default=None, help="let the AI finish when the player starts again"
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        help="session MIDI file (default: a new file in ~/.local/share/livemelody/sessions)",
+    )
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--seed", type=_number(int, 0), default=None)
-    parser.add_argument("--no-realtime", dest="realtime", action="store_false",
-                        help="do not ask for realtime scheduling (SCHED_FIFO) for the engine's timing thread")
+    parser.add_argument(
+        "--no-realtime",
+        dest="realtime",
+        action="store_false",
+        help="do not ask for realtime scheduling (SCHED_FIFO) for the engine's timing thread",
+    )
 
 
 def cmd_continue(args) -> int:
@@ -191,9 +267,15 @@ def cmd_vary(args) -> int:
     placed = one_after_another([original, *variations], phrase.start, melody.steps_per_bar(phrase.start))
     names = ["original"] + [f"variation {i} (amount {args.amount:g})" for i in range(1, args.count + 1)]
     write_melodies(args.output, melody, list(zip(names, placed)))
-    cut = f"; the first {phrase.events} of {phrase.events_in} notes and rests varied" if phrase.events_in > phrase.events else ""
-    print(f"{args.output}: {len(original)} notes in {phrase.key}, then {args.count} variations at amount "
-          f"{args.amount:g} in style {args.style}, one after another, one track each{cut}")
+    cut = (
+        f"; the first {phrase.events} of {phrase.events_in} notes and rests varied"
+        if phrase.events_in > phrase.events
+        else ""
+    )
+    print(
+        f"{args.output}: {len(original)} notes in {phrase.key}, then {args.count} variations at amount "
+        f"{args.amount:g} in style {args.style}, one after another, one track each{cut}"
+    )
     return 0
 
 
@@ -208,8 +290,10 @@ def cmd_morph(args) -> int:
     placed = one_after_another(path, pa.start, a.steps_per_bar(pa.start))
     names = [f"{args.method} t={i / (args.steps - 1):.2f}" for i in range(args.steps)]
     write_melodies(args.output, a, list(zip(names, placed)))
-    print(f"{args.output}: {args.steps} phrases from A ({pa.key}) to B ({pb.key}) by {args.method} in style "
-          f"{args.style}, one after another, one track each, in A's key")
+    print(
+        f"{args.output}: {args.steps} phrases from A ({pa.key}) to B ({pb.key}) by {args.method} in style "
+        f"{args.style}, one after another, one track each, in A's key"
+    )
     return 0
 
 
@@ -218,7 +302,9 @@ def _headline(meta) -> str:
     test = meta.metrics.get("test", {})
     if meta.kind == "lstm" and "lstm" in test:
         r = test["lstm"]
-        return f"NLL {r['nll_nats']:.3f} nats/step, pitch acc {r['pitch_accuracy']:.3f}, {r['pitch_bits']:.3f} bits/note"
+        return (
+            f"NLL {r['nll_nats']:.3f} nats/step, pitch acc {r['pitch_accuracy']:.3f}, {r['pitch_bits']:.3f} bits/note"
+        )
     if meta.kind == "vae_encoder" and "reconstruction" in test:
         r = test["reconstruction"]
         return f"exact notes {100 * r['note']:.1f}%, whole phrases {100 * r['phrase']:.1f}% (z = mean)"
@@ -245,12 +331,20 @@ def cmd_ports(args) -> int:
 
 
 _OVERRIDES = {  # argparse dest -> (EngineConfig field, conversion)
-    "style": ("style", None), "mode": ("mode", None), "temperature": ("temperature", None),
-    "top_p": ("top_p", None), "bpm": ("bpm", None), "clock": ("clock_source", None),
-    "metronome": ("metronome", None), "channel": ("input_channel", lambda v: v - 1),
-    "out_channel": ("output_channel", lambda v: v - 1), "end_silence": ("end_silence_beats", None),
-    "sustain_ends_call": ("end_on_sustain_release", None), "max_call_bars": ("max_call_bars", None),
-    "answer_start": ("answer_start", None), "answer_bars": ("answer_bars", None),
+    "style": ("style", None),
+    "mode": ("mode", None),
+    "temperature": ("temperature", None),
+    "top_p": ("top_p", None),
+    "bpm": ("bpm", None),
+    "clock": ("clock_source", None),
+    "metronome": ("metronome", None),
+    "channel": ("input_channel", lambda v: v - 1),
+    "out_channel": ("output_channel", lambda v: v - 1),
+    "end_silence": ("end_silence_beats", None),
+    "sustain_ends_call": ("end_on_sustain_release", None),
+    "max_call_bars": ("max_call_bars", None),
+    "answer_start": ("answer_start", None),
+    "answer_bars": ("answer_bars", None),
     "no_stop_on_play": ("stop_on_player", lambda v: not v),
 }
 
@@ -269,8 +363,10 @@ def resolve_settings(args):
         find_model("lstm", config.style)
     except ModelError:
         if args.style is None:  # a saved style that is gone: say so, play the default
-            print(f"livemelody: warning: saved style {config.style!r} is not installed; using {DEFAULT_STYLE}",
-                  file=sys.stderr)
+            print(
+                f"livemelody: warning: saved style {config.style!r} is not installed; using {DEFAULT_STYLE}",
+                file=sys.stderr,
+            )
             config = config.changed(style=DEFAULT_STYLE)
     changes = {}
     for dest, (name, convert) in _OVERRIDES.items():
@@ -300,7 +396,9 @@ def _engine_options_from(args, demo: bool = False):
     settings, config = resolve_settings(args)
     common = dict(config=config, record=_record_path(args), seed=args.seed, realtime=args.realtime)
     if demo:
-        return settings, EngineOptions(api="loopback", input=None, output=None, demo=True, demo_turns=args.turns, **common)
+        return settings, EngineOptions(
+            api="loopback", input=None, output=None, demo=True, demo_turns=args.turns, **common
+        )
     api = (args.api or settings.api or default_api()).lower()
     saved = (settings.input, settings.output) if api == (settings.api or api) else (None, None)
     in_spec, out_spec = choose_ports(api, args.input, args.output, args.virtual, saved)
@@ -331,8 +429,9 @@ def cmd_demo(args) -> int:
     settings, options = _engine_options_from(args, demo=True)
     if args.headless:
         turns = args.turns
-        code = run_headless(options, duration=args.duration,
-                            until=lambda snap: snap.turns >= turns and snap.state == "idle")
+        code = run_headless(
+            options, duration=args.duration, until=lambda snap: snap.turns >= turns and snap.state == "idle"
+        )
     else:
         from livemelody.ui.app import run_dashboard
 
@@ -346,8 +445,16 @@ def cmd_demo(args) -> int:
     return code
 
 
-COMMANDS = {"continue": cmd_continue, "vary": cmd_vary, "morph": cmd_morph, "styles": cmd_styles,
-            "ports": cmd_ports, "run": cmd_run, "dashboard": cmd_dashboard, "demo": cmd_demo}
+COMMANDS = {
+    "continue": cmd_continue,
+    "vary": cmd_vary,
+    "morph": cmd_morph,
+    "styles": cmd_styles,
+    "ports": cmd_ports,
+    "run": cmd_run,
+    "dashboard": cmd_dashboard,
+    "demo": cmd_demo,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,9 +14,9 @@ ANSWER_STARTS = ("step", "beat", "bar")
 CLOCK_SOURCES = ("internal", "external")
 
 
-
 DEFAULT_STYLE = "deutsch"
 """The style played when none is chosen (and when a saved one is no longer installed)."""
+
 
 @dataclass(frozen=True)
 class ControlMap:
@@ -91,7 +91,9 @@ class EngineConfig:
             problems.append(f"answer start must be one of {', '.join(ANSWER_STARTS)}")
         if self.clock_source not in CLOCK_SOURCES:
             problems.append(f"clock must be one of {', '.join(CLOCK_SOURCES)}")
-        if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature) and self.temperature >= 0):
+        if not (
+            isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature) and self.temperature >= 0
+        ):
             problems.append("temperature must be a finite number >= 0")
         if not 0 < self.top_p <= 1:
             problems.append("top-p must be in (0, 1]")
@@ -123,6 +125,6 @@ class EngineConfig:
     def steps_per_bar(self) -> int:
         return 4 * self.beats_per_bar
 
-    def changed(self, **changes) -> "EngineConfig":
+    def changed(self, **changes) -> EngineConfig:
         """A validated copy with ``changes`` applied."""
         return replace(self, **changes)

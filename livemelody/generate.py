@@ -6,8 +6,8 @@ continued step by step with the sampler, and moved back to the player's key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -3,8 +3,22 @@
 from livemelody.events import Note
 
 # "Ah vous dirais-je maman" (Twinkle Twinkle), the seed's European primer: four 4/4 bars in C.
-_TWINKLE = [(60, 4), (60, 4), (67, 4), (67, 4), (69, 4), (69, 4), (67, 8),
-            (65, 4), (65, 4), (64, 4), (64, 4), (62, 4), (62, 4), (60, 8)]
+_TWINKLE = [
+    (60, 4),
+    (60, 4),
+    (67, 4),
+    (67, 4),
+    (69, 4),
+    (69, 4),
+    (67, 8),
+    (65, 4),
+    (65, 4),
+    (64, 4),
+    (64, 4),
+    (62, 4),
+    (62, 4),
+    (60, 8),
+]
 
 
 def _line(pitches_and_lengths, velocity: int = 80) -> list[Note]:

@@ -51,7 +51,7 @@ class Settings:
     input: str | None = None
     output: str | None = None
 
-    def changed(self, **changes) -> "Settings":
+    def changed(self, **changes) -> Settings:
         return replace(self, **changes)
 
 
@@ -145,7 +145,7 @@ def _toml(value) -> str:
 
 def dump_settings(settings: Settings) -> str:
     config = settings.config
-    lines = ["# livemelody settings; the dashboard rewrites this file. \"none\" = off.", "", "[engine]"]
+    lines = ['# livemelody settings; the dashboard rewrites this file. "none" = off.', "", "[engine]"]
     lines += [f"{f.name} = {_toml(getattr(config, f.name))}" for f in fields(config) if f.name != "controls"]
     lines += ["", "[controls]"]
     lines += [f"{f.name} = {_toml(getattr(config.controls, f.name))}" for f in fields(config.controls)]

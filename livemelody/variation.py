@@ -14,8 +14,8 @@ where the phrase starts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -56,11 +56,21 @@ def encode_phrase(session: VaeSession, notes: Sequence[Note]) -> EncodedPhrase:
     events = notes_to_events(transpose(moved, octaves))
     pitches, durations = pad_events(events, session.length)
     velocity = int(round(np.mean([n.velocity for n in notes])))
-    return EncodedPhrase(pitches, durations, min(len(events), session.length), len(events), key, shift + octaves,
-                         min(n.start for n in notes), velocity)
+    return EncodedPhrase(
+        pitches,
+        durations,
+        min(len(events), session.length),
+        len(events),
+        key,
+        shift + octaves,
+        min(n.start for n in notes),
+        velocity,
+    )
 
 
-def to_notes(phrase: EncodedPhrase, pitches: np.ndarray, durations: np.ndarray, events: int | None = None) -> list[Note]:
+def to_notes(
+    phrase: EncodedPhrase, pitches: np.ndarray, durations: np.ndarray, events: int | None = None
+) -> list[Note]:
     """Decoded ids [length] -> notes in the phrase's key from its start, cut to ``events``
     (default: the phrase's own count), trailing silence dropped."""
     count = phrase.events if events is None else events
@@ -77,8 +87,9 @@ def perturb(mean: np.ndarray, sigma: np.ndarray, amount: float, count: int, rng:
     return (mean + amount * sigma * eps).astype(np.float32)
 
 
-def vary(session: VaeSession, notes: Sequence[Note], amount: float, count: int,
-         rng: np.random.Generator) -> tuple[EncodedPhrase, list[list[Note]]]:
+def vary(
+    session: VaeSession, notes: Sequence[Note], amount: float, count: int, rng: np.random.Generator
+) -> tuple[EncodedPhrase, list[list[Note]]]:
     """(the encoded phrase, ``count`` variations of ``notes`` in their key); see the module doc."""
     if count < 1:
         raise ValueError("count must be >= 1")
@@ -103,8 +114,9 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
 
 
-def interpolate(session: VaeSession, a: Sequence[Note], b: Sequence[Note], steps: int,
-                method: str = "slerp") -> tuple[EncodedPhrase, EncodedPhrase, list[list[Note]]]:
+def interpolate(
+    session: VaeSession, a: Sequence[Note], b: Sequence[Note], steps: int, method: str = "slerp"
+) -> tuple[EncodedPhrase, EncodedPhrase, list[list[Note]]]:
     """(A, B encoded, ``steps`` phrases from A's reconstruction to B's at t = 0 .. 1).
 
     The whole path is in A's key and starts where A starts; the phrase at t has
@@ -120,8 +132,9 @@ def interpolate(session: VaeSession, a: Sequence[Note], b: Sequence[Note], steps
     ts = np.linspace(0.0, 1.0, steps)
     z = np.stack([blend(means[0], means[1], t) for t in ts]).astype(np.float32)
     pitches, durations = session.decode(z)
-    path = [to_notes(pa, p, d, int(round((1 - t) * pa.events + t * pb.events)))
-            for t, p, d in zip(ts, pitches, durations)]
+    path = [
+        to_notes(pa, p, d, int(round((1 - t) * pa.events + t * pb.events))) for t, p, d in zip(ts, pitches, durations)
+    ]
     return pa, pb, path
 
 
@@ -132,4 +145,6 @@ def one_after_another(phrases: Sequence[Sequence[Note]], start: int, bar_steps: 
     first_bar = start - start % bar_steps
     end = max((n.end for phrase in phrases for n in phrase), default=start + 1)
     block = max(1, -(-(end - first_bar) // bar_steps)) * bar_steps
-    return [[Note(n.pitch, n.start + k * block, n.duration, n.velocity) for n in phrase] for k, phrase in enumerate(phrases)]
+    return [
+        [Note(n.pitch, n.start + k * block, n.duration, n.velocity) for n in phrase] for k, phrase in enumerate(phrases)
+    ]

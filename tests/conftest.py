@@ -26,8 +26,10 @@ def write_midi(path: Path, notes: list[Note], bpm: float = 100, tpb: int = 480, 
     frame = MelodyFile(
         [],
         tpb,
-        [(0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))),
-         (0, mido.MetaMessage("time_signature", numerator=numerator, denominator=4))],
+        [
+            (0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))),
+            (0, mido.MetaMessage("time_signature", numerator=numerator, denominator=4)),
+        ],
     )
     write_melodies(path, frame, [("melody", notes)])
     return path

@@ -15,7 +15,9 @@ def run(capsys, *argv):
 
 def test_continue_writes_primer_and_continuation(tiny_models, twinkle_mid, tmp_path, capsys):
     out = tmp_path / "out.mid"
-    code, text, err = run(capsys, "continue", str(twinkle_mid), "-o", str(out), "--style", "tiny", "--bars", "2", "--seed", "7")
+    code, text, err = run(
+        capsys, "continue", str(twinkle_mid), "-o", str(out), "--style", "tiny", "--bars", "2", "--seed", "7"
+    )
     assert code == 0, err
     midi = mido.MidiFile(out)
     assert len(midi.tracks) == 3 and "in C" in text
@@ -33,16 +35,19 @@ def test_same_seed_same_file(tiny_models, twinkle_mid, tmp_path, capsys):
     assert paths[0] == paths[1]
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--temperature", "-1"], "must be >= 0"),
-    (["--temperature", "nan"], "not a finite number"),
-    (["--temperature", "hot"], "not a number"),
-    (["--top-p", "0"], "must be > 0"),
-    (["--top-p", "1.5"], "must be <= 1"),
-    (["--bars", "0"], "must be >= 1"),
-    (["--bars", "2.5"], "not a whole number"),
-    (["--style", "klingon"], "no lstm model for style 'klingon'"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--temperature", "-1"], "must be >= 0"),
+        (["--temperature", "nan"], "not a finite number"),
+        (["--temperature", "hot"], "not a number"),
+        (["--top-p", "0"], "must be > 0"),
+        (["--top-p", "1.5"], "must be <= 1"),
+        (["--bars", "0"], "must be >= 1"),
+        (["--bars", "2.5"], "not a whole number"),
+        (["--style", "klingon"], "no lstm model for style 'klingon'"),
+    ],
+)
 def test_bad_options_give_one_line_and_exit_2(tiny_models, twinkle_mid, tmp_path, capsys, args, expected):
     code, _, err = run(capsys, "continue", str(twinkle_mid), "-o", str(tmp_path / "o.mid"), "--style", "tiny", *args)
     assert code == 2
@@ -59,7 +64,9 @@ def test_bad_files_give_one_line_and_exit_2(tiny_models, tmp_path, capsys, conte
 
 
 def test_unwritable_output_is_one_line(tiny_models, twinkle_mid, tmp_path, capsys):
-    code, _, err = run(capsys, "continue", str(twinkle_mid), "-o", str(tmp_path / "no" / "such" / "dir.mid"), "--style", "tiny")
+    code, _, err = run(
+        capsys, "continue", str(twinkle_mid), "-o", str(tmp_path / "no" / "such" / "dir.mid"), "--style", "tiny"
+    )
     assert code == 2 and "cannot write" in err
 
 
@@ -94,7 +101,13 @@ def test_command_line_overrides_the_settings_file(tiny_models, capsys):
 
     save_settings(Settings(EngineConfig(style="tiny", temperature=0.5, bpm=90, metronome=True)))
     _, config = resolve_settings(build_parser().parse_args(["run", "--bpm", "120", "--channel", "2"]))
-    assert (config.style, config.temperature, config.bpm, config.metronome, config.input_channel) == ("tiny", 0.5, 120, True, 1)
+    assert (config.style, config.temperature, config.bpm, config.metronome, config.input_channel) == (
+        "tiny",
+        0.5,
+        120,
+        True,
+        1,
+    )
 
 
 def test_a_broken_settings_file_warns_in_one_line_and_uses_the_defaults(tiny_models, capsys):
@@ -121,8 +134,20 @@ def test_a_saved_style_that_is_gone_falls_back_to_deutsch(tiny_models, capsys):
 
 def test_headless_demo_answers_and_saves_the_session(tiny_models, tmp_path, capsys):
     session = tmp_path / "demo.mid"
-    code, out, err = run(capsys, "demo", "--headless", "--turns", "1", "--style", "tiny", "--bpm", "400",
-                         "--no-audio", "--record", str(session))
+    code, out, err = run(
+        capsys,
+        "demo",
+        "--headless",
+        "--turns",
+        "1",
+        "--style",
+        "tiny",
+        "--bpm",
+        "400",
+        "--no-audio",
+        "--record",
+        str(session),
+    )
     assert code == 0, err
     assert "(14 notes) in C -> continue tiny" in out and "session saved" in out
     tracks = mido.MidiFile(session).tracks
@@ -131,8 +156,21 @@ def test_headless_demo_answers_and_saves_the_session(tiny_models, tmp_path, caps
 
 def test_vary_writes_the_original_then_each_variation_on_its_own_track(tiny_models, twinkle_mid, tmp_path, capsys):
     out = tmp_path / "v.mid"
-    code, text, err = run(capsys, "vary", str(twinkle_mid), "-o", str(out), "--style", "tiny", "--amount", "2",
-                          "--count", "3", "--seed", "1")
+    code, text, err = run(
+        capsys,
+        "vary",
+        str(twinkle_mid),
+        "-o",
+        str(out),
+        "--style",
+        "tiny",
+        "--amount",
+        "2",
+        "--count",
+        "3",
+        "--seed",
+        "1",
+    )
     assert code == 0, err
     midi = mido.MidiFile(out)
     assert len(midi.tracks) == 1 + 4 and "3 variations" in text and "one after another" in text
@@ -149,31 +187,60 @@ def test_vary_writes_the_original_then_each_variation_on_its_own_track(tiny_mode
 def test_vary_same_seed_same_file(tiny_models, twinkle_mid, tmp_path, capsys):
     files = []
     for name in ("a.mid", "b.mid"):
-        run(capsys, "vary", str(twinkle_mid), "-o", str(tmp_path / name), "--style", "tiny", "--amount", "3", "--seed", "4")
+        run(
+            capsys,
+            "vary",
+            str(twinkle_mid),
+            "-o",
+            str(tmp_path / name),
+            "--style",
+            "tiny",
+            "--amount",
+            "3",
+            "--seed",
+            "4",
+        )
         files.append((tmp_path / name).read_bytes())
     assert files[0] == files[1]
 
 
 def test_morph_writes_the_path(tiny_models, twinkle_mid, tmp_path, capsys):
     out = tmp_path / "m.mid"
-    code, text, err = run(capsys, "morph", str(twinkle_mid), str(twinkle_mid), "-o", str(out), "--style", "tiny",
-                          "--steps", "4", "--method", "linear")
+    code, text, err = run(
+        capsys,
+        "morph",
+        str(twinkle_mid),
+        str(twinkle_mid),
+        "-o",
+        str(out),
+        "--style",
+        "tiny",
+        "--steps",
+        "4",
+        "--method",
+        "linear",
+    )
     assert code == 0, err
     names = [next(m.name for m in t if m.type == "track_name") for t in mido.MidiFile(out).tracks[1:]]
     assert names == ["linear t=0.00", "linear t=0.33", "linear t=0.67", "linear t=1.00"] and "4 phrases" in text
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["vary", "--amount", "-1"], "must be >= 0"),
-    (["vary", "--amount", "inf"], "not a finite number"),
-    (["vary", "--count", "0"], "must be >= 1"),
-    (["vary", "--count", "many"], "not a whole number"),
-    (["vary", "--style", "klingon"], "no vae_encoder model for style 'klingon'"),
-    (["morph", "--steps", "1"], "must be >= 2"),
-    (["morph", "--method", "cubic"], "invalid choice"),
-    (["morph", "--style", "klingon"], "no vae_encoder model for style 'klingon'"),
-])
-def test_vary_and_morph_bad_options_give_one_line_and_exit_2(tiny_models, twinkle_mid, tmp_path, capsys, args, expected):
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["vary", "--amount", "-1"], "must be >= 0"),
+        (["vary", "--amount", "inf"], "not a finite number"),
+        (["vary", "--count", "0"], "must be >= 1"),
+        (["vary", "--count", "many"], "not a whole number"),
+        (["vary", "--style", "klingon"], "no vae_encoder model for style 'klingon'"),
+        (["morph", "--steps", "1"], "must be >= 2"),
+        (["morph", "--method", "cubic"], "invalid choice"),
+        (["morph", "--style", "klingon"], "no vae_encoder model for style 'klingon'"),
+    ],
+)
+def test_vary_and_morph_bad_options_give_one_line_and_exit_2(
+    tiny_models, twinkle_mid, tmp_path, capsys, args, expected
+):
     command, *options = args
     inputs = [str(twinkle_mid)] * (2 if command == "morph" else 1)
     code, _, err = run(capsys, command, *inputs, "-o", str(tmp_path / "o.mid"), "--style", "tiny", *options)
@@ -183,7 +250,9 @@ def test_vary_and_morph_bad_options_give_one_line_and_exit_2(tiny_models, twinkl
 
 @pytest.mark.parametrize("command", ["vary", "morph"])
 @pytest.mark.parametrize("content", [None, b"", b"MThd garbage"])
-def test_vary_and_morph_bad_files_give_one_line_and_exit_2(tiny_models, twinkle_mid, tmp_path, capsys, command, content):
+def test_vary_and_morph_bad_files_give_one_line_and_exit_2(
+    tiny_models, twinkle_mid, tmp_path, capsys, command, content
+):
     path = tmp_path / "in.mid"
     if content is not None:
         path.write_bytes(content)

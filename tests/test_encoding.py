@@ -2,7 +2,15 @@
 
 import pytest
 
-from livemelody.encoding import Key, Vocabulary, detect_key, fold_pitch, notes_to_tokens, tokens_to_notes, transposition_to_reference
+from livemelody.encoding import (
+    Key,
+    Vocabulary,
+    detect_key,
+    fold_pitch,
+    notes_to_tokens,
+    tokens_to_notes,
+    transposition_to_reference,
+)
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
 from livemelody.events import Note
 
@@ -16,8 +24,14 @@ def test_id_layout_and_round_trip_of_symbols():
     assert Vocabulary.from_symbols(VOCAB.symbols) == VOCAB
 
 
-@pytest.mark.parametrize("symbols", [["/", "r"], ["r", "/", "_"] + [str(p) for p in range(60, 80)],
-                                     ["/", "r", "_"] + [str(p) for p in range(60, 70)] + ["72", "73", "74"]])
+@pytest.mark.parametrize(
+    "symbols",
+    [
+        ["/", "r"],
+        ["r", "/", "_"] + [str(p) for p in range(60, 80)],
+        ["/", "r", "_"] + [str(p) for p in range(60, 70)] + ["72", "73", "74"],
+    ],
+)
 def test_bad_vocabularies_are_refused(symbols):
     with pytest.raises(ValueError):
         Vocabulary.from_symbols(symbols)

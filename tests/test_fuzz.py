@@ -16,10 +16,16 @@ def seed_files(tmp_path):
     """Valid starting points: the primer, a chordal type-1 file with tempo changes, a type-0 file."""
     first = write_midi(tmp_path / "s1.mid", AH_VOUS_DIRAI_JE_MAMAN, bpm=90, tpb=96)
     chords = mido.MidiFile(type=1, ticks_per_beat=120)
-    chords.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=600000),
-                                         mido.MetaMessage("key_signature", key="Eb"),
-                                         mido.MetaMessage("time_signature", numerator=3, denominator=4),
-                                         mido.MetaMessage("set_tempo", tempo=400000, time=360)]))
+    chords.tracks.append(
+        mido.MidiTrack(
+            [
+                mido.MetaMessage("set_tempo", tempo=600000),
+                mido.MetaMessage("key_signature", key="Eb"),
+                mido.MetaMessage("time_signature", numerator=3, denominator=4),
+                mido.MetaMessage("set_tempo", tempo=400000, time=360),
+            ]
+        )
+    )
     track = mido.MidiTrack()
     for i, root in enumerate([51, 55, 58, 56, 53, 51]):
         for j, p in enumerate((root, root + 4, root + 7)):

@@ -63,7 +63,16 @@ def perform(core, sched, clock, events, until):
     run_until(core, sched, clock, until)
 
 
-D_MAJOR_CALL = [(62, 8, 2), (64, 10, 2), (66, 12, 2), (67, 14, 2), (69, 16, 2), (71, 18, 2), (73, 20, 2), (74, 22, 2)]  # steps 8..24
+D_MAJOR_CALL = [
+    (62, 8, 2),
+    (64, 10, 2),
+    (66, 12, 2),
+    (67, 14, 2),
+    (69, 16, 2),
+    (71, 18, 2),
+    (73, 20, 2),
+    (74, 22, 2),
+]  # steps 8..24
 
 
 def test_call_then_answer_on_the_next_beat_in_the_calls_key(sessions):
@@ -83,10 +92,16 @@ def test_call_then_answer_on_the_next_beat_in_the_calls_key(sessions):
 
 def test_notes_are_quantised_and_polyphony_reduced(sessions):
     core, sched, out, clock = make(sessions)
-    events = [(8 * STEP + 0.03, [0x90, 60, 90]), (8 * STEP + 0.035, [0x90, 64, 90]), (8 * STEP + 0.04, [0x90, 67, 90]),
-              (10 * STEP - 0.02, [0x90, 55, 90]),  # lower note under the sounding line: ignored
-              (12 * STEP - 0.03, [0x80, 67, 0]), (12 * STEP - 0.03, [0x80, 64, 0]), (12 * STEP, [0x80, 60, 0]),
-              (12 * STEP + 0.02, [0x80, 55, 0])]
+    events = [
+        (8 * STEP + 0.03, [0x90, 60, 90]),
+        (8 * STEP + 0.035, [0x90, 64, 90]),
+        (8 * STEP + 0.04, [0x90, 67, 90]),
+        (10 * STEP - 0.02, [0x90, 55, 90]),  # lower note under the sounding line: ignored
+        (12 * STEP - 0.03, [0x80, 67, 0]),
+        (12 * STEP - 0.03, [0x80, 64, 0]),
+        (12 * STEP, [0x80, 60, 0]),
+        (12 * STEP + 0.02, [0x80, 55, 0]),
+    ]
     perform(core, sched, clock, events, until=12.6 * STEP)
     assert [(n.pitch, n.start, n.duration) for n in core.call.notes] == [(67, 8, 4)]
 

@@ -115,8 +115,18 @@ def test_stamp_queue_is_bounded():
     assert len(items) == 100 and queue.dropped == 150 and items[0][0] == 150.0
 
 
-@pytest.mark.parametrize("changes", [dict(mode="jam"), dict(temperature=-1), dict(bpm=1000), dict(answer_start="now"),
-                                     dict(output_channel=16), dict(end_silence_beats=0), dict(answer_bars=0)])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(mode="jam"),
+        dict(temperature=-1),
+        dict(bpm=1000),
+        dict(answer_start="now"),
+        dict(output_channel=16),
+        dict(end_silence_beats=0),
+        dict(answer_bars=0),
+    ],
+)
 def test_bad_engine_settings_are_refused(changes):
     with pytest.raises(ValueError):
         EngineConfig(**changes)

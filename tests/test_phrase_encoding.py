@@ -46,7 +46,12 @@ def test_lengths_outside_the_classes_keep_every_onset():
 def test_pitches_fold_into_range_and_overlaps_resolve():
     notes = [Note(40, 0, 4), Note(110, 4, 4), Note(72, 8, 8), Note(60, 8, 4), Note(65, 12, 4)]
     events = notes_to_events(notes)
-    assert [PITCH_LOW + p for p, _ in events] == [52, 98 - 12, 72, 65]  # 40 -> 52, 110 -> 86; the chord keeps 72, cut at 12
+    assert [PITCH_LOW + p for p, _ in events] == [
+        52,
+        98 - 12,
+        72,
+        65,
+    ]  # 40 -> 52, 110 -> 86; the chord keeps 72, cut at 12
     assert [DURATION_STEPS[d] for _, d in events] == [4, 4, 4, 4]
 
 

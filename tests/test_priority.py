@@ -10,7 +10,9 @@ from livemelody.config import EngineConfig
 from livemelody.live.priority import NICE, REALTIME_PRIORITY, raise_thread_priority, realtime_permitted
 from livemelody.live.process import EngineHandle, EngineOptions
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread scheduling checked through Linux APIs")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="thread scheduling checked through Linux APIs"
+)
 
 
 def in_thread(function):
@@ -57,8 +59,15 @@ def threads_of(pid: int) -> dict[int, int]:
 
 @pytest.mark.parametrize("realtime", [True, False])
 def test_engine_reports_its_timing_thread_and_no_helper_inherits_it(realtime):
-    options = EngineOptions(config=EngineConfig(style="deutsch"), api="loopback", input=None, output=None,
-                            styles=("deutsch",), demo=True, realtime=realtime)
+    options = EngineOptions(
+        config=EngineConfig(style="deutsch"),
+        api="loopback",
+        input=None,
+        output=None,
+        styles=("deutsch",),
+        demo=True,
+        realtime=realtime,
+    )
     handle = EngineHandle(options).start()
     try:
         policies = threads_of(handle.pid)

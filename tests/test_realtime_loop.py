@@ -14,7 +14,9 @@ from tests.conftest import TINY_JSON
 def make_loop():
     clock = ManualClock(0.0)
     out = FakeOutput(clock.now)
-    loop = RealtimeLoop(EngineConfig(style="tiny", bpm=120), {"tiny": LstmSession(TINY_JSON)}, StampQueue(), out.send, clock)
+    loop = RealtimeLoop(
+        EngineConfig(style="tiny", bpm=120), {"tiny": LstmSession(TINY_JSON)}, StampQueue(), out.send, clock
+    )
     return loop, clock, out
 
 

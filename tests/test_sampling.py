@@ -47,8 +47,19 @@ def test_same_seed_same_draws():
     assert a == b
 
 
-@pytest.mark.parametrize("kwargs", [dict(temperature=-0.1), dict(temperature=math.nan), dict(temperature=math.inf),
-                                    dict(top_k=-1), dict(top_k=1.5), dict(top_p=0), dict(top_p=1.2), dict(top_p=math.nan)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(temperature=-0.1),
+        dict(temperature=math.nan),
+        dict(temperature=math.inf),
+        dict(top_k=-1),
+        dict(top_k=1.5),
+        dict(top_p=0),
+        dict(top_p=1.2),
+        dict(top_p=math.nan),
+    ],
+)
 def test_bad_values_are_refused(kwargs):
     with pytest.raises(ValueError):
         SamplingParams(**kwargs)

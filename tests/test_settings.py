@@ -5,9 +5,18 @@ from livemelody.settings import Settings, dump_settings, load_settings, parse_se
 
 
 def test_round_trip_keeps_every_field(tmp_path):
-    config = EngineConfig(style="han", mode="continue", temperature=0.7, top_p=0.9, bpm=88.5, metronome=True,
-                          input_channel=3, answer_bars=None, end_silence_beats=1.5,
-                          controls=ControlMap(temperature=70, style=None))
+    config = EngineConfig(
+        style="han",
+        mode="continue",
+        temperature=0.7,
+        top_p=0.9,
+        bpm=88.5,
+        metronome=True,
+        input_channel=3,
+        answer_bars=None,
+        end_silence_beats=1.5,
+        controls=ControlMap(temperature=70, style=None),
+    )
     settings = Settings(config, api="jack", input="keys", output='synth "A"')
     path = save_settings(settings, tmp_path / "s.toml")
     assert load_settings(path) == (settings, [])
@@ -28,14 +37,24 @@ def test_broken_toml_gives_one_line_and_the_defaults(tmp_path):
 
 
 def test_bad_values_fall_back_one_by_one():
-    text = ('[engine]\ntemperature = -2\ntop_p = 0.5\nbpm = "fast"\nstyle = 3\nwibble = 1\n'
-            '[controls]\nstyle = 200\nmode = 21\n[ports]\ninput = 5\n[extra]\n')
+    text = (
+        '[engine]\ntemperature = -2\ntop_p = 0.5\nbpm = "fast"\nstyle = 3\nwibble = 1\n'
+        "[controls]\nstyle = 200\nmode = 21\n[ports]\ninput = 5\n[extra]\n"
+    )
     settings, warnings = parse_settings(text)
     assert settings.config.top_p == 0.5 and settings.config.temperature == 1.0 and settings.config.bpm == 100
     assert settings.config.controls == ControlMap()  # 200 out of range; 21 clashes with style
     joined = " | ".join(warnings)
-    for key in ("engine.temperature", "engine.bpm", "engine.style", "engine.wibble", "controls.style",
-                "controls.mode", "ports.input", "[extra]"):
+    for key in (
+        "engine.temperature",
+        "engine.bpm",
+        "engine.style",
+        "engine.wibble",
+        "controls.style",
+        "controls.mode",
+        "ports.input",
+        "[extra]",
+    ):
         assert key in joined
 
 
@@ -55,5 +74,8 @@ def test_ports_come_as_given_else_saved_else_remembered_if_present_else_virtual(
     assert headless.choose_ports("jack", None, None, False) == ("keys B", None)  # a port that is gone: virtual
     assert headless.choose_ports("jack", None, None, False, saved=("keys A", "synth X")) == ("keys A", "synth X")
     assert headless.choose_ports("jack", None, None, False, saved=("keys gone", None)) == ("keys B", None)
-    assert headless.choose_ports("jack", "typed", "typed out", False, saved=("keys A", "synth X")) == ("typed", "typed out")
+    assert headless.choose_ports("jack", "typed", "typed out", False, saved=("keys A", "synth X")) == (
+        "typed",
+        "typed out",
+    )
     assert headless.choose_ports("jack", None, None, True, saved=("keys A", "synth X")) == (None, None)

@@ -21,7 +21,9 @@ def test_shipped_model_loads_and_records_how_it_was_made(style):
     assert meta.training["seed"] == 0 and meta.training["tunes"] is None
     assert len(meta.data["test_ids"]) == meta.data["split_sizes"]["test"] > 50
     test = meta.metrics["test"]
-    assert test["lstm_nll_reduction_vs_best_ngram"] == pytest.approx(1 - test["lstm"]["nll_nats"] / test["ngram_best"]["nll_nats"])
+    assert test["lstm_nll_reduction_vs_best_ngram"] == pytest.approx(
+        1 - test["lstm"]["nll_nats"] / test["ngram_best"]["nll_nats"]
+    )
 
 
 @pytest.mark.parametrize("style", STYLES)

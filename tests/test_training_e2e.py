@@ -21,8 +21,22 @@ from training.lstm import lstm_from_onnx  # noqa: E402
 
 @pytest.mark.slow
 def test_tiny_training_run_exports_a_usable_model(tmp_path, capsys):
-    code = train_lstm.main(["--style", "han", "--tunes", "20", "--max-epochs", "1", "--hidden-size", "32",
-                            "--out", str(tmp_path), "--curves", str(tmp_path)])
+    code = train_lstm.main(
+        [
+            "--style",
+            "han",
+            "--tunes",
+            "20",
+            "--max-epochs",
+            "1",
+            "--hidden-size",
+            "32",
+            "--out",
+            str(tmp_path),
+            "--curves",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "parameters:" in printed and "held-out test songs" in printed
@@ -51,8 +65,9 @@ def test_tiny_vae_training_run_exports_a_usable_pair(tmp_path, capsys):
     from training.export import vae_parity_max_abs_diff
     from training.vae import vae_from_onnx
 
-    code = train_vae.main(["--style", "han", "--tunes", "20", "--epochs", "1", "--hidden", "32", "--latent", "8",
-                           "--out", str(tmp_path)])
+    code = train_vae.main(
+        ["--style", "han", "--tunes", "20", "--epochs", "1", "--hidden", "32", "--latent", "8", "--out", str(tmp_path)]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "phrase VAE" in printed and "exact pitch" in printed and "amount 6.0" in printed
@@ -69,7 +84,9 @@ def test_tiny_vae_training_run_exports_a_usable_pair(tmp_path, capsys):
     paths = (tmp_path / "vae_han_encoder.onnx", tmp_path / "vae_han_decoder.onnx")
     assert vae_parity_max_abs_diff(vae_from_onnx(*paths), *paths) <= 1e-4
 
-    code = train_vae.main(["--style", "han", "--tunes", "20", "--epochs", "1", "--seed-config", "--results", str(tmp_path)])
+    code = train_vae.main(
+        ["--style", "han", "--tunes", "20", "--epochs", "1", "--seed-config", "--results", str(tmp_path)]
+    )
     assert code == 0
     seed = json.loads((tmp_path / "vae_seed_han.json").read_text())
     assert seed["models"]["seed_pitch"]["config"]["learning_rate"] == 1e-5

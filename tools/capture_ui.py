@@ -36,8 +36,11 @@ def capture_demo(home: Path, width: int, height: int) -> tuple[str, str]:
     from tests.ui.terminal import Terminal
 
     terminal = Terminal(f"capture-demo-{os.getpid()}", width, height)
-    terminal.start(f"{sys.executable} -m livemelody.cli demo --style han --bpm 160 --no-audio --no-record", program_env(home),
-                   str(REPO))
+    terminal.start(
+        f"{sys.executable} -m livemelody.cli demo --style han --bpm 160 --no-audio --no-record",
+        program_env(home),
+        str(REPO),
+    )
     try:
         terminal.wait_for(lambda s: re.search(r"\b1\s+\d+ notes/", s), 40, "the first turn")
         time.sleep(2.0)  # some of the answer on the roll
@@ -57,8 +60,12 @@ def capture_dashboard(home: Path, width: int, height: int, server, picker: bool 
 
     player, synth = Player("keyboard"), Listener("synth")
     terminal = Terminal(f"capture-dash-{os.getpid()}-{width}", width, height)
-    terminal.start(f"{sys.executable} -m livemelody.cli dashboard --api jack --in keyboard:player --out synth:in "
-                   "--bpm 120 --metronome --answer-bars 2 --no-record", program_env(home, server.client_env()), str(REPO))
+    terminal.start(
+        f"{sys.executable} -m livemelody.cli dashboard --api jack --in keyboard:player --out synth:in "
+        "--bpm 120 --metronome --answer-bars 2 --no-record",
+        program_env(home, server.client_env()),
+        str(REPO),
+    )
     try:
         terminal.wait_for(lambda s: re.search(r"state\s+IDLE", s), 30, "the engine")
         player.play_notes(CALL_IN_D, 60 / 120 / 4)
@@ -96,7 +103,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="livemelody-capture-") as folder:
         home = Path(folder)
         demo, help_screen = capture_demo(home, 120, 34)
-        server = JackServer(f"livemelody-capture-{os.getpid()}", str(home / "jackd.log"), realtime=realtime_permitted()).start()
+        server = JackServer(
+            f"livemelody-capture-{os.getpid()}", str(home / "jackd.log"), realtime=realtime_permitted()
+        ).start()
         try:
             with server.as_default():
                 dashboard, picker = capture_dashboard(home, 120, 34, server)

@@ -12,7 +12,7 @@ the context shortened by its oldest token. ``n`` counts the predicted token (big
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class NgramModel:
             defaultdict(lambda: np.zeros(vocab_size)) for _ in range(max_order)
         ]
 
-    def fit(self, sequences: Iterable[Sequence[int]]) -> "NgramModel":
+    def fit(self, sequences: Iterable[Sequence[int]]) -> NgramModel:
         """Count every context of length 1..max_order-1 in each sequence (no cross-song contexts)."""
         for seq in sequences:
             seq = list(seq)

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from livemelody.encoding import STEPS_PER_QUARTER, Vocabulary
+from livemelody.encoding.phrase import DURATION_STEPS, PITCH_HIGH, PITCH_LOW, PITCH_SYMBOLS
 from livemelody.models.metadata import EncodingInfo, ModelMetadata, file_sha256
 from livemelody.models.onnx import open_session
-from livemelody.encoding.phrase import DURATION_STEPS, PITCH_HIGH, PITCH_LOW, PITCH_SYMBOLS
 from training import vae as vae_graphs
 from training.lstm import INPUT_NAMES, OUTPUT_NAMES, MelodyLSTM, export_onnx
 
@@ -58,26 +58,56 @@ def export_lstm(
     onnx_path = out_dir / f"{name}.onnx"
     export_onnx(model, onnx_path, OPSET)
     metrics = {**metrics, "onnx_parity_max_abs": parity_max_abs_diff(model, onnx_path)}
-    return _write_sidecar(onnx_path, kind="lstm", style=style, io=(INPUT_NAMES, OUTPUT_NAMES),
-                          encoding=EncodingInfo(STEPS_PER_QUARTER, vocab.low, vocab.high, vocab.symbols),
-                          dimensions={"vocab_size": vocab.size, "hidden_size": model.hidden_size, "num_layers": 1},
-                          training=training, data=data, metrics=metrics)
+    return _write_sidecar(
+        onnx_path,
+        kind="lstm",
+        style=style,
+        io=(INPUT_NAMES, OUTPUT_NAMES),
+        encoding=EncodingInfo(STEPS_PER_QUARTER, vocab.low, vocab.high, vocab.symbols),
+        dimensions={"vocab_size": vocab.size, "hidden_size": model.hidden_size, "num_layers": 1},
+        training=training,
+        data=data,
+        metrics=metrics,
+    )
 
 
-def _write_sidecar(onnx_path: Path, *, kind: str, style: str, io: tuple, encoding: EncodingInfo, dimensions: dict,
-                   training: dict, data: dict, metrics: dict) -> tuple[Path, ModelMetadata]:
+def _write_sidecar(
+    onnx_path: Path,
+    *,
+    kind: str,
+    style: str,
+    io: tuple,
+    encoding: EncodingInfo,
+    dimensions: dict,
+    training: dict,
+    data: dict,
+    metrics: dict,
+) -> tuple[Path, ModelMetadata]:
     """Write ``onnx_path``'s JSON sidecar beside it (name, file hash, opset filled in); return
     its path and the metadata. ``io``: (input names, output names)."""
-    metadata = ModelMetadata(kind=kind, name=onnx_path.stem, style=style, onnx_file=onnx_path.name,
-                             onnx_sha256=file_sha256(onnx_path), opset=OPSET, inputs=list(io[0]), outputs=list(io[1]),
-                             encoding=encoding, dimensions=dimensions, training=training, data=data, metrics=metrics)
+    metadata = ModelMetadata(
+        kind=kind,
+        name=onnx_path.stem,
+        style=style,
+        onnx_file=onnx_path.name,
+        onnx_sha256=file_sha256(onnx_path),
+        opset=OPSET,
+        inputs=list(io[0]),
+        outputs=list(io[1]),
+        encoding=encoding,
+        dimensions=dimensions,
+        training=training,
+        data=data,
+        metrics=metrics,
+    )
     json_path = onnx_path.with_suffix(".json")
     metadata.save(json_path)
     return json_path, metadata
 
 
-def vae_parity_max_abs_diff(model: vae_graphs.PhraseVAE, encoder_path: Path, decoder_path: Path,
-                            batch: int = 64, seed: int = 0) -> float:
+def vae_parity_max_abs_diff(
+    model: vae_graphs.PhraseVAE, encoder_path: Path, decoder_path: Path, batch: int = 64, seed: int = 0
+) -> float:
     """Largest |difference| between torch and onnxruntime over every output of both graphs,
     for ``batch`` random phrases (ids) and ``batch`` latents: their posterior means and N(0, I) draws."""
     model.eval()
@@ -127,15 +157,37 @@ def export_vae(
     vae_graphs.export_onnx(model, paths["encoder"], paths["decoder"], OPSET)
     parity = vae_parity_max_abs_diff(model, paths["encoder"], paths["decoder"])
     shape = model.shape
-    dimensions = {"phrase_length": shape.length, "latent_size": shape.latent, "hidden_size": shape.hidden,
-                  "pitch_classes": shape.pitch_classes, "duration_classes": shape.duration_classes}
+    dimensions = {
+        "phrase_length": shape.length,
+        "latent_size": shape.latent,
+        "hidden_size": shape.hidden,
+        "pitch_classes": shape.pitch_classes,
+        "duration_classes": shape.duration_classes,
+    }
     training = {**training, "run_id": run_id(model)}
-    io = {"encoder": (vae_graphs.ENCODER_INPUTS, vae_graphs.ENCODER_OUTPUTS),
-          "decoder": (vae_graphs.DECODER_INPUTS, vae_graphs.DECODER_OUTPUTS)}
-    part_metrics = {"encoder": {**metrics, "onnx_parity_max_abs": parity},
-                    "decoder": {"onnx_parity_max_abs": parity, "see": f"{name}_encoder.json"}}
-    encoding = EncodingInfo(STEPS_PER_QUARTER, PITCH_LOW, PITCH_HIGH, list(PITCH_SYMBOLS), duration_steps=list(DURATION_STEPS))
-    json_paths = [_write_sidecar(onnx_path, kind=f"vae_{part}", style=style, io=io[part], encoding=encoding,
-                                 dimensions=dimensions, training=training, data=data, metrics=part_metrics[part])[0]
-                  for part, onnx_path in paths.items()]
+    io = {
+        "encoder": (vae_graphs.ENCODER_INPUTS, vae_graphs.ENCODER_OUTPUTS),
+        "decoder": (vae_graphs.DECODER_INPUTS, vae_graphs.DECODER_OUTPUTS),
+    }
+    part_metrics = {
+        "encoder": {**metrics, "onnx_parity_max_abs": parity},
+        "decoder": {"onnx_parity_max_abs": parity, "see": f"{name}_encoder.json"},
+    }
+    encoding = EncodingInfo(
+        STEPS_PER_QUARTER, PITCH_LOW, PITCH_HIGH, list(PITCH_SYMBOLS), duration_steps=list(DURATION_STEPS)
+    )
+    json_paths = [
+        _write_sidecar(
+            onnx_path,
+            kind=f"vae_{part}",
+            style=style,
+            io=io[part],
+            encoding=encoding,
+            dimensions=dimensions,
+            training=training,
+            data=data,
+            metrics=part_metrics[part],
+        )[0]
+        for part, onnx_path in paths.items()
+    ]
     return json_paths[0], json_paths[1]

@@ -78,8 +78,7 @@ def load_phrases(style: str, train_hop: int = TRAIN_HOP, tunes: int | None = Non
     """(phrases by split, corpus counts, songs by split) for ``style``; see the module doc."""
     splits, counts = load_songs(style, Vocabulary(), tunes)
     phrases = {
-        name: make_phrases(songs, length, train_hop if name == "train" else length)
-        for name, songs in splits.items()
+        name: make_phrases(songs, length, train_hop if name == "train" else length) for name, songs in splits.items()
     }
     return phrases, counts, splits
 
@@ -130,7 +129,9 @@ def seed_pitch_ids(values: np.ndarray) -> np.ndarray:
     """Inverse of :func:`seed_pitch_values` for network outputs: the nearest valid code
     (50..97 or silence 99; 98 and above read as silence), as pitch ids."""
     codes = np.rint(np.asarray(values, dtype=np.float64) * (SILENCE_CODE - PITCH_LOW) + PITCH_LOW)
-    return np.where(codes >= SILENCE_CODE - 1, SILENCE, np.clip(codes, PITCH_LOW, SILENCE_CODE - 2) - PITCH_LOW).astype(np.int64)
+    return np.where(codes >= SILENCE_CODE - 1, SILENCE, np.clip(codes, PITCH_LOW, SILENCE_CODE - 2) - PITCH_LOW).astype(
+        np.int64
+    )
 
 
 def seed_duration_values(duration_ids: np.ndarray) -> np.ndarray:
@@ -155,9 +156,11 @@ def main() -> None:
     for style in ("deutsch", "han"):
         phrases, _, songs = load_phrases(style)
         per_event = steps_per_event(songs)
-        print(f"{style}: {per_event:.2f} steps per event -> {PHRASE_LENGTH} events = {PHRASE_LENGTH * per_event:.0f} steps "
-              f"= {PHRASE_LENGTH * per_event / 16:.1f} bars of 4/4; phrases "
-              + ", ".join(f"{k} {len(v)}" for k, v in phrases.items()))
+        print(
+            f"{style}: {per_event:.2f} steps per event -> {PHRASE_LENGTH} events = {PHRASE_LENGTH * per_event:.0f} steps "
+            f"= {PHRASE_LENGTH * per_event / 16:.1f} bars of 4/4; phrases "
+            + ", ".join(f"{k} {len(v)}" for k, v in phrases.items())
+        )
 
 
 if __name__ == "__main__":

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from livemelody.encoding import Vocabulary
+from livemelody.encoding.melody import tokens_to_notes
 from livemelody.events import Note
 from livemelody.generate import continue_tokens, primer_tokens
-from livemelody.encoding.melody import tokens_to_notes
 from livemelody.models.lstm import LstmSession
 from livemelody.models.metadata import ModelMetadata, load_metadata
 from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
@@ -52,7 +52,7 @@ class LogisticRegression:
     def __init__(self, l2: float = 1e-3, steps: int = 3000, rate: float = 0.5):
         self.l2, self.steps, self.rate = l2, steps, rate
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "LogisticRegression":
+    def fit(self, x: np.ndarray, y: np.ndarray) -> LogisticRegression:
         self.mean, self.std = x.mean(axis=0), x.std(axis=0) + 1e-8
         z = (x - self.mean) / self.std
         self.w, self.b = np.zeros(z.shape[1]), 0.0
@@ -83,8 +83,13 @@ def run(models_dir: Path, count: int, steps: int, temperature: float, seed: int)
     x_train = np.array([features(s.notes) for style in STYLES for s in splits[style]["train"]])
     y_train = np.array([i for i, style in enumerate(STYLES) for _ in splits[style]["train"]])
     classifier = LogisticRegression().fit(x_train, y_train)
-    result = {"features": "pitch-class, interval, duration histograms + pitch mean/spread (47)",
-              "continuation_steps": steps, "temperature": temperature, "count": count, "seed": seed}
+    result = {
+        "features": "pitch-class, interval, duration histograms + pitch mean/spread (47)",
+        "continuation_steps": steps,
+        "temperature": temperature,
+        "count": count,
+        "seed": seed,
+    }
     sessions = {style: LstmSession(models_dir / f"lstm_{style}.json") for style in STYLES}
 
     def own_style_share(label: int, style: str, length: int) -> float:

@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from livemelody.encoding import Vocabulary
-from training.corpus import STYLE_FILES
 from training.baselines import NgramModel, UniformModel
+from training.corpus import STYLE_FILES
 from training.dataset import SPLIT_RULE, Song, load_songs
 from training.export import export_lstm
 from training.lstm import MelodyLSTM, expected_parameter_count, parameter_count, seed_parameter_count
@@ -67,7 +67,9 @@ def set_seeds(seed: int, threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def make_batches(songs: list[Song], batch_size: int, rng: random.Random | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def make_batches(
+    songs: list[Song], batch_size: int, rng: random.Random | None
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Length-sorted batches of (inputs, targets), padded; shuffled if ``rng`` is given."""
     ordered = sorted(songs, key=lambda s: len(s.tokens))
     if rng is not None:  # shuffle within similar lengths, then the batch order
@@ -138,8 +140,11 @@ def train(config: TrainConfig, splits: dict[str, list[Song]], vocab: Vocabulary)
         history["seconds"].append(time.perf_counter() - started)
         history["learning_rate"].append(optimiser.param_groups[0]["lr"])
         scheduler.step(valid)
-        print(f"epoch {epoch:3d}  train {total / count:.4f}  valid {valid:.4f} nats/step  "
-              f"lr {history['learning_rate'][-1]:.0e}  ({history['seconds'][-1]:.0f} s)", flush=True)
+        print(
+            f"epoch {epoch:3d}  train {total / count:.4f}  valid {valid:.4f} nats/step  "
+            f"lr {history['learning_rate'][-1]:.0e}  ({history['seconds'][-1]:.0f} s)",
+            flush=True,
+        )
         if valid < best_valid - 1e-4:
             best_state, best_valid, best_epoch = copy.deepcopy(model.state_dict()), valid, epoch
         elif epoch - best_epoch >= config.patience:
@@ -196,7 +201,12 @@ def evaluate(model: MelodyLSTM, splits: dict[str, list[Song]], vocab: Vocabulary
 def print_table(style: str, results: dict) -> None:
     print(f"\nheld-out test songs, style {style}: {results['lstm']['steps']} steps, {results['lstm']['notes']} notes")
     print(f"{'model':<14}{'NLL nats/step':>14}{'pitch acc':>11}{'pitch bits/note':>17}")
-    for label, key in (("LSTM", "lstm"), ("uniform", "uniform"), ("unigram", "unigram"), (f"{results['ngram_best']['n']}-gram (best)", "ngram_best")):
+    for label, key in (
+        ("LSTM", "lstm"),
+        ("uniform", "uniform"),
+        ("unigram", "unigram"),
+        (f"{results['ngram_best']['n']}-gram (best)", "ngram_best"),
+    ):
         r = results[key]
         print(f"{label:<14}{r['nll_nats']:>14.4f}{r['pitch_accuracy']:>11.3f}{r['pitch_bits']:>17.3f}")
     print(f"LSTM NLL {100 * results['lstm_nll_reduction_vs_best_ngram']:.1f}% below the best n-gram (target >= 20%)")
@@ -239,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     splits, counts = load_songs(config.style, vocab, config.tunes)
     if not all(splits.values()):
         raise SystemExit(f"too few songs for a train/valid/test split: { {k: len(v) for k, v in splits.items()} }")
-    print(f"{config.style}: {counts} -> train {len(splits['train'])}, valid {len(splits['valid'])}, test {len(splits['test'])} songs")
+    print(
+        f"{config.style}: {counts} -> train {len(splits['train'])}, valid {len(splits['valid'])}, test {len(splits['test'])} songs"
+    )
     started = time.perf_counter()
     model, history = train(config, splits, vocab)
     train_seconds = time.perf_counter() - started
@@ -254,7 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         "valid_ids": [s.song_id for s in splits["valid"]],
         "test_ids": [s.song_id for s in splits["test"]],
     }
-    training = {**asdict(config), "history": history, "train_seconds": round(train_seconds, 1), "torch": torch.__version__}
+    training = {
+        **asdict(config),
+        "history": history,
+        "train_seconds": round(train_seconds, 1),
+        "torch": torch.__version__,
+    }
     json_path, metadata = export_lstm(model, vocab, config.style, args.out, training, data, {"test": results})
     print(f"exported {json_path} (onnx parity max |diff| {metadata.metrics['onnx_parity_max_abs']:.2e})")
     return 0

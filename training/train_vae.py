@@ -26,9 +26,11 @@ import music21
 import numpy as np
 import torch
 
+from livemelody.encoding.phrase import DURATION_STEPS, PITCH_CLASSES
 from training.corpus import STYLE_FILES
 from training.dataset import SPLIT_RULE
 from training.export import export_vae
+from training.lstm import parameter_count
 from training.phrases import (
     MIN_EVENTS,
     PHRASE_LENGTH,
@@ -51,9 +53,7 @@ from training.vae import (
     round_to_float16,
     seed_loss,
 )
-from training.lstm import parameter_count
 from training.vae_metrics import edit_distance, melody_statistics, phrase_events, real_mask, reconstruction
-from livemelody.encoding.phrase import DURATION_STEPS, PITCH_CLASSES
 
 REPO = Path(__file__).resolve().parent.parent
 PRIOR_SAMPLES = 1000
@@ -107,13 +107,29 @@ class VaeConfig:
     """Parse only the first tunes of each ABC file (smoke tests); None = the whole corpus."""
 
 
-_SEED_COMMON = dict(weight_decay=0.0, cosine_schedule=False, beta=1.0, kl_anneal_epochs=0, free_bits=0.0, augment=0.0,
-                    train_hop=PHRASE_LENGTH)
+_SEED_COMMON = dict(
+    weight_decay=0.0,
+    cosine_schedule=False,
+    beta=1.0,
+    kl_anneal_epochs=0,
+    free_bits=0.0,
+    augment=0.0,
+    train_hop=PHRASE_LENGTH,
+)
 SEED_CONFIGS = {
-    "seed_pitch": dict(_SEED_COMMON, model="seed_pitch", hidden=500, latent=250, epochs=200, batch_size=32,
-                       learning_rate=1e-5, weight_decay=1e-6),
-    "seed_rhythm": dict(_SEED_COMMON, model="seed_rhythm", hidden=500, latent=300, epochs=8, batch_size=64,
-                        learning_rate=1e-3),
+    "seed_pitch": dict(
+        _SEED_COMMON,
+        model="seed_pitch",
+        hidden=500,
+        latent=250,
+        epochs=200,
+        batch_size=32,
+        learning_rate=1e-5,
+        weight_decay=1e-6,
+    ),
+    "seed_rhythm": dict(
+        _SEED_COMMON, model="seed_rhythm", hidden=500, latent=300, epochs=8, batch_size=64, learning_rate=1e-3
+    ),
 }
 """The slides' hyper-parameters: Adam, no schedule, plain ELBO (BCE + KL), no augmentation, and
 each training phrase once per epoch (non-overlapping windows), as the seed saw each sequence once.
@@ -162,8 +178,11 @@ def fit(config: VaeConfig, model: torch.nn.Module, n_train: int, batch_loss, val
         history["valid"].append(figures)
         history["seconds"].append(round(time.perf_counter() - started, 2))
         shown = "  ".join(f"{k} {v:.4f}" for k, v in figures.items())
-        print(f"{config.model} epoch {epoch:3d}  kl weight {weight:.2f}  train loss {history['train'][-1]:.3f}  "
-              f"valid {shown}  ({history['seconds'][-1]:.0f} s)", flush=True)
+        print(
+            f"{config.model} epoch {epoch:3d}  kl weight {weight:.2f}  train loss {history['train'][-1]:.3f}  "
+            f"valid {shown}  ({history['seconds'][-1]:.0f} s)",
+            flush=True,
+        )
     return history
 
 
@@ -220,7 +239,9 @@ def evaluate_seed(pitch_vae: SeedVAE, rhythm_vae: SeedVAE, test: Phrases, seed: 
     kept = np.array([[i < len(s) for i in range(PHRASE_LENGTH)] for s in samples])
     valid_durations = float(near[kept].mean()) if kept.any() else 0.0
     return {
-        "reconstruction": reconstruction(decoded["seed_pitch"], decoded["seed_rhythm"], test.pitches, test.durations, test.lengths),
+        "reconstruction": reconstruction(
+            decoded["seed_pitch"], decoded["seed_rhythm"], test.pitches, test.durations, test.lengths
+        ),
         "prior": melody_statistics(samples, valid_durations),
         "kl_nats_mean": kl,
     }
@@ -242,15 +263,25 @@ def train_phrase(config: VaeConfig, phrases: dict[str, Phrases]) -> tuple[Phrase
         d = durations[index]
         pitch_logits, duration_logits, mean, logvar = model(p, d)
         kl = kl_divergence(mean, logvar).mean()
-        return reconstruction_nats(pitch_logits, duration_logits, p, d).mean() + weight * torch.clamp(kl - config.free_bits, min=0)
+        return reconstruction_nats(pitch_logits, duration_logits, p, d).mean() + weight * torch.clamp(
+            kl - config.free_bits, min=0
+        )
 
     def validate(model):
         mean, logvar = model.encode(valid_p, valid_d)
         pitch_logits, duration_logits = model.decode(mean)
-        r = reconstruction(pitch_logits.argmax(-1).numpy(), duration_logits.argmax(-1).numpy(),
-                           valid.pitches, valid.durations, valid.lengths)
-        return {"recon_nats": float(reconstruction_nats(pitch_logits, duration_logits, valid_p, valid_d).mean()),
-                "kl_nats": float(kl_divergence(mean, logvar).mean()), "exact_note": r["note"]}
+        r = reconstruction(
+            pitch_logits.argmax(-1).numpy(),
+            duration_logits.argmax(-1).numpy(),
+            valid.pitches,
+            valid.durations,
+            valid.lengths,
+        )
+        return {
+            "recon_nats": float(reconstruction_nats(pitch_logits, duration_logits, valid_p, valid_d).mean()),
+            "kl_nats": float(kl_divergence(mean, logvar).mean()),
+            "exact_note": r["note"],
+        }
 
     print(f"phrase VAE: {parameter_count(model):,} parameters", flush=True)
     history = fit(config, model, len(train), batch_loss, validate)
@@ -284,12 +315,22 @@ def evaluate_phrase(model: PhraseVAE, test: Phrases, seed: int) -> dict:
                 varied = phrase_events(*decode_ids(model, z), test.lengths)
                 distances += [edit_distance(a, b) for a, b in zip(originals, varied)]
             distances = np.array(distances)
-            table.append({"amount": amount, "mean_edit_distance": float(distances.mean()),
-                          "per_event": float(np.mean(distances / np.tile(test.lengths, DRAWS_PER_PHRASE))),
-                          "unchanged": float(np.mean(distances == 0))})
-    return {"reconstruction": rec, "prior": melody_statistics(prior, 1.0), "variation": table,
-            "draws_per_phrase": DRAWS_PER_PHRASE, "posterior_sigma_mean": float(sigma.mean()),
-            "kl_nats_mean": float(kl_divergence(mean, logvar).mean())}
+            table.append(
+                {
+                    "amount": amount,
+                    "mean_edit_distance": float(distances.mean()),
+                    "per_event": float(np.mean(distances / np.tile(test.lengths, DRAWS_PER_PHRASE))),
+                    "unchanged": float(np.mean(distances == 0)),
+                }
+            )
+    return {
+        "reconstruction": rec,
+        "prior": melody_statistics(prior, 1.0),
+        "variation": table,
+        "draws_per_phrase": DRAWS_PER_PHRASE,
+        "posterior_sigma_mean": float(sigma.mean()),
+        "kl_nats_mean": float(kl_divergence(mean, logvar).mean()),
+    }
 
 
 # ---------------------------------------------------------------- command
@@ -304,24 +345,43 @@ def data_record(style: str, counts: dict, phrases: dict[str, Phrases], songs: di
         "split_sizes": {k: len(v) for k, v in songs.items()},
         "phrases": {k: len(v) for k, v in phrases.items()},
         "phrase_rule": f"{PHRASE_LENGTH} events (notes and rests); training windows every {train_hop} event(s), "
-                       f"held-out windows every {PHRASE_LENGTH}; at least {MIN_EVENTS} events, padded",
+        f"held-out windows every {PHRASE_LENGTH}; at least {MIN_EVENTS} events, padded",
         "test_ids": [s.song_id for s in songs["test"]],
     }
 
 
 def print_reconstruction(label: str, r: dict) -> None:
-    print(f"{label:<12} exact pitch {100 * r['pitch']:.1f}%  duration {100 * r['duration']:.1f}%  "
-          f"note {100 * r['note']:.1f}%  phrase {100 * r['phrase']:.1f}%  ({r['phrases']} phrases, {r['events']} events)")
+    print(
+        f"{label:<12} exact pitch {100 * r['pitch']:.1f}%  duration {100 * r['duration']:.1f}%  "
+        f"note {100 * r['note']:.1f}%  phrase {100 * r['phrase']:.1f}%  ({r['phrases']} phrases, {r['events']} events)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--style", required=True, choices=sorted(STYLE_FILES))
-    parser.add_argument("--seed-config", action="store_true",
-                        help="train and measure the seed's pitch and rhythm VAEs with the slides' settings")
-    parser.add_argument("--out", type=Path, default=REPO / "exported_models", help="folder for the phrase VAE's .onnx + .json")
-    parser.add_argument("--results", type=Path, default=REPO / "docs" / "results", help="folder for the seed VAEs' results")
-    for name in ("hidden", "latent", "epochs", "batch_size", "kl_anneal_epochs", "train_hop", "seed", "threads", "tunes"):
+    parser.add_argument(
+        "--seed-config",
+        action="store_true",
+        help="train and measure the seed's pitch and rhythm VAEs with the slides' settings",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "exported_models", help="folder for the phrase VAE's .onnx + .json"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=REPO / "docs" / "results", help="folder for the seed VAEs' results"
+    )
+    for name in (
+        "hidden",
+        "latent",
+        "epochs",
+        "batch_size",
+        "kl_anneal_epochs",
+        "train_hop",
+        "seed",
+        "threads",
+        "tunes",
+    ):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=None)
     for name in ("learning_rate", "weight_decay", "beta", "free_bits", "augment"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=None)
@@ -347,8 +407,14 @@ def main(argv: list[str] | None = None) -> int:
         results = {**evaluate_seed(trained["seed_pitch"][0], trained["seed_rhythm"][0], test, base.seed), "real": real}
         print_reconstruction("seed VAEs", results["reconstruction"])
         record = {
-            "models": {name: {"config": asdict(configs[name]), "history": trained[name][1],
-                              "parameters": parameter_count(trained[name][0])} for name in configs},
+            "models": {
+                name: {
+                    "config": asdict(configs[name]),
+                    "history": trained[name][1],
+                    "parameters": parameter_count(trained[name][0]),
+                }
+                for name in configs
+            },
             "train_seconds": round(time.perf_counter() - started, 1),
             "torch": torch.__version__,
             "data": data,
@@ -367,10 +433,17 @@ def main(argv: list[str] | None = None) -> int:
     results = {**evaluate_phrase(model, test, base.seed), "real": real}
     print_reconstruction("phrase VAE", results["reconstruction"])
     for row in results["variation"]:
-        print(f"amount {row['amount']:<5} mean edit distance {row['mean_edit_distance']:.2f} events "
-              f"({100 * row['per_event']:.1f}% of the phrase)")
-    training = {**asdict(base), "history": history, "train_seconds": round(train_seconds, 1),
-                "parameters": parameter_count(model), "torch": torch.__version__}
+        print(
+            f"amount {row['amount']:<5} mean edit distance {row['mean_edit_distance']:.2f} events "
+            f"({100 * row['per_event']:.1f}% of the phrase)"
+        )
+    training = {
+        **asdict(base),
+        "history": history,
+        "train_seconds": round(train_seconds, 1),
+        "parameters": parameter_count(model),
+        "torch": torch.__version__,
+    }
     encoder_json, _ = export_vae(model, base.style, args.out, training, data, {"test": results})
     parity = json.loads(encoder_json.read_text())["metrics"]["onnx_parity_max_abs"]
     print(f"exported {encoder_json} and its decoder (onnx parity max |diff| {parity:.2e})")

@@ -36,8 +36,9 @@ DECODER_OUTPUTS = ["pitch_logits", "duration_logits"]
 
 def mlp_encoder(input_dim: int, hidden_dim: int) -> nn.Sequential:
     """The seed's two hidden layers: Linear -> LeakyReLU(0.2) -> Linear -> LeakyReLU(0.2)."""
-    return nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.LeakyReLU(0.2),
-                         nn.Linear(hidden_dim, hidden_dim), nn.LeakyReLU(0.2))
+    return nn.Sequential(
+        nn.Linear(input_dim, hidden_dim), nn.LeakyReLU(0.2), nn.Linear(hidden_dim, hidden_dim), nn.LeakyReLU(0.2)
+    )
 
 
 def reparameterise(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -58,7 +59,9 @@ class SeedVAE(nn.Module):
         self.encoder = mlp_encoder(input_dim, hidden_dim)
         self.fc_mean = nn.Linear(hidden_dim, latent_dim)
         self.fc_var = nn.Linear(hidden_dim, latent_dim)
-        self.decoder = nn.Sequential(mlp_encoder(latent_dim, hidden_dim), nn.Linear(hidden_dim, input_dim), nn.Sigmoid())
+        self.decoder = nn.Sequential(
+            mlp_encoder(latent_dim, hidden_dim), nn.Linear(hidden_dim, input_dim), nn.Sigmoid()
+        )
         self.latent_dim = latent_dim
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,7 +105,9 @@ class PhraseVAE(nn.Module):
         self.encoder = mlp_encoder(shape.length * width, shape.hidden)
         self.fc_mean = nn.Linear(shape.hidden, shape.latent)
         self.fc_var = nn.Linear(shape.hidden, shape.latent)
-        self.decoder = nn.Sequential(mlp_encoder(shape.latent, shape.hidden), nn.Linear(shape.hidden, shape.length * width))
+        self.decoder = nn.Sequential(
+            mlp_encoder(shape.latent, shape.hidden), nn.Linear(shape.hidden, shape.length * width)
+        )
 
     def encode(self, pitches: torch.Tensor, durations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, logvar) [batch, latent] of int64 ids [batch, length]."""
@@ -197,12 +202,26 @@ def export_onnx(vae: PhraseVAE, encoder_path, decoder_path, opset: int = 17) -> 
     length = vae.shape.length
     ids = torch.zeros((1, length), dtype=torch.int64)
     with quiet_torchscript_export():
-        torch.onnx.export(EncoderGraph(vae), (ids, ids), str(encoder_path), input_names=ENCODER_INPUTS,
-                          output_names=ENCODER_OUTPUTS, opset_version=opset, dynamo=False,
-                          dynamic_axes={name: {0: "batch"} for name in ENCODER_INPUTS + ENCODER_OUTPUTS})
-        torch.onnx.export(DecoderGraph(vae), (torch.zeros((1, vae.shape.latent)),), str(decoder_path),
-                          input_names=DECODER_INPUTS, output_names=DECODER_OUTPUTS, opset_version=opset, dynamo=False,
-                          dynamic_axes={name: {0: "batch"} for name in DECODER_INPUTS + DECODER_OUTPUTS})
+        torch.onnx.export(
+            EncoderGraph(vae),
+            (ids, ids),
+            str(encoder_path),
+            input_names=ENCODER_INPUTS,
+            output_names=ENCODER_OUTPUTS,
+            opset_version=opset,
+            dynamo=False,
+            dynamic_axes={name: {0: "batch"} for name in ENCODER_INPUTS + ENCODER_OUTPUTS},
+        )
+        torch.onnx.export(
+            DecoderGraph(vae),
+            (torch.zeros((1, vae.shape.latent)),),
+            str(decoder_path),
+            input_names=DECODER_INPUTS,
+            output_names=DECODER_OUTPUTS,
+            opset_version=opset,
+            dynamo=False,
+            dynamic_axes={name: {0: "batch"} for name in DECODER_INPUTS + DECODER_OUTPUTS},
+        )
     for path in (encoder_path, decoder_path):
         store_weights_as_float16(path)
 
@@ -222,11 +241,16 @@ def vae_from_onnx(encoder_path, decoder_path) -> PhraseVAE:
     for path in (encoder_path, decoder_path):
         for init in onnx.load(str(path)).graph.initializer:
             if init.name.startswith("vae."):
-                name = init.name[len("vae."):].removesuffix(".float16")
+                name = init.name[len("vae.") :].removesuffix(".float16")
                 weights[name] = torch.from_numpy(numpy_helper.to_array(init).astype("float32"))
     hidden, inputs = weights["encoder.0.weight"].shape
-    shape = PhraseShape(inputs // (PITCH_CLASSES + len(DURATION_STEPS)), PITCH_CLASSES, len(DURATION_STEPS),
-                        hidden, weights["fc_mean.weight"].shape[0])
+    shape = PhraseShape(
+        inputs // (PITCH_CLASSES + len(DURATION_STEPS)),
+        PITCH_CLASSES,
+        len(DURATION_STEPS),
+        hidden,
+        weights["fc_mean.weight"].shape[0],
+    )
     model = PhraseVAE(shape)
     model.load_state_dict(weights)
     return model.eval()

@@ -15,7 +15,7 @@ phrase, pitch range and melodic intervals (semitones between consecutive notes).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -86,7 +86,9 @@ def melody_statistics(phrases: Sequence[Sequence[tuple[int, int]]], valid_durati
     }
 
 
-def phrase_events(pitches: np.ndarray, durations: np.ndarray, lengths: np.ndarray | None = None) -> list[list[tuple[int, int]]]:
+def phrase_events(
+    pitches: np.ndarray, durations: np.ndarray, lengths: np.ndarray | None = None
+) -> list[list[tuple[int, int]]]:
     """Event lists from id arrays [n, length]: cut to ``lengths`` if given, else trailing silence trimmed."""
     out = []
     for i in range(len(pitches)):

@@ -7,8 +7,8 @@ convention in both: major keys are moved to C, minor keys to A, by the smallest 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 

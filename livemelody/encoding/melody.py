@@ -7,7 +7,7 @@ octaves. See :mod:`livemelody.encoding.vocab` for the id layout.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID, Vocabulary
 from livemelody.events import Note
@@ -55,9 +55,7 @@ def notes_to_tokens(
     return tokens
 
 
-def tokens_to_notes(
-    tokens: Sequence[int], vocab: Vocabulary, start: int = 0, velocity: int = 80
-) -> list[Note]:
+def tokens_to_notes(tokens: Sequence[int], vocab: Vocabulary, start: int = 0, velocity: int = 80) -> list[Note]:
     """Notes encoded by ``tokens``, the first token at step ``start``.
 
     A hold with nothing before it, and a rest, are silence; a delimiter ends the melody.

@@ -21,7 +21,7 @@ classes, longest first. (0.06% of deutsch and 0.3% of han notes are affected.)
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -77,7 +77,7 @@ class Vocabulary:
         return token_id - FIRST_PITCH_ID + self.low
 
     @classmethod
-    def from_symbols(cls, symbols: list[str]) -> "Vocabulary":
+    def from_symbols(cls, symbols: list[str]) -> Vocabulary:
         """Rebuild from a metadata ``symbols`` list, checking it has this module's layout."""
         if len(symbols) < FIRST_PITCH_ID + 12 or symbols[:FIRST_PITCH_ID] != [DELIMITER, REST, HOLD]:
             raise ValueError(f"unknown vocabulary layout: {symbols[:6]}...")

@@ -13,14 +13,18 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from livemelody.events import Note
 from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
 
-SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
-              "/usr/share/soundfonts/FluidR3_GM.sf2", "/usr/share/soundfonts/default.sf2")
+SOUNDFONTS = (
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/default.sf2",
+)
 RELEASE_BEFORE_END = 0.02
 """Seconds before a note's grid end that the demo lifts the key (as a player would)."""
 
@@ -33,15 +37,22 @@ class DemoCaller:
     input queue exactly as from a port. ``rest_bars`` of silence follow each answer.
     """
 
-    def __init__(self, loop, notes: Sequence[Note] = AH_VOUS_DIRAI_JE_MAMAN, rest_bars: int = 1,
-                 turns: int | None = None, now=time.monotonic, sleep=time.sleep):
+    def __init__(
+        self,
+        loop,
+        notes: Sequence[Note] = AH_VOUS_DIRAI_JE_MAMAN,
+        rest_bars: int = 1,
+        turns: int | None = None,
+        now=time.monotonic,
+        sleep=time.sleep,
+    ):
         self.loop, self.notes, self.rest_bars, self.turns = loop, list(notes), rest_bars, turns
         self.now, self.sleep = now, sleep
         self.played = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-caller", daemon=True)
 
-    def start(self) -> "DemoCaller":
+    def start(self) -> DemoCaller:
         self._thread.start()
         return self
 
@@ -106,8 +117,12 @@ def render_wav(midi_path: Path, wav_path: Path, timeout: float = 120) -> Path | 
     if shutil.which("fluidsynth") is None or soundfont is None or not Path(midi_path).is_file():
         return None
     try:
-        subprocess.run(["fluidsynth", "-ni", "-q", "-F", str(wav_path), "-r", "44100", str(soundfont), str(midi_path)],
-                       check=True, capture_output=True, timeout=timeout)
+        subprocess.run(
+            ["fluidsynth", "-ni", "-q", "-F", str(wav_path), "-r", "44100", str(soundfont), str(midi_path)],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return Path(wav_path) if Path(wav_path).is_file() else None

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import collections
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -118,8 +119,15 @@ class Snapshot:
 class EngineCore:
     """Listens, decides turns, samples answers step by step; see the module docstring."""
 
-    def __init__(self, config: EngineConfig, sessions: dict[str, LstmSession], sink: Sink, now: float,
-                 seed: int | None = None, variator: Variator | None = None):
+    def __init__(
+        self,
+        config: EngineConfig,
+        sessions: dict[str, LstmSession],
+        sink: Sink,
+        now: float,
+        seed: int | None = None,
+        variator: Variator | None = None,
+    ):
         if config.style not in sessions:
             raise ValueError(f"style {config.style!r} is not loaded; loaded: {', '.join(sessions)}")
         self.config = config
@@ -320,8 +328,15 @@ class EngineCore:
         start = -(-(step + 1) // unit) * unit
         answer_steps = config.answer_bars * config.steps_per_bar if config.answer_bars else length
         velocity = int(round(np.mean([n.velocity for n in notes])))
-        self._answer = _Answer(start, start + answer_steps, shift, velocity,
-                               gap_rest=bool(notes and notes[-1].end > step), call_steps=length, call_notes=len(notes))
+        self._answer = _Answer(
+            start,
+            start + answer_steps,
+            shift,
+            velocity,
+            gap_rest=bool(notes and notes[-1].end > step),
+            call_steps=length,
+            call_notes=len(notes),
+        )
         self.state = WAITING
         if config.mode == "vary" and self.variator is not None:
             self._schedule_variation(notes, now)
@@ -408,8 +423,19 @@ class EngineCore:
 
     def _log_turn(self, answer: _Answer, due: float, now: float) -> None:
         self.turn_count += 1
-        self.turns.append(Turn(answer.call_steps, answer.call_notes, str(self.key), answer.start, due,
-                               answer.end - answer.start, due - now, self.config.style, self.config.mode))
+        self.turns.append(
+            Turn(
+                answer.call_steps,
+                answer.call_notes,
+                str(self.key),
+                answer.start,
+                due,
+                answer.end - answer.start,
+                due - now,
+                self.config.style,
+                self.config.mode,
+            )
+        )
 
     # ---- the piano roll (loop thread; small tuples, no work at send time) ---------------
     def _close_ai_note(self, end: int) -> None:
@@ -423,8 +449,11 @@ class EngineCore:
         puts all its notes in the roll when it is scheduled)."""
         if not any(n.source == AI_SOURCE and n.end is not None and n.end > step for n in self.roll):
             return
-        kept = [n._replace(end=step) if n.source == AI_SOURCE and n.end is not None and n.end > step else n
-                for n in self.roll if not (n.source == AI_SOURCE and n.start >= step)]
+        kept = [
+            n._replace(end=step) if n.source == AI_SOURCE and n.end is not None and n.end > step else n
+            for n in self.roll
+            if not (n.source == AI_SOURCE and n.start >= step)
+        ]
         self.roll.clear()
         self.roll.extend(kept)
 
@@ -460,10 +489,22 @@ class EngineCore:
         if self._answer is not None:
             answer_step = self._next_step - self._answer.start
         return Snapshot(
-            state=self.state, config=self.config, bpm=grid.bpm, external_clock=self.transport.external,
-            transport_running=self.transport.running, step=math.floor(grid.step_at(now)), grid_origin=grid.origin,
-            key=None if self.key is None else str(self.key), call_steps=call_steps, answer_step=answer_step,
-            turns=self.turn_count, last_turn=self.turns[-1] if self.turns else None,
-            styles=tuple(sorted(self.models)), message=self.message, stats=dict(stats or {}),
-            notes=self.roll_notes(math.floor(grid.step_at(now))), last_cc=self.last_cc, cc_count=self.cc_count,
+            state=self.state,
+            config=self.config,
+            bpm=grid.bpm,
+            external_clock=self.transport.external,
+            transport_running=self.transport.running,
+            step=math.floor(grid.step_at(now)),
+            grid_origin=grid.origin,
+            key=None if self.key is None else str(self.key),
+            call_steps=call_steps,
+            answer_step=answer_step,
+            turns=self.turn_count,
+            last_turn=self.turns[-1] if self.turns else None,
+            styles=tuple(sorted(self.models)),
+            message=self.message,
+            stats=dict(stats or {}),
+            notes=self.roll_notes(math.floor(grid.step_at(now))),
+            last_cc=self.last_cc,
+            cc_count=self.cc_count,
         )

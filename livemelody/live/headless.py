@@ -7,9 +7,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-from typing import Callable
 
 from livemelody.live.engine import Snapshot, Turn
 from livemelody.live.process import EngineHandle, EngineOptions
@@ -45,8 +44,13 @@ def remember_ports(api: str, input_name: str, output_name: str) -> None:
         pass
 
 
-def choose_ports(api: str, given_in: str | None, given_out: str | None, virtual: bool,
-                 saved: tuple[str | None, str | None] = (None, None)) -> tuple[str | None, str | None]:
+def choose_ports(
+    api: str,
+    given_in: str | None,
+    given_out: str | None,
+    virtual: bool,
+    saved: tuple[str | None, str | None] = (None, None),
+) -> tuple[str | None, str | None]:
     """Ports to open: as given; else the first candidate that exists now, the ``saved`` ones
     (the settings file's, picked in the dashboard) before the ones ``run`` last used; else
     virtual. A port that is gone is never chosen unasked: the musician gets virtual ports
@@ -66,21 +70,28 @@ def choose_ports(api: str, given_in: str | None, given_out: str | None, virtual:
 
 
 def describe(turn: Turn, number: int) -> str:
-    return (f"turn {number}: call {turn.call_steps} steps ({turn.call_notes} notes) in {turn.key} -> "
-            f"{turn.mode} {turn.style}, answer {turn.answer_steps} steps from step {turn.answer_start_step}, "
-            f"ready {turn.ready_early * 1000:.1f} ms early")
+    return (
+        f"turn {number}: call {turn.call_steps} steps ({turn.call_notes} notes) in {turn.key} -> "
+        f"{turn.mode} {turn.style}, answer {turn.answer_steps} steps from step {turn.answer_start_step}, "
+        f"ready {turn.ready_early * 1000:.1f} ms early"
+    )
 
 
-def run_headless(options: EngineOptions, out=None, duration: float | None = None,
-                 until: Callable[[Snapshot], bool] | None = None) -> int:
+def run_headless(
+    options: EngineOptions, out=None, duration: float | None = None, until: Callable[[Snapshot], bool] | None = None
+) -> int:
     """Run until Ctrl-C, ``duration`` seconds, or ``until(snapshot)`` is true; prints to
     ``out`` (None: the current ``sys.stdout``, looked up when printing)."""
     handle = EngineHandle(options).start()
     info = handle.info
     if not options.demo:
         remember_ports(options.api, info["input"], info["output"])
-    print(f"livemelody: listening on {info['input']!r}, answering on {info['output']!r} "
-          f"({options.config.style}, {options.config.mode}, {options.config.bpm:g} BPM); Ctrl-C stops", file=out, flush=True)
+    print(
+        f"livemelody: listening on {info['input']!r}, answering on {info['output']!r} "
+        f"({options.config.style}, {options.config.mode}, {options.config.bpm:g} BPM); Ctrl-C stops",
+        file=out,
+        flush=True,
+    )
     print(f"livemelody: timing thread {info.get('priority', 'unknown')}", file=out, flush=True)
     if options.record:
         print(f"livemelody: recording to {options.record}", file=out, flush=True)
@@ -99,7 +110,11 @@ def run_headless(options: EngineOptions, out=None, duration: float | None = None
                 if snap.turns > seen_turns and snap.last_turn is not None:
                     seen_turns = snap.turns
                     print(describe(snap.last_turn, seen_turns), file=out, flush=True)
-                if snap.external_clock and snap.transport_running and (shown_bpm is None or abs(snap.bpm - shown_bpm) >= 0.5):
+                if (
+                    snap.external_clock
+                    and snap.transport_running
+                    and (shown_bpm is None or abs(snap.bpm - shown_bpm) >= 0.5)
+                ):
                     shown_bpm = snap.bpm
                     print(f"livemelody: following MIDI clock at {snap.bpm:.1f} BPM", file=out, flush=True)
                 if snap.message and snap.message != message:
@@ -114,9 +129,16 @@ def run_headless(options: EngineOptions, out=None, duration: float | None = None
         print(f"livemelody: error: {handle.died}", file=sys.stderr)
         return 1
     if stats:
-        print("livemelody: stopped; output lateness p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms over {} events".format(
-            stats.get("late_p50_ms", 0), stats.get("late_p99_ms", 0), stats.get("late_max_ms", 0), stats.get("sent", 0)),
-            file=out, flush=True)
+        print(
+            "livemelody: stopped; output lateness p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms over {} events".format(
+                stats.get("late_p50_ms", 0),
+                stats.get("late_p99_ms", 0),
+                stats.get("late_max_ms", 0),
+                stats.get("sent", 0),
+            ),
+            file=out,
+            flush=True,
+        )
     return 0
 
 
@@ -130,4 +152,3 @@ def print_ports(api: str, out=None) -> int:
         if not names:
             print("  (none)", file=out)
     return 0
-

@@ -14,7 +14,7 @@ import gc
 import queue
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -47,10 +47,19 @@ class RealtimeLoop:
     Commands from other threads go through :meth:`submit`.
     """
 
-    def __init__(self, config: EngineConfig, sessions: dict[str, LstmSession], stamp_queue: StampQueue,
-                 send: Callable[[list[int]], None], clock: Clock, *, recorder: SessionRecorder | None = None,
-                 publish: Callable[[Snapshot], None] | None = None, seed: int | None = None,
-                 variator: Variator | None = None):
+    def __init__(
+        self,
+        config: EngineConfig,
+        sessions: dict[str, LstmSession],
+        stamp_queue: StampQueue,
+        send: Callable[[list[int]], None],
+        clock: Clock,
+        *,
+        recorder: SessionRecorder | None = None,
+        publish: Callable[[Snapshot], None] | None = None,
+        seed: int | None = None,
+        variator: Variator | None = None,
+    ):
         self.clock = clock
         self.queue = stamp_queue
         self.send = send
@@ -112,7 +121,9 @@ class RealtimeLoop:
 
     def _wait(self, clock: Clock) -> None:
         now = clock.now()
-        deadline = min(x for x in (self.scheduler.next_due(), self.core.next_wakeup(), now + IDLE_WAKE_SECONDS) if x is not None)
+        deadline = min(
+            x for x in (self.scheduler.next_due(), self.core.next_wakeup(), now + IDLE_WAKE_SECONDS) if x is not None
+        )
         if deadline - now > GC_ROOM_SECONDS and now - self._last_gc > GC_SECONDS:
             gc.collect(2 if now - self._last_full_gc > FULL_GC_SECONDS else 1)
             self._last_gc = now
@@ -171,13 +182,20 @@ class RealtimeLoop:
         self.stats.update(self.scheduler.lateness_stats())
         if self.generation:
             values = np.array(self.generation) * 1000
-            self.stats.update(gen_p50_ms=float(np.percentile(values, 50)), gen_p99_ms=float(np.percentile(values, 99)),
-                              gen_max_ms=float(values.max()),
-                              gen_budget_ms=self.core.transport.grid.step_seconds * 500)  # half a step
+            self.stats.update(
+                gen_p50_ms=float(np.percentile(values, 50)),
+                gen_p99_ms=float(np.percentile(values, 99)),
+                gen_max_ms=float(values.max()),
+                gen_budget_ms=self.core.transport.grid.step_seconds * 500,
+            )  # half a step
 
     def _stats_now(self) -> dict:
-        return {**self.stats, "input_dropped": self.queue.dropped, "send_errors": self.scheduler.send_errors,
-                "sounding": len(self.scheduler.sounding)}
+        return {
+            **self.stats,
+            "input_dropped": self.queue.dropped,
+            "send_errors": self.scheduler.send_errors,
+            "sounding": len(self.scheduler.sounding),
+        }
 
     def _maybe_publish(self, now: float) -> None:
         if self.publish is None or now - self._last_publish < PUBLISH_SECONDS:

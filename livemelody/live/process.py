@@ -166,8 +166,17 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
             recorder = SessionRecorder(options.record, options.config.bpm, clock.now()).start()
 
         publisher = SnapshotPublisher(events, on_broken=stop.set)
-        loop = RealtimeLoop(options.config, sessions, stamp_queue, midi_out.send, clock, recorder=recorder,
-                            publish=publisher.publish, seed=options.seed, variator=_load_variator(tuple(sessions)))
+        loop = RealtimeLoop(
+            options.config,
+            sessions,
+            stamp_queue,
+            midi_out.send,
+            clock,
+            recorder=recorder,
+            publish=publisher.publish,
+            seed=options.seed,
+            variator=_load_variator(tuple(sessions)),
+        )
         if options.demo:
             from livemelody.live.demo import DemoCaller
 
@@ -190,8 +199,18 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
         threading.Thread(target=read_commands, name="commands", daemon=True).start()
         # This thread runs the loop: raised last, so no helper thread inherits SCHED_FIFO.
         priority = raise_thread_priority(options.realtime)
-        events.send(("ready", {"input": midi_in.name, "output": midi_out.name, "styles": sorted(sessions),
-                               "grid_origin": loop.core.transport.grid.origin, "priority": priority}))
+        events.send(
+            (
+                "ready",
+                {
+                    "input": midi_in.name,
+                    "output": midi_out.name,
+                    "styles": sorted(sessions),
+                    "grid_origin": loop.core.transport.grid.origin,
+                    "priority": priority,
+                },
+            )
+        )
         if stop.is_set():
             loop.stop()
         loop.run()  # returns after stop(); has sent the panic
@@ -231,11 +250,12 @@ class EngineHandle:
         context = multiprocessing.get_context("spawn")
         self._commands, child_commands = context.Pipe()
         self._events, child_events = context.Pipe(duplex=False)
-        self._process = context.Process(target=engine_main, args=(options, child_commands, child_events),
-                                        name="livemelody-engine", daemon=True)
+        self._process = context.Process(
+            target=engine_main, args=(options, child_commands, child_events), name="livemelody-engine", daemon=True
+        )
         self._child_ends = (child_commands, child_events)
 
-    def start(self) -> "EngineHandle":
+    def start(self) -> EngineHandle:
         self._process.start()
         for end in self._child_ends:
             end.close()
@@ -332,7 +352,7 @@ class EngineHandle:
         from livemelody.midi.ports import PortError, RtOutput
 
         channels = {self.config.output_channel, self.config.metronome_channel}
-        for attempt in range(3):
+        for _attempt in range(3):
             try:
                 port = RtOutput(self.options.api, self.options.output)
                 break

@@ -30,7 +30,7 @@ class SessionRecorder:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
 
-    def start(self) -> "SessionRecorder":
+    def start(self) -> SessionRecorder:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._thread.start()
         return self
@@ -49,8 +49,12 @@ class SessionRecorder:
             events = {k: list(v) for k, v in self._events.items()}
             self._dirty = False
         midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
-        conductor = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.bpm)),
-                                    mido.MetaMessage("time_signature", numerator=4, denominator=4)])
+        conductor = mido.MidiTrack(
+            [
+                mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.bpm)),
+                mido.MetaMessage("time_signature", numerator=4, denominator=4),
+            ]
+        )
         midi.tracks.append(conductor)
         seconds_per_tick = 60.0 / self.bpm / TICKS_PER_BEAT
         for name, items in events.items():

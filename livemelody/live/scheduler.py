@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 import heapq
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,7 +23,9 @@ Send = Callable[[list[int]], None]
 class Scheduler:
     """Owns the output's timing and its sounding notes (one thread: the real-time loop's)."""
 
-    def __init__(self, send: Send, now: Callable[[], float], on_sent: Callable[[float, list[int], str], None] | None = None):
+    def __init__(
+        self, send: Send, now: Callable[[], float], on_sent: Callable[[float, list[int], str], None] | None = None
+    ):
         self._send = send
         self._now = now
         self._on_sent = on_sent
@@ -88,5 +90,9 @@ class Scheduler:
         if not self.lateness:
             return {}
         values = np.array(self.lateness) * 1000
-        return {"late_p50_ms": float(np.percentile(values, 50)), "late_p99_ms": float(np.percentile(values, 99)),
-                "late_max_ms": float(values.max()), "sent": len(values)}
+        return {
+            "late_p50_ms": float(np.percentile(values, 50)),
+            "late_p99_ms": float(np.percentile(values, 99)),
+            "late_max_ms": float(values.max()),
+            "sent": len(values),
+        }

@@ -24,7 +24,7 @@ class PortWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="port-watcher", daemon=True)
 
-    def start(self) -> "PortWatcher":
+    def start(self) -> PortWatcher:
         if self.in_name or self.out_name:
             self._thread.start()
         return self

@@ -8,9 +8,9 @@ their original ticks, so the result plays at the source's tempo.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import mido
 

@@ -65,7 +65,13 @@ def _client(kind: type, api: str, name: str = CLIENT_NAME):
         raise
     except Exception as exc:  # rtmidi raises SystemError/RuntimeError when the API has no server
         first = str(exc).split("\n")[0].split(".")[0]
-        hint = " (is the JACK server running?)" if api == "jack" else " (no ALSA sequencer? try --api jack)" if api == "alsa" else ""
+        hint = (
+            " (is the JACK server running?)"
+            if api == "jack"
+            else " (no ALSA sequencer? try --api jack)"
+            if api == "alsa"
+            else ""
+        )
         raise PortError(f"cannot use the {api} MIDI API: {first}{hint}") from None
 
 

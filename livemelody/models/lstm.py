@@ -6,8 +6,8 @@ state, so one session can serve several independent streams.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -69,7 +69,7 @@ class ModelMetadata:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "ModelMetadata":
+    def from_dict(cls, raw: dict[str, Any]) -> ModelMetadata:
         """Parse and validate a metadata dict; raises :class:`ModelError` with the reason."""
         if not isinstance(raw, dict):
             raise ModelError("metadata is not a JSON object")

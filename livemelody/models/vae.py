@@ -37,8 +37,13 @@ def _check(json_path: Path, metadata: ModelMetadata, kind: str, io: tuple[list[s
 class VaeSession:
     """One loaded phrase VAE: :meth:`encode` ids to (mean, sigma), :meth:`decode` z to ids."""
 
-    def __init__(self, encoder_json: Path, decoder_json: Path,
-                 encoder_meta: ModelMetadata | None = None, decoder_meta: ModelMetadata | None = None):
+    def __init__(
+        self,
+        encoder_json: Path,
+        decoder_json: Path,
+        encoder_meta: ModelMetadata | None = None,
+        decoder_meta: ModelMetadata | None = None,
+    ):
         self.encoder_metadata = encoder_meta or load_metadata(encoder_json)
         self.decoder_metadata = decoder_meta or load_metadata(decoder_json)
         _check(encoder_json, self.encoder_metadata, "vae_encoder", ENCODER_IO)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.css.query import NoMatches
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -40,13 +40,19 @@ class HelpScreen(ModalScreen):
     def __init__(self, bindings: list[Binding]):
         super().__init__()
         names = {"question_mark": "?", "escape": "Esc", "enter": "Enter", "f1": "F1"}
-        self.lines = [f"{' / '.join(names.get(k, k) for k in b.key.split(',')):>9}  {b.tooltip or b.description}" for b in bindings]
+        self.lines = [
+            f"{' / '.join(names.get(k, k) for k in b.key.split(',')):>9}  {b.tooltip or b.description}"
+            for b in bindings
+        ]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
             yield Label("livemelody keys", classes="title")
             yield Static("\n".join(self.lines))
-            yield Label("MIDI controllers: see the 'knobs (CC)' line; MIDI-learn (l) maps a knob. The dim keys beside each setting change it.", classes="hint")
+            yield Label(
+                "MIDI controllers: see the 'knobs (CC)' line; MIDI-learn (l) maps a knob. The dim keys beside each setting change it.",
+                classes="hint",
+            )
             yield Label("Esc closes", classes="hint")
 
 
@@ -127,10 +133,17 @@ class LiveMelodyApp(App):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, options: EngineOptions, settings: Settings | None = None, *,
-                 start_engine: Callable = _start_engine, list_ports: Callable | None = None,
-                 save: Callable[[Settings], object] | None = save_settings, demo: bool = False,
-                 lower_priority: bool = False):
+    def __init__(
+        self,
+        options: EngineOptions,
+        settings: Settings | None = None,
+        *,
+        start_engine: Callable = _start_engine,
+        list_ports: Callable | None = None,
+        save: Callable[[Settings], object] | None = save_settings,
+        demo: bool = False,
+        lower_priority: bool = False,
+    ):
         super().__init__()
         self.options = options
         self.settings = settings or Settings(options.config)
@@ -305,8 +318,9 @@ class LiveMelodyApp(App):
         return stats
 
 
-def run_dashboard(options: EngineOptions, settings: Settings | None = None, list_ports: Callable | None = None,
-                  demo: bool = False) -> int:
+def run_dashboard(
+    options: EngineOptions, settings: Settings | None = None, list_ports: Callable | None = None, demo: bool = False
+) -> int:
     # multiprocessing's resource tracker is started on the first spawn with sys.stderr's file
     # descriptor, which Textual has replaced by then ("bad value(s) in fds_to_keep"): start it now.
     from multiprocessing import resource_tracker

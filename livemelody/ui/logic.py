@@ -9,8 +9,8 @@ from __future__ import annotations
 import queue
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
-from typing import Callable, Sequence
 
 from livemelody.config import ControlMap, EngineConfig
 from livemelody.events import RollNote
@@ -84,7 +84,9 @@ class MidiLearn:
     def cancel(self) -> None:
         self.target = None
 
-    def check(self, controls: ControlMap, cc_count: int, last_cc: tuple[int, int] | None) -> tuple[str, ControlMap] | None:
+    def check(
+        self, controls: ControlMap, cc_count: int, last_cc: tuple[int, int] | None
+    ) -> tuple[str, ControlMap] | None:
         """(target, new control map) once a new CC arrived while armed; disarms."""
         if self.target is None or cc_count <= self._armed_at or last_cc is None:
             return None
@@ -95,8 +97,9 @@ class MidiLearn:
 EMPTY, PLAYER_CELL, AI_CELL, BAR_CELL = " ", "p", "a", "|"
 
 
-def roll_cells(notes: Sequence[RollNote], now_step: int, width: int, height: int,
-               steps_per_bar: int = 16) -> tuple[int, list[str]]:
+def roll_cells(
+    notes: Sequence[RollNote], now_step: int, width: int, height: int, steps_per_bar: int = 16
+) -> tuple[int, list[str]]:
     """The piano roll as rows of cells, highest pitch first: (lowest pitch, rows).
 
     One column per 16th step, ``now_step`` in the rightmost column; ``EMPTY``, ``PLAYER_CELL``,
@@ -147,8 +150,17 @@ def status_key(snap) -> tuple:
     identical redraws halves the dashboard's CPU (it shares the machine with the engine and
     the synth). Keep this in step with ``StatusPanel.render``.
     """
-    return (snap.state, snap.key, round(snap.bpm), snap.external_clock, snap.step // 4, snap.config, snap.turns,
-            snap.last_cc, snap.message)
+    return (
+        snap.state,
+        snap.key,
+        round(snap.bpm),
+        snap.external_clock,
+        snap.step // 4,
+        snap.config,
+        snap.turns,
+        snap.last_cc,
+        snap.message,
+    )
 
 
 def roll_key(snap) -> tuple:

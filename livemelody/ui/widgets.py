@@ -70,7 +70,11 @@ class StatusPanel(Static):
         row("style", config.style, hint("style"))
         row("temperature", f"{config.temperature:.2f}", hint("temperature"))
         row("top-p", f"{config.top_p:.2f}", hint("top_p"))
-        row("answer", "as long as the call" if config.answer_bars is None else f"{config.answer_bars} bars", hint("answer_bars"))
+        row(
+            "answer",
+            "as long as the call" if config.answer_bars is None else f"{config.answer_bars} bars",
+            hint("answer_bars"),
+        )
         row("variation", f"amount {config.amount:.2f}", hint("amount"))
         row("end silence", f"{config.end_silence_beats:g} beats", hint("end_silence_beats"))
         row("metronome", "on" if config.metronome else "off", hint("metronome"))
@@ -119,7 +123,12 @@ class TurnLog(DataTable):
         self.add_columns("#", "call", "key", "answer (steps)", "style / mode", "ready early")
 
     def add_turn(self, number: int, turn) -> None:
-        self.add_row(str(number), f"{turn.call_notes} notes/{turn.call_steps} st", turn.key,
-                     f"{turn.answer_steps} from {turn.answer_start_step}", f"{turn.style}/{turn.mode}",
-                     f"{turn.ready_early * 1000:.1f} ms")
+        self.add_row(
+            str(number),
+            f"{turn.call_notes} notes/{turn.call_steps} st",
+            turn.key,
+            f"{turn.answer_steps} from {turn.answer_start_step}",
+            f"{turn.style}/{turn.mode}",
+            f"{turn.ready_early * 1000:.1f} ms",
+        )
         self.scroll_end(animate=False)

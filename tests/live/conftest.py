@@ -11,8 +11,11 @@ def jack(tmp_path_factory):
     require_jack()
     # Realtime where permitted, as JACK runs on a stage machine: without it the dummy server
     # drops whole cycles (xruns) when the machine is busy, and with them the test's messages.
-    server = JackServer(f"livemelody-test-{os.getpid()}", str(tmp_path_factory.mktemp("jack") / "jackd.log"),
-                        realtime=realtime_permitted()).start()
+    server = JackServer(
+        f"livemelody-test-{os.getpid()}",
+        str(tmp_path_factory.mktemp("jack") / "jackd.log"),
+        realtime=realtime_permitted(),
+    ).start()
     try:
         with server.as_default():
             yield server

@@ -58,13 +58,26 @@ class JackServer:
         """With realtime scheduling (JACK's own default; needs permission), as on a stage machine."""
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "JackServer":
+    def start(self) -> JackServer:
         # jackd logs every xrun: to a file, never a pipe nobody drains (a full pipe hangs jackd)
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            ["jackd", "-n", self.name, *(["--realtime", "-P", "70"] if self.realtime else ["--no-realtime"]),
-             "-d", "dummy", "-r", str(RATE), "-p", str(self.period)],
-            stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+            [
+                "jackd",
+                "-n",
+                self.name,
+                *(["--realtime", "-P", "70"] if self.realtime else ["--no-realtime"]),
+                "-d",
+                "dummy",
+                "-r",
+                str(RATE),
+                "-p",
+                str(self.period),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if subprocess.run(["jack_lsp"], capture_output=True, env=self.env()).returncode == 0:
@@ -78,7 +91,9 @@ class JackServer:
     def as_default(self):
         """This server (and the JACK API) for everything in this process, restored afterwards."""
         saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "LIVEMELODY_MIDI_API")}
-        os.environ.update({"JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1", "LIVEMELODY_MIDI_API": "jack"})
+        os.environ.update(
+            {"JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1", "LIVEMELODY_MIDI_API": "jack"}
+        )
         try:
             yield self
         finally:
@@ -140,7 +155,10 @@ class Player:
         released 20 ms before the next; the engine quantises them to its own grid."""
         origin, at, events = time.monotonic() + 0.05, 0, []
         for pitch, length in notes:
-            events += [(at * step_seconds, [0x90, pitch, velocity]), ((at + length) * step_seconds - 0.02, [0x80, pitch, 0])]
+            events += [
+                (at * step_seconds, [0x90, pitch, velocity]),
+                ((at + length) * step_seconds - 0.02, [0x80, pitch, 0]),
+            ]
             at += length
         self.play(events, origin)
 
@@ -193,7 +211,11 @@ class Listener:
         self._visible_from = len(self._raw)
 
     def notes(self, channel: int | None = None) -> list[tuple[float, list[int]]]:
-        return [(t, d) for t, d in self.received if d[0] & 0xF0 in (0x80, 0x90) and (channel is None or d[0] & 0x0F == channel)]
+        return [
+            (t, d)
+            for t, d in self.received
+            if d[0] & 0xF0 in (0x80, 0x90) and (channel is None or d[0] & 0x0F == channel)
+        ]
 
     def sounding(self) -> set[tuple[int, int]]:
         return sounding_notes(data for _, data in self.received)

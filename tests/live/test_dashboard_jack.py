@@ -28,8 +28,12 @@ def rig(jack, tmp_path):
     require_tmux()
     player, synth = Player("kbd"), Listener("synth")
     terminal = Terminal(f"livemelody-dash-{os.getpid()}", 120, 36)
-    terminal.start(f"{sys.executable} -m livemelody.cli dashboard --api jack --in kbd:player --out synth:in "
-                   f"--bpm 120 --answer-bars 2 --no-record", program_env(tmp_path, jack.client_env()), str(REPO))
+    terminal.start(
+        f"{sys.executable} -m livemelody.cli dashboard --api jack --in kbd:player --out synth:in "
+        f"--bpm 120 --answer-bars 2 --no-record",
+        program_env(tmp_path, jack.client_env()),
+        str(REPO),
+    )
     try:
         yield terminal, player, synth, tmp_path
     finally:
@@ -47,11 +51,18 @@ def test_dashboard_over_jack_with_every_control_live(rig):
     screen = terminal.wait_for(lambda s: re.search(r"\b1\s+\d+ notes/\d+ st\s+D\b", s), 10, "the first turn")
     assert wait_for(lambda: answer_notes(synth), 5)
 
-    for key, shown in (("t", r"temperature\s+1\.10"), ("s", r"style\s+han"), ("p", r"top-p\s+1\.00"),
-                       ("a", r"answer\s+3 bars"), ("e", r"end silence\s+1\.25 beats"), ("v", r"variation\s+amount 3\.50"),
-                       ("b", r"tempo\s+125 BPM"), ("k", r"metronome\s+on")):
+    for key, shown in (
+        ("t", r"temperature\s+1\.10"),
+        ("s", r"style\s+han"),
+        ("p", r"top-p\s+1\.00"),
+        ("a", r"answer\s+3 bars"),
+        ("e", r"end silence\s+1\.25 beats"),
+        ("v", r"variation\s+amount 3\.50"),
+        ("b", r"tempo\s+125 BPM"),
+        ("k", r"metronome\s+on"),
+    ):
         terminal.keys(key)
-        terminal.wait_for(lambda s: re.search(shown, s), 5, f"the effect of {key!r}")
+        terminal.wait_for(lambda s, shown=shown: re.search(shown, s), 5, f"the effect of {key!r}")
     assert wait_for(lambda: synth.notes(channel=9), 3)  # the metronome clicks on channel 10
 
     terminal.keys("l")  # MIDI-learn: arm temperature, then move a knob
@@ -68,7 +79,7 @@ def test_dashboard_over_jack_with_every_control_live(rig):
     terminal.wait_for(lambda s: re.search(r"\b2\s+\d+ notes/\d+ st\s+D\s+.*han/vary", s), 10, "the vary turn")
     assert wait_for(lambda: answer_notes(synth), 5)
 
-    for attempt in range(3):  # panic while the variation plays (again if a JACK xrun dropped it)
+    for _attempt in range(3):  # panic while the variation plays (again if a JACK xrun dropped it)
         terminal.keys("x")
         if wait_for(lambda: any(d[:2] == [0xB0, 123] for _, d in synth.received), 1.5):
             break

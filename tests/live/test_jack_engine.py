@@ -18,8 +18,15 @@ D_MAJOR = [(62, 0, 2), (64, 2, 2), (66, 4, 2), (67, 6, 2), (69, 8, 2), (71, 10, 
 
 def start_engine(player, listener, tmp_path, **changes) -> EngineHandle:
     config = EngineConfig(style="deutsch", bpm=BPM, answer_start="beat", end_silence_beats=1.0, **changes)
-    options = EngineOptions(config=config, api="jack", input=player.port, output=listener.port,
-                            record=tmp_path / "session.mid", seed=5, styles=("deutsch", "han"))
+    options = EngineOptions(
+        config=config,
+        api="jack",
+        input=player.port,
+        output=listener.port,
+        record=tmp_path / "session.mid",
+        seed=5,
+        styles=("deutsch", "han"),
+    )
     handle = EngineHandle(options).start()
     assert wait_for(lambda: handle.snapshot is not None, 5)
     return handle
@@ -42,7 +49,9 @@ def play_call(handle, player, notes=D_MAJOR, velocity=100):
 
 
 def next_turn(handle, seen, timeout=5.0):
-    assert wait_for(lambda: handle.snapshot.turns > seen and handle.snapshot.last_turn is not None, timeout), handle.snapshot
+    assert wait_for(lambda: handle.snapshot.turns > seen and handle.snapshot.last_turn is not None, timeout), (
+        handle.snapshot
+    )
     return handle.snapshot.last_turn
 
 
@@ -56,7 +65,9 @@ def test_answer_starts_on_the_grid_in_key_and_stops_cleanly(jack, player, listen
         assert wait_for(lambda: listener.notes(), 3)
         first_on = next(t for t, d in listener.notes() if d[0] & 0xF0 == 0x90 and d[2] > 0)
         lateness = first_on - turn.answer_start_time
-        assert -0.0005 <= lateness <= PERIOD_SECONDS + 0.002, f"first answer note {lateness * 1000:.2f} ms from its grid time"
+        assert -0.0005 <= lateness <= PERIOD_SECONDS + 0.002, (
+            f"first answer note {lateness * 1000:.2f} ms from its grid time"
+        )
         assert wait_for(lambda: handle.snapshot.state == "idle", 5)
     finally:
         stats = handle.stop()
@@ -141,7 +152,9 @@ def test_external_clock_is_followed(jack, player, listener, tmp_path):
         tick = 60 / 90 / 24
         origin = time.monotonic() + 0.05
         player.play([(0, [0xFA])] + [(i * tick, [0xF8]) for i in range(96)], origin)
-        assert wait_for(lambda: handle.snapshot.external_clock and abs(handle.snapshot.bpm - 90) < 0.5, 2), handle.snapshot.bpm
+        assert wait_for(lambda: handle.snapshot.external_clock and abs(handle.snapshot.bpm - 90) < 0.5, 2), (
+            handle.snapshot.bpm
+        )
         assert handle.snapshot.grid_origin == pytest.approx(origin, abs=0.003)
     finally:
         handle.stop()

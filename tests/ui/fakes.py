@@ -10,17 +10,43 @@ from livemelody.events import RollNote
 from livemelody.live.engine import Snapshot, Turn
 from livemelody.live.process import EngineOptions
 
-TWINKLE_ROLL = tuple(RollNote("player", p, s, s + 4) for p, s in
-                     [(60, 0), (60, 4), (67, 8), (67, 12), (69, 16), (69, 20), (67, 24)]) + tuple(
-    RollNote("ai", p, s, s + d) for p, s, d in [(64, 36, 4), (65, 40, 2), (67, 42, 2), (72, 44, 8), (71, 52, 4)])
-TURN = Turn(call_steps=32, call_notes=7, key="C", answer_start_step=36, answer_start_time=12.0, answer_steps=32,
-            ready_early=0.0612, style="deutsch", mode="continue")
+TWINKLE_ROLL = tuple(
+    RollNote("player", p, s, s + 4) for p, s in [(60, 0), (60, 4), (67, 8), (67, 12), (69, 16), (69, 20), (67, 24)]
+) + tuple(RollNote("ai", p, s, s + d) for p, s, d in [(64, 36, 4), (65, 40, 2), (67, 42, 2), (72, 44, 8), (71, 52, 4)])
+TURN = Turn(
+    call_steps=32,
+    call_notes=7,
+    key="C",
+    answer_start_step=36,
+    answer_start_time=12.0,
+    answer_steps=32,
+    ready_early=0.0612,
+    style="deutsch",
+    mode="continue",
+)
 
 
 def make_snapshot(config: EngineConfig, **changes) -> Snapshot:
-    values = dict(state="answering", config=config, bpm=config.bpm, external_clock=False, transport_running=True,
-                  step=58, grid_origin=0.0, key="C", call_steps=0, answer_step=22, turns=1, last_turn=TURN,
-                  styles=("deutsch", "han"), message="", stats={}, notes=TWINKLE_ROLL, last_cc=None, cc_count=0)
+    values = dict(
+        state="answering",
+        config=config,
+        bpm=config.bpm,
+        external_clock=False,
+        transport_running=True,
+        step=58,
+        grid_origin=0.0,
+        key="C",
+        call_steps=0,
+        answer_step=22,
+        turns=1,
+        last_turn=TURN,
+        styles=("deutsch", "han"),
+        message="",
+        stats={},
+        notes=TWINKLE_ROLL,
+        last_cc=None,
+        cc_count=0,
+    )
     values.update(changes)
     return Snapshot(**values)
 
@@ -32,14 +58,18 @@ class FakeHandle:
         self.options = options
         self.config = options.config
         self.calls: list[tuple] = []
-        self.info = {"input": options.input or "livemelody in (virtual)", "output": options.output or "livemelody out (virtual)",
-                     "styles": ["deutsch", "han"], "priority": "realtime (SCHED_FIFO 5)"}
+        self.info = {
+            "input": options.input or "livemelody in (virtual)",
+            "output": options.output or "livemelody out (virtual)",
+            "styles": ["deutsch", "han"],
+            "priority": "realtime (SCHED_FIFO 5)",
+        }
         self.died = None
         self.final_stats = {"sent": 0}
         self.snapshot = make_snapshot(self.config)
 
     @classmethod
-    def start_engine(cls, options: EngineOptions) -> "FakeHandle":
+    def start_engine(cls, options: EngineOptions) -> FakeHandle:
         return cls(options)
 
     def set(self, **changes) -> None:

@@ -20,8 +20,14 @@ REPO = Path(__file__).resolve().parents[2]
 def program_env(home: Path, extra: dict | None = None) -> dict:
     """The environment for livemelody in the terminal: this checkout on PYTHONPATH, config,
     data and state folders of its own under ``home``, a colour terminal, and ``extra``."""
-    return {"PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": home / "config", "XDG_DATA_HOME": home / "data",
-            "XDG_STATE_HOME": home / "state", "TERM": "xterm-256color", **(extra or {})}
+    return {
+        "PYTHONPATH": str(REPO),
+        "XDG_CONFIG_HOME": home / "config",
+        "XDG_DATA_HOME": home / "data",
+        "XDG_STATE_HOME": home / "state",
+        "TERM": "xterm-256color",
+        **(extra or {}),
+    }
 
 
 def require_tmux() -> None:
@@ -39,10 +45,11 @@ class Terminal:
         self.socket, self.width, self.height = socket, width, height
 
     def _tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(["tmux", "-f", "/dev/null", "-L", self.socket, *args], capture_output=True, text=True,
-                              check=check)
+        return subprocess.run(
+            ["tmux", "-f", "/dev/null", "-L", self.socket, *args], capture_output=True, text=True, check=check
+        )
 
-    def start(self, command: str, env: dict[str, str], cwd: str) -> "Terminal":
+    def start(self, command: str, env: dict[str, str], cwd: str) -> Terminal:
         """Run ``command`` (a shell line) with ``env`` added; the window stays after it exits,
         showing ``EXIT=<status>``."""
         exports = " ".join(f"{key}={shlex.quote(str(value))}" for key, value in env.items())

@@ -16,8 +16,13 @@ SIZE = (120, 36)
 def make_app(saved=None, ports=(["keys A", "keys B"], ["synth X", "synth Y"]), **config):
     options = EngineOptions(config=EngineConfig(**config), api="jack", input=None, output=None)
     saved = [] if saved is None else saved
-    return LiveMelodyApp(options, Settings(options.config), start_engine=FakeHandle.start_engine,
-                         list_ports=lambda: ports, save=saved.append)
+    return LiveMelodyApp(
+        options,
+        Settings(options.config),
+        start_engine=FakeHandle.start_engine,
+        list_ports=lambda: ports,
+        save=saved.append,
+    )
 
 
 async def started(pilot, timeout=15.0):
@@ -53,7 +58,12 @@ def test_keys_change_the_engines_settings_and_they_are_saved():
     handle = press_keys(app, "t", "t", "T", "s", "p", "a", "a", "e", "b", "k", "m")
     sets = [c[1] for c in handle.calls if c[0] == "set"]
     assert sets[:3] == [{"temperature": 1.1}, {"temperature": 1.2}, {"temperature": 1.1}]
-    assert {"style": "han"} in sets and {"top_p": 1.0} in sets and {"answer_bars": 1} in sets and {"answer_bars": 2} in sets
+    assert (
+        {"style": "han"} in sets
+        and {"top_p": 1.0} in sets
+        and {"answer_bars": 1} in sets
+        and {"answer_bars": 2} in sets
+    )
     assert {"end_silence_beats": 1.25} in sets and {"bpm": 105.0} in sets and {"metronome": True} in sets
     assert {"mode": "vary"} in sets
     last = saved[-1].config

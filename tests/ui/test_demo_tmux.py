@@ -20,8 +20,11 @@ def terminal():
 
 def test_demo_shows_an_answer_and_quits_cleanly(terminal, tmp_path):
     session = tmp_path / "demo.mid"
-    terminal.start(f"{sys.executable} -m livemelody.cli demo --bpm 240 --no-audio --record {session}",
-                   program_env(tmp_path), str(REPO))
+    terminal.start(
+        f"{sys.executable} -m livemelody.cli demo --bpm 240 --no-audio --record {session}",
+        program_env(tmp_path),
+        str(REPO),
+    )
     # the turn log's first row: the call (14 notes of the tune) and the answer in the call's key, C
     screen = terminal.wait_for(lambda text: re.search(r"1\s+14 notes/64 st\s+C\s+64 from", text), 40, "the first turn")
     assert "livemelody demo" in screen and "demo call (loopback)" in screen and "deutsch" in screen

@@ -10,19 +10,22 @@ from livemelody.ui.app import LiveMelodyApp
 from livemelody.ui.logic import EngineRunner, MidiLearn, beat_dots, key_hints, learn_controls, roll_cells, step_setting
 
 
-@pytest.mark.parametrize("name, direction, config, expected", [
-    ("temperature", 1, {}, {"temperature": 1.1}),
-    ("temperature", 1, {"temperature": 2.0}, {}),
-    ("temperature", -1, {"temperature": 0.05}, {"temperature": 0.0}),
-    ("top_p", 1, {}, {"top_p": 1.0}),
-    ("answer_bars", -1, {"answer_bars": 1}, {"answer_bars": None}),
-    ("answer_bars", 1, {}, {"answer_bars": 1}),
-    ("answer_bars", 1, {"answer_bars": 8}, {}),
-    ("bpm", -1, {"bpm": 20.0}, {}),
-    ("end_silence_beats", -1, {}, {"end_silence_beats": 0.75}),
-    ("mode", 1, {}, {"mode": "vary"}),
-    ("metronome", 1, {}, {"metronome": True}),
-])
+@pytest.mark.parametrize(
+    "name, direction, config, expected",
+    [
+        ("temperature", 1, {}, {"temperature": 1.1}),
+        ("temperature", 1, {"temperature": 2.0}, {}),
+        ("temperature", -1, {"temperature": 0.05}, {"temperature": 0.0}),
+        ("top_p", 1, {}, {"top_p": 1.0}),
+        ("answer_bars", -1, {"answer_bars": 1}, {"answer_bars": None}),
+        ("answer_bars", 1, {}, {"answer_bars": 1}),
+        ("answer_bars", 1, {"answer_bars": 8}, {}),
+        ("bpm", -1, {"bpm": 20.0}, {}),
+        ("end_silence_beats", -1, {}, {"end_silence_beats": 0.75}),
+        ("mode", 1, {}, {"mode": "vary"}),
+        ("metronome", 1, {}, {"metronome": True}),
+    ],
+)
 def test_step_setting(name, direction, config, expected):
     assert step_setting(EngineConfig(**config), name, direction) == expected
 
