@@ -213,7 +213,7 @@ def _engine_options(parser) -> None:
         "--record",
         type=Path,
         default=None,
-        help="session MIDI file (default: a new file in ~/.local/share/livemelody/sessions)",
+        help="session MIDI file (default: a new file in the data folder's sessions/)",
     )
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--seed", type=_number(int, 0), default=None)
@@ -381,7 +381,7 @@ def resolve_settings(args):
 def _record_path(args):
     import time
 
-    from livemelody.live.headless import sessions_dir
+    from livemelody.paths import sessions_dir
 
     if args.no_record:
         return None

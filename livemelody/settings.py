@@ -1,6 +1,7 @@
 """Settings that persist between sessions: a TOML file in the user's configuration folder.
 
-``$XDG_CONFIG_HOME/livemelody/settings.toml`` (default ``~/.config/livemelody/settings.toml``)::
+``settings.toml`` in the configuration folder (:mod:`livemelody.paths`; on Linux
+``$XDG_CONFIG_HOME/livemelody``, default ``~/.config/livemelody``)::
 
     [engine]            # any EngineConfig field; "none" where a field may be None
     style = "han"
@@ -30,6 +31,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from livemelody import paths
 from livemelody.config import ControlMap, EngineConfig
 
 NONE = "none"
@@ -38,8 +40,8 @@ PORT_KEYS = ("api", "input", "output")
 
 
 def settings_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "livemelody" / "settings.toml"
+    """The settings file (:func:`livemelody.paths.settings_file`)."""
+    return paths.settings_file()
 
 
 @dataclass(frozen=True)

@@ -3,38 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from livemelody import paths
 from livemelody.live.engine import Snapshot, Turn
 from livemelody.live.process import EngineHandle, EngineOptions
 from livemelody.midi.ports import list_ports
 
 
-def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "livemelody"
-
-
-def sessions_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "livemelody" / "sessions"
-
-
 def remembered_ports(api: str) -> dict:
     try:
-        return json.loads((state_dir() / "ports.json").read_text()).get(api, {})
+        return json.loads(paths.ports_file().read_text()).get(api, {})
     except (OSError, ValueError, AttributeError):
         return {}
 
 
 def remember_ports(api: str, input_name: str, output_name: str) -> None:
     """Keep the chosen ports by name (ALSA numbers change between sessions)."""
-    path = state_dir() / "ports.json"
+    path = paths.ports_file()
     try:
         known = json.loads(path.read_text()) if path.exists() else {}
         known[api] = {k: v for k, v in (("input", input_name), ("output", output_name)) if not v.endswith("(virtual)")}

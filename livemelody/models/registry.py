@@ -1,7 +1,8 @@
 """Where installed models live, and lookup by kind and style.
 
 Search order: the folders in ``$LIVEMELODY_MODELS`` (separated by ``os.pathsep``), then the
-models shipped inside the installed package (``livemelody/exported_models``), then the
+user's models folder (:func:`livemelody.paths.user_models_dir`, where ``livemelody train``
+installs a style), then the models shipped inside the installed package (``livemelody/exported_models``), then the
 checkout's top-level ``exported_models/`` (editable installs and running from source).
 The first model found for a (kind, style) wins.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from livemelody import paths
 from livemelody.models.metadata import ModelError, ModelMetadata, load_metadata
 
 ENV_VAR = "LIVEMELODY_MODELS"
@@ -20,6 +22,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 def model_dirs() -> list[Path]:
     """Existing model folders, in search order."""
     candidates = [Path(p) for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
+    candidates.append(paths.user_models_dir())
     candidates += [_PACKAGE / "exported_models", _PACKAGE.parent / "exported_models"]
     return [d for d in candidates if d.is_dir()]
 
