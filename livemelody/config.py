@@ -66,6 +66,8 @@ class EngineConfig:
     beats_per_bar: int = 4
     input_channel: int | None = None
     """Listen to one channel (0-15) or all (None)."""
+    include_drums: bool = False
+    """Listening on all channels, also take channel 10 (General MIDI drums) as part of the call."""
     output_channel: int = 0
     metronome: bool = False
     metronome_channel: int = 9

@@ -85,6 +85,7 @@ def test_recorder_writes_two_tracks_with_tempo(tmp_path):
 def test_transport_song_position_and_internal_tempo_change():
     transport = Transport(100, 0.0, external=True)
     transport.handle(0xF2, [0xF2, 16, 0], 5.0)  # position: step 16
+    transport.handle(0xFB, [0xFB], 5.0)  # continue from there
     for i in range(30):
         transport.handle(0xF8, [0xF8], 5.0 + i * 0.025)  # 100 BPM: 25 ms a tick
     assert transport.bpm == pytest.approx(100, abs=0.01)

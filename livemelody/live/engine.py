@@ -26,8 +26,10 @@ from livemelody.encoding import Key, detect_key, transposition_to_reference
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
 from livemelody.events import AI_SOURCE, PLAYER, Note, RollNote
 from livemelody.live.call import CallTracker
+from livemelody.live.held import RELEASING_CONTROLLERS, HeldNotes, listens
+from livemelody.live.sensing import SensingWatchdog
 from livemelody.live.streaming import StreamingLstm
-from livemelody.live.transport import Transport
+from livemelody.live.transport import RELOCATED, STOPPED, Transport
 from livemelody.models.lstm import LstmSession
 from livemelody.sampling import SamplingParams, sample
 
@@ -152,6 +154,8 @@ class EngineCore:
         self._ai_note: tuple[int, int] | None = None  # (pitch, start step) of the sounding AI note
         self.last_cc: tuple[int, int] | None = None
         self.cc_count = 0
+        self.held = HeldNotes()
+        self.sensing = SensingWatchdog()
 
     # ---- input -------------------------------------------------------------------------
     def handle(self, stamp: float, data: list[int]) -> None:
@@ -159,21 +163,49 @@ class EngineCore:
         if not data:
             return
         status = data[0]
+        self.sensing.seen(stamp, status)
         if status >= 0xF0:
-            self.transport.handle(status, data, stamp)
+            if self.transport.handle(status, data, stamp) in (STOPPED, RELOCATED) and self.transport.external:
+                self._transport_moved(stamp)
             return
-        if self.config.input_channel is not None and status & 0x0F != self.config.input_channel:
+        channel = status & 0x0F
+        if not listens(self.config, channel):
             return
         kind = status & 0xF0
         if kind == 0x90 and len(data) >= 3 and data[2] > 0:
+            self.held.press(channel, data[1])
             self._note_on(stamp, data[1], data[2])
         elif (kind == 0x80 or kind == 0x90) and len(data) >= 2:
-            if self.state == LISTENING:
-                self.call.note_off(self.transport.grid.nearest_step(stamp), data[1])
+            self.held.release(channel, data[1])
+            self._note_off(stamp, data[1])
         elif kind == 0xB0 and len(data) >= 3:
             self.last_cc = (data[1], data[2])
             self.cc_count += 1
+            if data[1] in RELEASING_CONTROLLERS:
+                for pitch in self.held.release_channel(channel):
+                    self._note_off(stamp, pitch)
             self._control(stamp, data[1], data[2])
+
+    def _note_off(self, stamp: float, pitch: int) -> None:
+        if self.state == LISTENING:
+            self.call.note_off(self.transport.grid.nearest_step(stamp), pitch)
+
+    def _transport_moved(self, stamp: float) -> None:
+        """External clock Stop, Start, Continue or Song Position: the song position jumped or
+        froze, so the answer stops at once (its sounding note released) and the call is dropped."""
+        self.sink.cancel(CLICK, stamp)
+        if self.state != IDLE:
+            step = self.transport.grid.nearest_step(stamp)
+            self._stop_answer(step, stamp)
+            self._reset_call(step)
+            self.state, self._end_requested = IDLE, False
+        self._next_step = math.floor(self.transport.grid.step_at(stamp) - 0.5) + 1
+
+    def _input_gone(self, now: float) -> None:
+        """Active Sensing stopped: every held key is taken as released (MIDI 1.0)."""
+        for _channel, pitch in self.held.release_all():
+            self._note_off(now, pitch)
+        self.message = "input silent for 300 ms after Active Sensing: cable or device gone, held notes released"
 
     def _note_on(self, stamp: float, pitch: int, velocity: int) -> None:
         step = self.transport.grid.nearest_step(stamp)
@@ -261,6 +293,8 @@ class EngineCore:
 
     def advance(self, now: float) -> None:
         """Finalize every step whose half-step point has passed, generating one step ahead."""
+        if self.sensing.expired(now):
+            self._input_gone(now)
         grid = self.transport.grid
         if self.transport.external and not self.transport.running:
             self._next_step = math.floor(grid.step_at(now) - 0.5) + 1
