@@ -24,6 +24,8 @@ ENV_API = "LIVEMELODY_MIDI_API"
 CLIENT_NAME = "livemelody"
 VIRTUAL_IN = "livemelody in"
 VIRTUAL_OUT = "livemelody out"
+SYSEX = 0xF0
+"""System exclusive: counted for timing by the input, never queued (nothing here reads it)."""
 INPUT_QUEUE_LIMIT = 8192
 """Most stamped messages kept waiting; beyond that the oldest are dropped (and counted)."""
 
@@ -220,7 +222,8 @@ class RtInput(_RtPort):
     while messages flow and every ``IDLE_POLL_SECONDS`` after ``IDLE_AFTER`` quiet seconds,
     which keeps an idle engine's CPU use low.
 
-    Stamps do not depend on the poll interval: the summed RtMidi deltas give each message's
+    Stamps do not depend on the poll interval: the summed RtMidi deltas, of every message
+    (Active Sensing and system exclusive included, see ``__init__``), give each message's
     time on the API's clock, and the offset to the monotonic clock is the smallest
     (poll time - summed time) seen, i.e. from the poll that came soonest after a message;
     the offset may creep up by ``DRIFT`` seconds per second so slow clock drift is followed.
@@ -234,7 +237,11 @@ class RtInput(_RtPort):
     def __init__(self, api: str, spec: str | None, queue: StampQueue | None = None):
         self.queue = queue or StampQueue()
         self._rt = _client(rtmidi.MidiIn, api)
-        self._rt.ignore_types(sysex=True, timing=False, active_sense=True)  # keep MIDI clock
+        # Nothing is ignored by RtMidi: the delta time of a message it ignores is lost (its JACK
+        # and ALSA inputs measure each delta from the previous message, ignored or not), so with
+        # Active Sensing every 300 ms summed deltas fell 7.7 s behind in 10 s (measured over
+        # JACK). System exclusive is dropped here instead, after its delta has been counted.
+        self._rt.ignore_types(sysex=False, timing=False, active_sense=False)
         self.name = _open(self._rt, spec, VIRTUAL_IN, "input")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="midi-in", daemon=True)
@@ -253,7 +260,8 @@ class RtInput(_RtPort):
                     break
                 data, delta = message
                 summed = 0.0 if summed is None else summed + max(delta, 0.0)
-                batch.append((data, summed))
+                if data and data[0] != SYSEX:
+                    batch.append((data, summed))
             if not batch:
                 continue
             last_message = polled = now()
