@@ -187,6 +187,9 @@ def _engine_options(parser) -> None:
         "--channel", type=_number(int, 1, 16), default=None, help="listen to one channel (1-16; default all)"
     )
     parser.add_argument(
+        "--drums", action="store_true", default=None, help="listening on all channels, take channel 10 (drums) too"
+    )
+    parser.add_argument(
         "--out-channel", type=_number(int, 1, 16), default=None, help="answer on this channel (1-16; default 1)"
     )
     parser.add_argument(
@@ -339,6 +342,7 @@ _OVERRIDES = {  # argparse dest -> (EngineConfig field, conversion)
     "clock": ("clock_source", None),
     "metronome": ("metronome", None),
     "channel": ("input_channel", lambda v: v - 1),
+    "drums": ("include_drums", None),
     "out_channel": ("output_channel", lambda v: v - 1),
     "end_silence": ("end_silence_beats", None),
     "sustain_ends_call": ("end_on_sustain_release", None),

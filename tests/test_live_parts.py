@@ -137,3 +137,13 @@ def test_control_map_refuses_clashes():
     with pytest.raises(ValueError, match="share"):
         ControlMap(temperature=20, style=20)
     assert ControlMap().lookup(26) == "panic" and ControlMap().lookup(7) is None
+
+
+def test_fake_output_closes_once_and_refuses_to_send_after():
+    port = FakeOutput(lambda: 0.0)
+    port.send([0x90, 60, 1])
+    port.close()
+    port.close()  # harmless
+    with pytest.raises(PortError, match="closed"):
+        port.send([0x80, 60, 0])
+    assert port.sent == [(0.0, [0x90, 60, 1])]

@@ -218,8 +218,9 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
         watcher.stop()
         if recorder is not None:
             recorder.close()
-        midi_in.close()
-        midi_out.close()
+        # the ports open now: the watcher replaces (and closes) a port that was lost and came back
+        for port in (getattr(watcher, "midi_in", midi_in), getattr(watcher, "midi_out", midi_out), midi_in, midi_out):
+            port.close()
         events.send(("stopped", loop.stats))
     except Exception as exc:  # report, never a traceback in the user's terminal
         from livemelody.midi.ports import PortError
@@ -247,6 +248,8 @@ class EngineHandle:
         self.died: str | None = None
         self._stopping = False
         self._lock = threading.Lock()
+        self._ended = threading.Lock()
+        self._end_handled = False
         context = multiprocessing.get_context("spawn")
         self._commands, child_commands = context.Pipe()
         self._events, child_events = context.Pipe(duplex=False)
@@ -282,6 +285,11 @@ class EngineHandle:
     def alive(self) -> bool:
         return self._process.is_alive()
 
+    @property
+    def exitcode(self) -> int | None:
+        """The engine process's exit code once it has ended (0: a clean stop; -N: signal N)."""
+        return self._process.exitcode
+
     # ---- commands ----------------------------------------------------------------------
     def _send(self, name: str, *args, **kwargs) -> None:
         with self._lock:
@@ -316,7 +324,7 @@ class EngineHandle:
         if self._process.is_alive():
             self._process.kill()
             self._process.join(STOP_TIMEOUT)
-            self._fallback_panic()
+        self._engine_ended()  # here, not only on the supervisor's thread: a daemon thread dies with us
         return self.final_stats
 
     # ---- observation and supervision ----------------------------------------------------
@@ -340,10 +348,27 @@ class EngineHandle:
 
         wait([self._process.sentinel])
         if self._stopping:
-            return  # stop() escalates (terminate, kill, fallback panic) if the child hangs
-        self._process.join(STOP_TIMEOUT)
-        self.died = self.died or f"engine process ended unexpectedly (exit code {self._process.exitcode})"
-        self._fallback_panic()
+            return  # stop() escalates (terminate, kill) if the child hangs, then handles the end
+        self._engine_ended()
+
+    def _engine_ended(self) -> None:
+        """Once, whoever notices first (supervisor or stop): unless the engine exited cleanly
+        (exit code 0: a stop command, Ctrl-C or SIGTERM, after its own panic), say so and send
+        the fallback panic, delivered before this returns."""
+        with self._ended:
+            if self._end_handled:
+                return
+            self._end_handled = True
+            self._process.join(STOP_TIMEOUT)
+            code = self._process.exitcode
+            if code == 0:
+                return
+            if code is not None and code < 0:
+                reason = f"killed by {_signal_name(-code)}"
+            else:
+                reason = f"exit code {code}"
+            self.died = self.died or f"engine process ended unexpectedly ({reason})"
+            self._fallback_panic()
 
     def _fallback_panic(self) -> None:
         """Silence the output from this process: the engine cannot any more."""
@@ -368,3 +393,10 @@ class EngineHandle:
                     port.send([0xB0 | channel, control, 0])
         finally:  # close() waits for the API to deliver
             port.close()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

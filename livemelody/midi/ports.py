@@ -199,17 +199,42 @@ class StampQueue:
 
 
 class _RtPort:
-    """What rtmidi inputs and outputs share: listing ports through their own client."""
+    """What rtmidi inputs and outputs share: listing ports through their own client, and a
+    closed state (as mido's port base classes have): :meth:`close` may be called any number of
+    times; listing or sending after it raises :class:`PortError`. The lock keeps a send on the
+    real-time thread from racing a close on the port watcher's (RtMidi frees its client on
+    delete, and a call after that crashes the process)."""
 
-    _rt: rtmidi.MidiIn | rtmidi.MidiOut
+    _rt: rtmidi.MidiIn | rtmidi.MidiOut | None
+    name: str
+
+    def _init_state(self) -> None:
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def _closed_error(self) -> PortError:
+        return PortError(f"MIDI port {getattr(self, 'name', '?')!r} is closed")
 
     def list_names(self) -> list[str]:
         """Port names this API sees now in this port's direction (sources for an input,
         destinations for an output), through this port's own client: no extra JACK client."""
-        try:
-            return list(self._rt.get_ports())
-        except Exception as exc:
-            raise PortError(f"cannot list ports: {exc}") from None
+        with self._lock:
+            if self.closed:
+                raise self._closed_error()
+            try:
+                return list(self._rt.get_ports())
+            except Exception as exc:
+                raise PortError(f"cannot list ports: {exc}") from None
+
+    def _release(self) -> None:
+        """Close and free the RtMidi client, once."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            rt, self._rt = self._rt, None
+            rt.close_port()
+            rt.delete()
 
 
 class RtInput(_RtPort):
@@ -235,6 +260,7 @@ class RtInput(_RtPort):
     DRIFT = 1e-4
 
     def __init__(self, api: str, spec: str | None, queue: StampQueue | None = None):
+        self._init_state()
         self.queue = queue or StampQueue()
         self._rt = _client(rtmidi.MidiIn, api)
         # Nothing is ignored by RtMidi: the delta time of a message it ignores is lost (its JACK
@@ -278,10 +304,13 @@ class RtInput(_RtPort):
         return self.queue.drain()
 
     def close(self) -> None:
+        """Stop polling and close the port; harmless when already closed."""
         self._stop.set()
-        self._thread.join(timeout=1)
-        self._rt.close_port()
-        self._rt.delete()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=1)
+        if self._thread.is_alive():  # still inside RtMidi: freeing it now would crash the process
+            return
+        self._release()
 
 
 class RtOutput(_RtPort):
@@ -294,17 +323,22 @@ class RtOutput(_RtPort):
     DRAIN_SECONDS = 0.05
 
     def __init__(self, api: str, spec: str | None):
+        self._init_state()
         self._last_send = 0.0
         self._rt = _client(rtmidi.MidiOut, api)
         self.name = _open(self._rt, spec, VIRTUAL_OUT, "output")
 
     def send(self, data: list[int]) -> None:
-        self._rt.send_message(data)
+        """Send one message (raw bytes); raises :class:`PortError` after :meth:`close`."""
+        with self._lock:
+            if self.closed:
+                raise self._closed_error()
+            self._rt.send_message(data)
         self._last_send = time.monotonic()
 
     def close(self) -> None:
+        """Wait for the last send to be delivered, then close; harmless when already closed."""
         wait = self._last_send + self.DRAIN_SECONDS - time.monotonic()
-        if wait > 0:
+        if wait > 0 and not self.closed:
             time.sleep(wait)
-        self._rt.close_port()
-        self._rt.delete()
+        self._release()

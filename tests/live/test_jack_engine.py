@@ -17,7 +17,9 @@ D_MAJOR = [(62, 0, 2), (64, 2, 2), (66, 4, 2), (67, 6, 2), (69, 8, 2), (71, 10, 
 
 
 def start_engine(player, listener, tmp_path, **changes) -> EngineHandle:
-    config = EngineConfig(style="deutsch", bpm=BPM, answer_start="beat", end_silence_beats=1.0, **changes)
+    config = EngineConfig(
+        **{"style": "deutsch", "bpm": BPM, "answer_start": "beat", "end_silence_beats": 1.0, **changes}
+    )
     options = EngineOptions(
         config=config,
         api="jack",
@@ -142,8 +144,10 @@ def test_output_port_lost_and_regained(jack, player, tmp_path):
         next_turn(handle, 0)
         assert wait_for(lambda: listener.notes(), 3), "the answer reaches the returned port"
     finally:
-        handle.stop()
+        stats = handle.stop()
         listener.close()
+    assert handle.exitcode == 0 and handle.died is None  # once: SIGSEGV closing the replaced port twice
+    assert stats is not None and stats["sent"] > 0  # the final figures arrive
 
 
 def test_external_clock_is_followed(jack, player, listener, tmp_path):
