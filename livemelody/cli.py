@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -393,9 +394,9 @@ def _record_path(args):
 
 
 def _engine_options_from(args, demo: bool = False):
-    from livemelody.live.headless import choose_ports
+    from livemelody.live.headless import choose_ports, remembered_api
     from livemelody.live.process import EngineOptions
-    from livemelody.midi.ports import default_api
+    from livemelody.midi.ports import ENV_API, default_api, working_api
 
     settings, config = resolve_settings(args)
     common = dict(config=config, record=_record_path(args), seed=args.seed, realtime=args.realtime)
@@ -403,7 +404,8 @@ def _engine_options_from(args, demo: bool = False):
         return settings, EngineOptions(
             api="loopback", input=None, output=None, demo=True, demo_turns=args.turns, **common
         )
-    api = (args.api or settings.api or default_api()).lower()
+    named = args.api or settings.api or os.environ.get(ENV_API)
+    api = working_api((named or remembered_api() or default_api()).lower(), others=not named)
     saved = (settings.input, settings.output) if api == (settings.api or api) else (None, None)
     in_spec, out_spec = choose_ports(api, args.input, args.output, args.virtual, saved)
     return settings, EngineOptions(api=api, input=in_spec, output=out_spec, **common)

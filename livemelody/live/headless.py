@@ -13,6 +13,9 @@ from livemelody.live.engine import Snapshot, Turn
 from livemelody.live.process import EngineHandle, EngineOptions
 from livemelody.midi.ports import list_ports
 
+LAST_API = "last_api"
+"""Key of the ports file that holds the MIDI API last used (the others are API names)."""
+
 
 def remembered_ports(api: str) -> dict:
     try:
@@ -21,11 +24,21 @@ def remembered_ports(api: str) -> dict:
         return {}
 
 
+def remembered_api() -> str | None:
+    """The MIDI API the last session used (None if none is remembered)."""
+    try:
+        api = json.loads(paths.ports_file().read_text()).get(LAST_API)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return api if isinstance(api, str) else None
+
+
 def remember_ports(api: str, input_name: str, output_name: str) -> None:
-    """Keep the chosen ports by name (ALSA numbers change between sessions)."""
+    """Keep the chosen ports by name (ALSA numbers change between sessions), and the API."""
     path = paths.ports_file()
     try:
         known = json.loads(path.read_text()) if path.exists() else {}
+        known[LAST_API] = api
         known[api] = {k: v for k, v in (("input", input_name), ("output", output_name)) if not v.endswith("(virtual)")}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(known, indent=1))

@@ -11,6 +11,7 @@ by argument or by the ``LIVEMELODY_MIDI_API`` environment variable.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import sys
 import threading
@@ -60,21 +61,64 @@ def _api_id(api: str) -> int:
     return APIS[api]
 
 
-def _client(kind: type, api: str, name: str = CLIENT_NAME):
+FIXES = "start JACK (e.g. `jackd -d alsa`), load the ALSA sequencer (`sudo modprobe snd-seq`), choose the API with --api, or try `livemelody demo`"
+"""What the user can do when no MIDI API works (one line, after the reason)."""
+_REASONS = {"jack": "no JACK server is running", "alsa": "no ALSA sequencer (/dev/snd/seq)"}
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """File descriptor 2 goes to /dev/null meanwhile: the ALSA and JACK C libraries print their
+    own diagnostics there (over a dashboard, too); livemelody says what went wrong in one line."""
     try:
-        return kind(_api_id(api), name=name)
+        sys.stderr.flush()
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):  # no fd 2 to redirect (an embedding host): print what they print
+        yield
+        return
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def _client(kind: type, api: str, name: str = CLIENT_NAME):
+    api_id = _api_id(api)
+    try:
+        with quiet_stderr():
+            return kind(api_id, name=name)
+    except Exception:  # rtmidi raises SystemError/RuntimeError when the API has no server
+        raise PortError(f"cannot use the {api} MIDI API: {_REASONS.get(api, 'it did not start')}; {FIXES}") from None
+
+
+def probe_api(api: str) -> None:
+    """Raise :class:`PortError` (one line naming the fixes) unless ``api`` can open a client now."""
+    _client(rtmidi.MidiOut, api, CLIENT_NAME + " probe").delete()
+
+
+def working_api(preferred: str, others: bool) -> str:
+    """``preferred`` if it works now; else, when ``others`` is true (the user named no API),
+    the first other compiled API that does. Raises :class:`PortError`: for ``preferred`` when
+    it was named, else one line saying there is no MIDI system at all."""
+    try:
+        probe_api(preferred)
+        return preferred
     except PortError:
-        raise
-    except Exception as exc:  # rtmidi raises SystemError/RuntimeError when the API has no server
-        first = str(exc).split("\n")[0].split(".")[0]
-        hint = (
-            " (is the JACK server running?)"
-            if api == "jack"
-            else " (no ALSA sequencer? try --api jack)"
-            if api == "alsa"
-            else ""
-        )
-        raise PortError(f"cannot use the {api} MIDI API: {first}{hint}") from None
+        if not others:
+            raise
+    compiled = set(rtmidi.get_compiled_api())
+    for api in (a for a, number in APIS.items() if a != preferred and number in compiled):
+        try:
+            probe_api(api)
+            return api
+        except PortError:
+            continue
+    tried = "; ".join(_REASONS.get(a, f"{a} unavailable") for a, n in APIS.items() if n in compiled)
+    raise PortError(f"no MIDI system: {tried}; {FIXES}")
 
 
 class PortScanner:

@@ -1,8 +1,12 @@
 """Input as real gear and DAWs send it (issue 10), through the real engine process over JACK."""
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -195,3 +199,56 @@ def test_clock_stop_releases_the_answer_and_continue_resumes_the_position(jack, 
     assert [t.answer_start_step for t in turns] == answer_steps  # Continue resumed where Stop paused
     assert all(t.call_notes == 4 for t in turns), [t.call_notes for t in turns]
     assert stats is not None
+
+
+def _engine_pid(parent: int) -> int:
+    """The engine process among ``parent``'s children (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    for pid in children:
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return int(pid)
+    raise AssertionError(f"no engine process under {parent}: {children}")
+
+
+def _run_and_end_engine(jack, player, listener, tmp_path, how: signal.Signals):
+    """``livemelody run`` with a named output; an answer sounds; the engine gets ``how``.
+    Returns (exit code, stderr, notes left sounding once `run` has exited)."""
+    folders = {k: str(tmp_path / k) for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME")}
+    command = [sys.executable, "-m", "livemelody", "run", "--api", "jack", "--in", player.port]
+    command += ["--out", listener.port, "--bpm", "240", "--answer-start", "step", "--answer-bars", "8"]
+    command += ["--no-record", "--seed", "3", "--end-silence", "0.5"]
+    run = subprocess.Popen(
+        command, env={**jack.env(), **folders}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert "listening on" in run.stdout.readline()
+        listener.clear()
+        player.play_notes([(62, 2), (64, 2), (66, 2), (67, 2)], step_seconds=60 / 240 / 4)
+        assert wait_for(lambda: listener.sounding(), 5), "an answer note sounds"
+        os.kill(_engine_pid(run.pid), how)
+        code = run.wait(15)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    time.sleep(0.02)  # the listener's own polling (0.5 ms) and one JACK period
+    return code, run.stderr.read(), listener.sounding()
+
+
+KILL_RUNS = int(os.environ.get("LIVEMELODY_GEAR_KILL_RUNS", "3"))
+
+
+def test_a_killed_engine_under_run_leaves_nothing_sounding(jack, player, listener, tmp_path):
+    left = []
+    for run in range(KILL_RUNS):
+        code, stderr, sounding = _run_and_end_engine(jack, player, listener, tmp_path / str(run), signal.SIGKILL)
+        assert code == 1 and "ended unexpectedly (killed by SIGKILL)" in stderr, (code, stderr)
+        left.append(sounding)
+    print(f"SIGKILL under run: {sum(bool(s) for s in left)} of {KILL_RUNS} runs left a note sounding")
+    assert not any(left), left
+
+
+def test_a_terminated_engine_under_run_is_a_clean_stop(jack, player, listener, tmp_path):
+    code, stderr, sounding = _run_and_end_engine(jack, player, listener, tmp_path, signal.SIGTERM)
+    assert code == 0 and "unexpectedly" not in stderr, (code, stderr)
+    assert sounding == set()
