@@ -316,8 +316,10 @@ def _headline(meta) -> str:
 
 
 def cmd_styles(args) -> int:
-    from livemelody.models.registry import installed_models
+    from livemelody.models.registry import installed_models, unreadable_models
 
+    for problem in unreadable_models():
+        print(f"livemelody: warning: {problem}", file=sys.stderr)
     models = installed_models()
     if not models:
         raise UserError("no models installed")
@@ -357,10 +359,11 @@ _OVERRIDES = {  # argparse dest -> (EngineConfig field, conversion)
 def resolve_settings(args):
     """(settings from the file, the engine config with the command line applied over them)."""
     from livemelody.models.metadata import ModelError
-    from livemelody.models.registry import find_model
+    from livemelody.models.registry import find_model, unreadable_models
     from livemelody.settings import load_settings
 
     settings, warnings = load_settings()
+    warnings += unreadable_models()
     for warning in warnings:
         print(f"livemelody: warning: {warning}", file=sys.stderr)
     config = settings.config

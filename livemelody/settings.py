@@ -101,6 +101,8 @@ def parse_settings(text: str, origin: str = "settings") -> tuple[Settings, list[
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return Settings(), [f"{origin} is not valid TOML ({exc}); using the defaults"]
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        return Settings(), [f"{origin} is nested too deeply to be a settings file; using the defaults"]
     warnings: list[str] = []
     for key in data:
         if key not in ("engine", "controls", "ports"):

@@ -95,6 +95,8 @@ def run_headless(
         flush=True,
     )
     print(f"livemelody: timing thread {info.get('priority', 'unknown')}", file=out, flush=True)
+    for warning in info.get("warnings", ()):
+        print(f"livemelody: warning: {warning}", file=sys.stderr, flush=True)
     if options.record:
         print(f"livemelody: recording to {options.record}", file=out, flush=True)
     interrupted = []

@@ -56,11 +56,23 @@ class EngineOptions:
     """Run the real-time loop under SCHED_FIFO where permitted (see :mod:`livemelody.live.priority`)."""
 
 
-def _load_sessions(styles):
+def _load_sessions(styles, required: str) -> tuple[dict, list[str]]:
+    """(style -> LstmSession, one warning per style skipped). Styles named in ``styles`` and
+    the ``required`` one must load (ModelError otherwise); another installed style that does
+    not load is skipped with a warning rather than stopping the engine."""
+    from livemelody.models.metadata import ModelError
     from livemelody.models.registry import installed_models, load_lstm
 
     names = styles or tuple(sorted(m.style for _, m in installed_models("lstm")))
-    return {style: load_lstm(style) for style in names}
+    sessions, warnings = {}, []
+    for style in names:
+        try:
+            sessions[style] = load_lstm(style)
+        except ModelError as exc:
+            if styles or style == required:
+                raise
+            warnings.append(f"style {style!r} skipped: {exc}")
+    return sessions, warnings
 
 
 class SnapshotPublisher:
@@ -104,18 +116,24 @@ class SnapshotPublisher:
         self._thread.join(timeout=2)
 
 
-def _load_variator(styles):
-    """Vary mode's function over the installed VAEs (None if there are none)."""
+def _load_variator(styles, warnings: list[str]):
+    """Vary mode's function over the installed VAEs (None if there are none); a VAE that is
+    installed but does not load adds a line to ``warnings``."""
     from livemelody.models.metadata import ModelError
-    from livemelody.models.registry import load_vae
+    from livemelody.models.registry import installed_models, load_vae
     from livemelody.variation import vary
 
+    installed = {m.style for _, m in installed_models("vae_encoder")} & {
+        m.style for _, m in installed_models("vae_decoder")
+    }
     vaes = {}
     for style in styles:
+        if style not in installed:
+            continue
         try:
             vaes[style] = load_vae(style)
-        except ModelError:
-            continue
+        except ModelError as exc:
+            warnings.append(f"vary mode for {style!r} skipped: {exc}")
     if not vaes:
         return None
 
@@ -151,7 +169,7 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
         from livemelody.live.watch import PortWatcher
         from livemelody.midi.ports import RtInput, RtOutput, StampQueue
 
-        sessions = _load_sessions(options.styles)
+        sessions, warnings = _load_sessions(options.styles, options.config.style)
         stamp_queue = StampQueue()
         if options.demo:  # no MIDI system: an in-process loopback
             from livemelody.midi.fake import FakeInput, NullOutput
@@ -175,7 +193,7 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
             recorder=recorder,
             publish=publisher.publish,
             seed=options.seed,
-            variator=_load_variator(tuple(sessions)),
+            variator=_load_variator(tuple(sessions), warnings),
         )
         if options.demo:
             from livemelody.live.demo import DemoCaller
@@ -208,6 +226,7 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
                     "styles": sorted(sessions),
                     "grid_origin": loop.core.transport.grid.origin,
                     "priority": priority,
+                    "warnings": warnings,
                 },
             )
         )
