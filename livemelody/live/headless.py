@@ -11,6 +11,7 @@ from collections.abc import Callable
 from livemelody import paths
 from livemelody.live.engine import Snapshot, Turn
 from livemelody.live.process import EngineHandle, EngineOptions
+from livemelody.midi.names import find_port
 from livemelody.midi.ports import list_ports
 
 LAST_API = "last_api"
@@ -55,8 +56,9 @@ def choose_ports(
 ) -> tuple[str | None, str | None]:
     """Ports to open: as given; else the first candidate that exists now, the ``saved`` ones
     (the settings file's, picked in the dashboard) before the ones ``run`` last used; else
-    virtual. A port that is gone is never chosen unasked: the musician gets virtual ports
-    rather than an error."""
+    virtual. A remembered port is found again under new ALSA numbers or a JACK -NN suffix
+    (:func:`livemelody.midi.names.find_port`). A port that is gone is never chosen unasked:
+    the musician gets virtual ports, and a line saying so, rather than an error."""
     if virtual:
         return None, None
     remembered = remembered_ports(api)
@@ -65,10 +67,24 @@ def choose_ports(
     if (given_in is None and candidates_in) or (given_out is None and candidates_out):
         inputs, outputs = list_ports(api)
         if given_in is None:
-            given_in = next((name for name in candidates_in if name in inputs), None)
+            given_in = _first_present(candidates_in, inputs, "input")
         if given_out is None:
-            given_out = next((name for name in candidates_out if name in outputs), None)
+            given_out = _first_present(candidates_out, outputs, "output")
     return given_in, given_out
+
+
+def _first_present(candidates: list[str], names: list[str], direction: str) -> str | None:
+    """The current name of the first candidate present (numbers may differ); else None, said."""
+    for name in candidates:
+        found = find_port(name, names)
+        if found is not None:
+            return found
+    if candidates:
+        print(
+            f"livemelody: remembered {direction} port {candidates[0]!r} is not present; using a virtual port",
+            file=sys.stderr,
+        )
+    return None
 
 
 def describe(turn: Turn, number: int) -> str:

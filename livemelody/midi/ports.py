@@ -21,6 +21,8 @@ from typing import Protocol
 
 import rtmidi
 
+from livemelody.midi.names import find_port
+
 ENV_API = "LIVEMELODY_MIDI_API"
 CLIENT_NAME = "livemelody"
 VIRTUAL_IN = "livemelody in"
@@ -151,7 +153,8 @@ def list_ports(api: str) -> tuple[list[str], list[str]]:
 
 
 def resolve(spec: str, names: list[str], direction: str) -> int:
-    """Index of the port ``spec`` names: an index, an exact name, or a unique substring (any case)."""
+    """Index of the port ``spec`` names: an index, an exact name, the same name with other
+    numbers (:func:`livemelody.midi.names.find_port`), or a unique substring (any case)."""
     listing = "; ".join(f"{i}: {n}" for i, n in enumerate(names)) or "none"
     if spec.strip().isdigit():
         index = int(spec)
@@ -160,6 +163,9 @@ def resolve(spec: str, names: list[str], direction: str) -> int:
         raise PortError(f"no {direction} port number {index}; {direction} ports: {listing}")
     if spec in names:
         return names.index(spec)
+    again = find_port(spec, names)  # the same port under new ALSA numbers or a JACK -NN suffix
+    if again is not None:
+        return names.index(again)
     matches = [i for i, n in enumerate(names) if spec.lower() in n.lower()]
     if len(matches) == 1:
         return matches[0]

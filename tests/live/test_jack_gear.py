@@ -13,8 +13,8 @@ import pytest
 from livemelody.live.loop import wait_for
 from livemelody.midi.fake import sounding_notes
 from livemelody.midi.ports import PortError, RtInput, RtOutput, StampQueue
-from tests.live.jack import PERIOD_SECONDS
-from tests.live.test_jack_engine import D_MAJOR, STEP, call_events, next_turn, start_engine
+from tests.live.jack import PERIOD_SECONDS, Listener, Player
+from tests.live.test_jack_engine import D_MAJOR, STEP, call_events, next_turn, play_call, start_engine
 
 SYSEX = [0xF0, 0x43, 0x10, 0x4C] + [0x11] * 60 + [0xF7]  # 65 bytes, like a synth's parameter dump
 
@@ -252,3 +252,25 @@ def test_a_terminated_engine_under_run_is_a_clean_stop(jack, player, listener, t
     code, stderr, sounding = _run_and_end_engine(jack, player, listener, tmp_path, signal.SIGTERM)
     assert code == 0 and "unexpectedly" not in stderr, (code, stderr)
     assert sounding == set()
+
+
+def test_a_synth_back_under_a_new_jack_client_name_is_found(jack, player, tmp_path):
+    synth = Listener("synth")
+    handle = start_engine(player, synth, tmp_path)
+    squatter = None
+    try:
+        synth.close()
+        assert wait_for(lambda: "lost" in handle.snapshot.message, 2.5), handle.snapshot.message
+        squatter = Player("synth")  # takes the client name: the synth comes back as "synth-01"
+        synth = Listener("synth")
+        assert "synth-01:in" in jack.ports()
+        assert wait_for(lambda: "'synth-01:in' is back" in handle.snapshot.message, 2.5), handle.snapshot.message
+        play_call(handle, player)
+        next_turn(handle, 0)
+        assert wait_for(lambda: synth.notes(), 3), "the answer reaches the synth under its new name"
+    finally:
+        handle.stop()
+        synth.close()
+        if squatter is not None:
+            squatter.close()
+    assert handle.exitcode == 0
