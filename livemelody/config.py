@@ -61,6 +61,8 @@ class Setting:
     label: str = ""
     short: str = ""
     """A short name for the dashboard's footer and knobs line ("Temp")."""
+    none_shown: str = ""
+    """How the dashboard shows None, where ``none`` alone would not say it ("as long as the call")."""
 
     # ---- validation --------------------------------------------------------------------
     def problem(self, value) -> str | None:
@@ -133,7 +135,7 @@ class Setting:
     def show(self, value) -> str:
         """``value`` as the dashboard and messages show it ("1.00", "on", "all", "2 bars")."""
         if value is None:
-            return self.none or "none"
+            return self.none_shown or self.none or "none"
         if self.kind is bool:
             return "on" if value else "off"
         if self.kind is float:
@@ -170,7 +172,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             "(0 = the call back; about 15% of notes change at 3, docs/VAE.md)",
             low=0.0, high=6.0, flag="--amount", cc=27, keys="v V", step=0.5, label="variation", short="Vary"),
     Setting("answer_bars", int, None, "answer length ('call': as long as the call)", unit="bars",
-            low=1, high=16, none="call", flag="--answer-bars", cc=23, keys="a A", step=1, label="answer",
+            low=1, high=16, none="call", none_shown="as long as the call", flag="--answer-bars", cc=23, keys="a A", step=1, label="answer",
             short="Answer"),
     Setting("end_silence_beats", float, 1.0, "silence that ends a call", unit="beats",
             low=0.25, high=16.0, flag="--end-silence", keys="e E", step=0.25, label="end silence", short="Silence"),

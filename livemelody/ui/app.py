@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, OptionList, Static
@@ -58,13 +58,14 @@ class HelpScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
             yield Label("livemelody keys", classes="title")
-            yield Static("\n".join(self.lines))
+            with VerticalScroll(id="help-keys"):  # scrolls where the screen is short (80 x 24)
+                yield Static("\n".join(self.lines))
             yield Label(
                 "MIDI controllers: the 'knobs (CC)' line gives each knob's key and CC number (t20: temperature on CC 20); "
                 "MIDI-learn (l) maps a knob. The dim keys beside each setting change it.",
                 classes="hint",
             )
-            yield Label("Esc closes", classes="hint")
+            yield Label("Esc closes; arrows and PgUp/PgDn scroll", classes="hint")
 
 
 class PortScreen(ModalScreen[tuple[str | None, str | None] | None]):
