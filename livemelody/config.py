@@ -200,6 +200,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             choices=("step", "beat", "bar"), flag="--answer-start"),
     Setting("stop_on_player", bool, True, "the AI stops at once when the player starts a new call",
             flag="--stop-on-play"),
+    Setting("thru", bool, False, "MIDI thru: the player's notes go to the output too, on the thru channel",
+            flag="--thru", keys="h", label="thru", short="Thru"),
+    Setting("thru_channel", int, 1, "the MIDI channel of the player's notes at the output (MIDI thru)",
+            low=0, high=15, one_based=True, flag="--thru-channel"),
 )}
 # fmt: on
 """Every live setting, in the order the dashboard and the settings file list them."""

@@ -266,3 +266,21 @@ def test_a_stopped_variation_leaves_no_future_notes_in_the_roll(sessions):
     ai = [n for n in core.snapshot(clock.now()).notes if n.source == "ai"]
     assert ai and all(n.start < barge_in and n.end <= barge_in for n in ai)
     assert not sched.sounding and sched.next_due() is None
+
+
+def test_midi_thru_sends_the_players_notes_at_once_on_their_channel_and_panic_releases_them(sessions):
+    core, sched, out, clock = make(sessions, thru=True, thru_channel=3)
+    clock.set(8 * STEP)
+    core.handle(clock.now(), [0x90, 60, 90])
+    core.handle(clock.now(), [0x91, 62, 70])  # another input channel: thru moves it too
+    sched.send_due(clock.now())
+    assert [d for _, d in out.sent] == [[0x93, 60, 90], [0x93, 62, 70]]
+    assert out.sounding() == {(3, 60), (3, 62)}
+    core.handle(clock.now(), [0x80, 60, 0])
+    sched.send_due(clock.now())
+    assert out.sounding() == {(3, 62)}
+    core.panic(clock.now())  # a held key is released at the output too
+    assert out.sounding() == set()
+    off, _, _, _ = make(sessions)  # thru is off by default: nothing reaches the output
+    off.handle(0.0, [0x90, 60, 90])
+    assert off.sink.next_due() is None

@@ -176,6 +176,8 @@ class EngineCore:
         if self.config.input_channel is not None and status & 0x0F != self.config.input_channel:
             return
         kind = status & 0xF0
+        if self.config.thru and kind in (NOTE_ON, NOTE_OFF) and len(data) >= 3:  # sent at once, panic-safe
+            self.sink.schedule(stamp, [kind | self.config.thru_channel, data[1], data[2]], Tag.PLAYER)
         if kind == NOTE_ON and len(data) >= 3 and data[2] > 0:
             self._note_on(stamp, data[1], data[2])
         elif kind in (NOTE_OFF, NOTE_ON) and len(data) >= 2:
