@@ -198,7 +198,7 @@ class RealtimeLoop:
         self.send(data)
 
     def _sent(self, stamp: float, data: list[int], tag: str) -> None:
-        if self.recorder is not None and tag != Tag.METRONOME:
+        if self.recorder is not None and tag in (Tag.AI, Tag.PANIC):  # the player's track is the input's
             self.recorder.add(Tag.AI, stamp, data)
 
     def _update_stats(self) -> None:
