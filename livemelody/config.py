@@ -63,6 +63,8 @@ class Setting:
     """A short name for the dashboard's footer and knobs line ("Temp")."""
     none_shown: str = ""
     """How the dashboard shows None, where ``none`` alone would not say it ("as long as the call")."""
+    live: bool = True
+    """False: chosen when the engine starts (the command line, the settings file), fixed while it plays."""
 
     # ---- validation --------------------------------------------------------------------
     def problem(self, value) -> str | None:
@@ -181,7 +183,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("bpm", float, 100.0, "internal tempo", unit="BPM",
             low=20.0, high=400.0, flag="--bpm", keys="b B", step=5.0, short="BPM"),
     Setting("clock_source", str, "internal", "follow MIDI clock on the input with 'external'",
-            choices=("internal", "external"), flag="--clock"),
+            choices=("internal", "external"), flag="--clock", live=False),
     Setting("beats_per_bar", int, 4, "quarter-note beats per bar (grid, metronome accent, lengths in bars)",
             low=1, high=16, flag="--beats-per-bar"),
     Setting("input_channel", int, None, "listen to one MIDI channel",
@@ -252,8 +254,9 @@ ControlMap = dataclasses.make_dataclass(
 
 class _EngineConfigBase:
     """Everything the live engine needs to know: one field per :data:`SETTINGS` entry, plus
-    the control map. Invalid values raise ValueError naming every problem. Changed while
-    playing through the engine's ``set`` (the tempo takes effect at the next step)."""
+    the control map. Invalid values raise ValueError naming every problem. Settings marked
+    ``live`` change while playing, through the engine's ``set`` (the tempo at the next step);
+    the others are fixed when the engine starts."""
 
     def __post_init__(self) -> None:
         problems = [p for s in SETTINGS.values() if (p := s.problem(getattr(self, s.name))) is not None]

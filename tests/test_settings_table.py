@@ -153,3 +153,18 @@ def test_the_settings_file_holds_every_setting_and_checks_the_same_range():
     for setting in NUMERIC:
         _, warnings = parse_settings(f"[engine]\n{setting.name} = {setting.high + 1000}\n")
         assert len(warnings) == 1 and setting.name in warnings[0] and "must be" in warnings[0]
+
+
+def test_a_setting_fixed_at_start_is_refused_while_playing_and_live_ones_are_not():
+    from livemelody.live.engine import EngineCore
+    from livemelody.live.scheduler import Scheduler
+    from livemelody.models.lstm import LstmSession
+    from tests.conftest import TINY_JSON
+
+    core = EngineCore(EngineConfig(style="tiny"), {"tiny": LstmSession(TINY_JSON)}, Scheduler(print, float), 0.0)
+    fixed = [s for s in SETTINGS.values() if not s.live]
+    assert [s.name for s in fixed] == ["clock_source"]
+    with pytest.raises(ValueError, match="clock_source is chosen when the engine starts"):
+        core.set(clock_source="external")
+    core.set(clock_source="internal", beats_per_bar=3, input_channel=4)  # unchanged, or live: fine
+    assert core.config.beats_per_bar == 3 and core.config.input_channel == 4

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from livemelody.config import EngineConfig
+from livemelody.config import SETTINGS, EngineConfig
 from livemelody.encoding import Key, detect_key, transposition_to_reference
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
 from livemelody.events import Note, RollNote, Tag
@@ -223,7 +223,13 @@ class EngineCore:
 
     # ---- commands (the dashboard's API) -------------------------------------------------
     def set(self, **changes) -> None:
-        """Change settings while playing; raises ValueError (and changes nothing) if invalid."""
+        """Change settings while playing; raises ValueError (and changes nothing) if invalid or
+        not ``live`` (see :data:`~livemelody.config.SETTINGS`)."""
+        fixed = [
+            n for n, v in changes.items() if n in SETTINGS and not SETTINGS[n].live and v != getattr(self.config, n)
+        ]
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} is chosen when the engine starts; it cannot change while playing")
         if "style" in changes and changes["style"] not in self.models:
             raise ValueError(f"style {changes['style']!r} is not loaded; loaded: {', '.join(sorted(self.models))}")
         if changes.get("mode") == "vary" and self.variator is None:
