@@ -157,7 +157,7 @@ def test_stop_mid_answer_releases_the_ai_note_at_once(sessions):
     call = [(t + 0.001, d) for t, d in legato([(62, 8, 2), (64, 10, 2), (66, 12, 2), (67, 14, 2)])]
     perform(core, sched, clock, sorted(clock_events[:300] + call, key=lambda e: e[0]), until=300 * TICK)
     assert out.sounding(), "an answer note sounds"
-    core.handle(clock.t, [0xFC])
+    core.handle(clock.now(), [0xFC])
     assert out.sounding() == set() and core.state == IDLE and sched.next_due() is None
 
 

@@ -65,8 +65,8 @@ class FakeLoop:
     def __init__(self):
         self.submitted = []
 
-    def submit(self, name, *args):
-        self.submitted.append((name, args[-1]))
+    def submit(self, command):
+        self.submitted.append((type(command).__name__, command.message))
 
 
 def test_the_watcher_finds_a_lost_port_back_under_its_new_number(monkeypatch):
@@ -79,10 +79,10 @@ def test_the_watcher_finds_a_lost_port_back_under_its_new_number(monkeypatch):
     watcher = watch.PortWatcher("alsa", source, out, loop)
     listing.clear()
     watcher.poll()
-    assert loop.submitted[-1] == ("loop_set_send", "output port 'Synth:Synth MIDI 1 20:0' lost; waiting for it")
+    assert loop.submitted[-1] == ("SwapOutput", "output port 'Synth:Synth MIDI 1 20:0' lost; waiting for it")
     listing.append("Synth:Synth MIDI 1 24:0")  # plugged in again: a new ALSA client number
     watcher.poll()
     assert opened == ["Synth:Synth MIDI 1 24:0"] and out.closed
-    assert loop.submitted[-1] == ("loop_set_send", "output port 'Synth:Synth MIDI 1 24:0' is back")
+    assert loop.submitted[-1] == ("SwapOutput", "output port 'Synth:Synth MIDI 1 24:0' is back")
     watcher.poll()
     assert len(loop.submitted) == 2  # found, not lost again

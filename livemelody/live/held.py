@@ -8,7 +8,7 @@ note-off, and DAWs send CC 123 / CC 120 on start and stop; either way the held k
 
 from __future__ import annotations
 
-from livemelody.constants import ALL_NOTES_OFF, ALL_SOUND_OFF, DRUM_CHANNEL
+from livemelody.midi.spec import ALL_NOTES_OFF, ALL_SOUND_OFF, DRUM_CHANNEL
 
 OMNI_OFF, OMNI_ON, MONO_ON, POLY_ON = 124, 125, 126, 127
 RELEASING_CONTROLLERS = frozenset((ALL_SOUND_OFF, ALL_NOTES_OFF, OMNI_OFF, OMNI_ON, MONO_ON, POLY_ON))

@@ -18,9 +18,12 @@ import collections
 import numpy as np
 
 from livemelody.clock import Grid
-from livemelody.constants import CLOCKS_PER_QUARTER
+from livemelody.config import SETTINGS
+from livemelody.midi.spec import CLOCKS_PER_QUARTER
 
 TICKS_PER_STEP = CLOCKS_PER_QUARTER // 4
+BPM = SETTINGS["bpm"]
+"""The tempo range followed: the live setting's."""
 WINDOW = 48
 """Ticks in the tempo fit (two beats)."""
 STALE_SECONDS = 0.2
@@ -105,4 +108,4 @@ class Transport:
         slope, intercept = np.polyfit(index - index[-1], times, 1)  # seconds per tick
         if slope <= 0:
             return self.grid.bpm, stamp
-        return min(400.0, max(20.0, 60.0 / (slope * CLOCKS_PER_QUARTER))), intercept
+        return min(BPM.high, max(BPM.low, 60.0 / (slope * CLOCKS_PER_QUARTER))), intercept
