@@ -33,7 +33,9 @@ def test_input_stamps_stay_within_a_period_with_sensing_sysex_and_clock(jack, pl
                 player.send([0xF8])
                 time.sleep(0.01)
             time.sleep(0.05 + 0.01 * (i % 5))
-            sent.append(player.send([0x90, 60 + i % 12, 100]))
+            before = time.monotonic()
+            player.rt.send_message([0x90, 60 + i % 12, 100])
+            sent.append((before, time.monotonic()))  # a busy machine may pause the player in between
             time.sleep(0.05)
         time.sleep(0.1)
         received = queue.drain()
@@ -42,8 +44,12 @@ def test_input_stamps_stay_within_a_period_with_sensing_sysex_and_clock(jack, pl
     stamps = [stamp for stamp, data in received if data[0] == 0x90]
     assert len(stamps) == 24 and not any(data[0] == 0xF0 for _, data in received)  # sysex dropped
     assert sum(data == [0xFE] for _, data in received) == 24  # kept, for the engine's watchdog
-    late = [stamp - at for stamp, at in zip(stamps, sent, strict=True)]
-    assert all(-0.0005 <= x <= PERIOD_SECONDS + 0.005 for x in late), [round(x * 1000, 2) for x in late]
+    # each stamp lies between the send and the end of the JACK period that delivered it
+    late = [(stamp - before, stamp - after) for stamp, (before, after) in zip(stamps, sent, strict=True)]
+    assert all(-0.0005 <= x and y <= PERIOD_SECONDS + 0.003 for x, y in late), [
+        (round(x * 1000, 2), round(y * 1000, 2)) for x, y in late
+    ]
+    print(f"input stamps: {max(x for x, _ in late) * 1000:.2f} ms after the send at most, {len(late)} notes")
 
 
 def test_rtmidi_ports_close_once_and_refuse_after(jack, player):
@@ -65,28 +71,31 @@ def in_background(fn, *args):
     return thread
 
 
+SENSING_CALLS = int(os.environ.get("LIVEMELODY_GEAR_SENSING_CALLS", "3"))
+
+
 def test_calls_keep_every_note_under_active_sensing_and_sysex_then_silence_releases(jack, player, listener, tmp_path):
     handle = start_engine(player, listener, tmp_path)
     try:
         snap = handle.snapshot
         first = (snap.step // 16 + 1) * 16
-        calls = (first, first + 48)
+        calls = [first + 40 * i for i in range(SENSING_CALLS)]  # 16 steps of call, 4 of silence, 16 of answer
         events = []
         for start in calls:
             events += call_events(D_MAJOR, start)
             flood = (start - 4) * STEP
             events += [(flood + i * 0.002, SYSEX) for i in range(50)]  # a sysex flood just before the call
-        held = (first + 96) * STEP
+        held = (calls[-1] + 48) * STEP
         events += [(held, [0x90, 60, 100])]  # a key held when the cable is pulled
         sensing_until = held + 1.0
         events += [(i * 0.3, [0xFE]) for i in range(int(first * STEP / 0.3) - 1, int(sensing_until / 0.3))]
         player_thread = in_background(player.play, sorted(events, key=lambda e: e[0]), snap.grid_origin)
-        for seen in range(2):
-            turn = next_turn(handle, seen, timeout=12)
-            assert (turn.call_notes, turn.call_steps, turn.key) == (8, 16, "D")
-            assert turn.answer_start_step == calls[seen] + 20
+        turns = [next_turn(handle, seen, timeout=12) for seen in range(SENSING_CALLS)]
+        kept = [(t.call_notes, t.call_steps, t.key, t.answer_start_step - c) for t, c in zip(turns, calls, strict=True)]
+        print(f"Active Sensing and sysex: {sum(k == (8, 16, 'D', 20) for k in kept)} of {SENSING_CALLS} calls whole")
+        assert all(k == (8, 16, "D", 20) for k in kept), kept
         assert wait_for(lambda: "Active Sensing" in handle.snapshot.message, 14), handle.snapshot.message
-        turn = next_turn(handle, 2, timeout=5)  # the released key made a call, answered
+        turn = next_turn(handle, SENSING_CALLS, timeout=5)  # the released key made a call, answered
         assert turn.call_notes == 1
         player_thread.join()
     finally:
@@ -235,7 +244,7 @@ def _run_and_end_engine(jack, player, listener, tmp_path, how: signal.Signals):
     return code, run.stderr.read(), listener.sounding()
 
 
-KILL_RUNS = int(os.environ.get("LIVEMELODY_GEAR_KILL_RUNS", "3"))
+KILL_RUNS = int(os.environ.get("LIVEMELODY_GEAR_KILL_RUNS", "20"))
 
 
 def test_a_killed_engine_under_run_leaves_nothing_sounding(jack, player, listener, tmp_path):
