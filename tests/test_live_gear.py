@@ -201,3 +201,13 @@ def test_clock_from_20_to_300_bpm_is_followed(bpm):
         transport.handle(0xF8, [0xF8], 1.0 + i * tick)
     assert transport.bpm == pytest.approx(bpm, rel=1e-6)
     assert transport.grid.time_of(8) == pytest.approx(1.0 + 48 * tick, abs=1e-6)
+
+
+def test_with_midi_thru_keys_released_by_all_notes_off_or_silence_are_released_at_the_output(sessions):
+    core, sched, out, clock = make(sessions, thru=True, thru_channel=1)
+    perform(core, sched, clock, [(0.1, [0xFE]), (0.2, [0x90, 60, 100]), (0.2, [0x90, 64, 100])], until=0.25)
+    core.handle(0.25, [0xB0, 123, 0])  # the keyboard's All Notes Off: the thru copies end too
+    sched.send_due(0.25)
+    assert out.sounding() == set()
+    perform(core, sched, clock, [(0.3, [0x90, 67, 100])], until=0.3 + SENSING_TIMEOUT + 0.05)
+    assert out.sounding() == set()  # Active Sensing stopped: the held key's copy ends

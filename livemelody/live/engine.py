@@ -32,7 +32,7 @@ from livemelody.live.call import CallTracker
 from livemelody.live.held import RELEASING_CONTROLLERS, HeldNotes, listens
 from livemelody.live.knobs import SUSTAIN_RELEASE, Knobs
 from livemelody.live.roll import ROLL_BARS, RollHistory
-from livemelody.live.sensing import SensingWatchdog
+from livemelody.live.sensing import SENSING_TIMEOUT, SensingWatchdog
 from livemelody.live.streaming import StreamingLstm
 from livemelody.live.transport import RELOCATED, STOPPED, Transport
 from livemelody.midi.spec import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, note_off, note_on
@@ -193,8 +193,7 @@ class EngineCore:
             self._note_off(stamp, data[1])
         elif kind == CONTROL_CHANGE and len(data) >= 3:
             if data[1] in RELEASING_CONTROLLERS:
-                for pitch in self.held.release_channel(channel):
-                    self._note_off(stamp, pitch)
+                self._release(stamp, self.held.release_channel(channel))
             self._control(stamp, data[1], data[2])
 
     def _note_off(self, stamp: float, pitch: int) -> None:
@@ -213,11 +212,21 @@ class EngineCore:
             self._to(IDLE, "the clock stopped or its song position moved")
         self._next_step = math.floor(self.transport.grid.step_at(stamp) - 0.5) + 1
 
+    def _release(self, stamp: float, pitches: list[int]) -> None:
+        """Keys released without their note-offs (a channel-mode message, a silent input): the
+        call hears them end, and their MIDI thru copies end at the output."""
+        for pitch in pitches:
+            if self.config.thru:
+                self.sink.schedule(stamp, note_off(self.config.thru_channel, pitch), Tag.PLAYER)
+            self._note_off(stamp, pitch)
+
     def _input_gone(self, now: float) -> None:
         """Active Sensing stopped: every held key is taken as released (MIDI 1.0)."""
-        for _channel, pitch in self.held.release_all():
-            self._note_off(now, pitch)
-        self.message = "input silent for 300 ms after Active Sensing: cable or device gone, held notes released"
+        self._release(now, [pitch for _channel, pitch in self.held.release_all()])
+        self.message = (
+            f"input silent for {SENSING_TIMEOUT * 1000:.0f} ms after Active Sensing: "
+            "cable or device gone, held notes released"
+        )
 
     def _note_on(self, stamp: float, pitch: int, velocity: int) -> None:
         step = self.transport.grid.nearest_step(stamp)
