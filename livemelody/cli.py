@@ -351,10 +351,10 @@ def cmd_styles(args) -> int:
 
 
 def cmd_ports(args) -> int:
-    from livemelody.live.headless import print_ports
-    from livemelody.midi.ports import default_api
+    from livemelody.live.headless import print_ports, remembered_api
+    from livemelody.midi.ports import ENV_API, default_api
 
-    return print_ports((args.api or default_api()).lower())
+    return print_ports((args.api or os.environ.get(ENV_API) or remembered_api() or default_api()).lower())
 
 
 def resolve_settings(args):

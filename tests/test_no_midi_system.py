@@ -84,3 +84,14 @@ def test_with_no_api_named_a_working_one_is_used(monkeypatch):
     assert ports.working_api("alsa", others=True) == "jack"
     with pytest.raises(ports.PortError):
         ports.working_api("alsa", others=False)
+
+
+def test_ports_lists_the_api_used_last(tmp_path):
+    folders = {k: tmp_path / k for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME")}
+    env = {k: str(v) for k, v in folders.items()}
+    seeded = livemelody(tmp_path, "ports", env=env)  # nothing remembered: the platform's API
+    assert "the alsa MIDI API" in seeded.stderr or "MIDI API: alsa" in seeded.stdout
+    script = "from livemelody.live.headless import remember_ports; remember_ports('jack', 'a (virtual)', 'b (virtual)')"
+    subprocess.run([sys.executable, "-c", script], env={**os.environ, **env}, check=True)
+    result = livemelody(tmp_path, "ports", env=env)
+    assert "the jack MIDI API" in result.stderr or "MIDI API: jack" in result.stdout
