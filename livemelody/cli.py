@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -336,8 +337,10 @@ def _headline(meta) -> str:
 
 
 def cmd_styles(args) -> int:
-    from livemelody.models.registry import installed_models
+    from livemelody.models.registry import installed_models, unreadable_models
 
+    for problem in unreadable_models():
+        print(f"livemelody: warning: {problem}", file=sys.stderr)
     models = installed_models()
     if not models:
         raise UserError("no models installed")
@@ -348,19 +351,20 @@ def cmd_styles(args) -> int:
 
 
 def cmd_ports(args) -> int:
-    from livemelody.live.headless import print_ports
-    from livemelody.midi.ports import default_api
+    from livemelody.live.headless import print_ports, remembered_api
+    from livemelody.midi.ports import ENV_API, default_api
 
-    return print_ports((args.api or default_api()).lower())
+    return print_ports((args.api or os.environ.get(ENV_API) or remembered_api() or default_api()).lower())
 
 
 def resolve_settings(args):
     """(settings from the file, the engine config with the command line applied over them)."""
     from livemelody.models.metadata import ModelError
-    from livemelody.models.registry import find_model
+    from livemelody.models.registry import find_model, unreadable_models
     from livemelody.settings import load_settings
 
     settings, warnings = load_settings()
+    warnings += unreadable_models()
     for warning in warnings:
         print(f"livemelody: warning: {warning}", file=sys.stderr)
     config = settings.config
@@ -389,9 +393,9 @@ def _record_path(args):
 
 
 def _engine_options_from(args, demo: bool = False):
-    from livemelody.live.headless import choose_ports
+    from livemelody.live.headless import choose_ports, remembered_api
     from livemelody.live.process import EngineOptions
-    from livemelody.midi.ports import default_api
+    from livemelody.midi.ports import ENV_API, default_api, working_api
 
     settings, config = resolve_settings(args)
     common = dict(
@@ -405,7 +409,8 @@ def _engine_options_from(args, demo: bool = False):
         return settings, EngineOptions(
             api="loopback", input=None, output=None, demo=True, demo_turns=args.turns, **common
         )
-    api = (args.api or settings.api or default_api()).lower()
+    named = args.api or settings.api or os.environ.get(ENV_API)
+    api = working_api((named or remembered_api() or default_api()).lower(), others=not named)
     saved = (settings.input, settings.output) if api == (settings.api or api) else (None, None)
     in_spec, out_spec = choose_ports(api, args.input, args.output, args.virtual, saved)
     return settings, EngineOptions(api=api, input=in_spec, output=out_spec, **common)

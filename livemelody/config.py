@@ -188,6 +188,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             low=1, high=16, flag="--beats-per-bar"),
     Setting("input_channel", int, None, "listen to one MIDI channel",
             low=0, high=15, none="all", one_based=True, flag="--channel"),
+    Setting("include_drums", bool, False, "listening on all channels, channel 10 (GM drums) is part of the call too",
+            flag="--drums"),
     Setting("output_channel", int, 0, "answer on this MIDI channel",
             low=0, high=15, one_based=True, flag="--out-channel"),
     Setting("metronome_channel", int, 9, "the metronome's MIDI channel",

@@ -143,7 +143,7 @@ def test_headless_demo_answers_and_saves_the_session(tiny_models, tmp_path, caps
         "--style",
         "tiny",
         "--bpm",
-        "400",
+        "240",
         "--no-audio",
         "--record",
         str(session),

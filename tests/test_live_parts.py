@@ -79,6 +79,7 @@ def test_recorder_writes_two_tracks_with_tempo(tmp_path):
 def test_transport_song_position_and_internal_tempo_change():
     transport = Transport(100, 0.0, external=True)
     transport.handle(0xF2, [0xF2, 16, 0], 5.0)  # position: step 16
+    transport.handle(0xFB, [0xFB], 5.0)  # continue from there
     for i in range(30):
         transport.handle(0xF8, [0xF8], 5.0 + i * 0.025)  # 100 BPM: 25 ms a tick
     assert transport.bpm == pytest.approx(100, abs=0.01)
@@ -130,3 +131,13 @@ def test_control_map_refuses_clashes():
     with pytest.raises(ValueError, match="share"):
         ControlMap(temperature=20, style=20)
     assert ControlMap().lookup(26) == "panic" and ControlMap().lookup(7) is None
+
+
+def test_fake_output_closes_once_and_refuses_to_send_after():
+    port = FakeOutput(lambda: 0.0)
+    port.send([0x90, 60, 1])
+    port.close()
+    port.close()  # harmless
+    with pytest.raises(PortError, match="closed"):
+        port.send([0x80, 60, 0])
+    assert port.sent == [(0.0, [0x90, 60, 1])]

@@ -29,10 +29,12 @@ from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
 from livemelody.events import Note, RollNote, Tag
 from livemelody.live import metronome
 from livemelody.live.call import CallTracker
+from livemelody.live.held import RELEASING_CONTROLLERS, HeldNotes, listens
 from livemelody.live.knobs import SUSTAIN_RELEASE, Knobs
 from livemelody.live.roll import ROLL_BARS, RollHistory
+from livemelody.live.sensing import SENSING_TIMEOUT, SensingWatchdog
 from livemelody.live.streaming import StreamingLstm
-from livemelody.live.transport import Transport
+from livemelody.live.transport import RELOCATED, STOPPED, Transport
 from livemelody.midi.spec import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, note_off, note_on
 from livemelody.models.lstm import LstmSession
 from livemelody.sampling import SamplingParams, sample
@@ -163,6 +165,8 @@ class EngineCore:
         self._answer: _Answer | None = None
         self._answer_done_at: float | None = None
         """Grid time (seconds) of a finished answer's last note-off: answering until then."""
+        self.held = HeldNotes()
+        self.sensing = SensingWatchdog()
 
     # ---- input -------------------------------------------------------------------------
     def handle(self, stamp: float, data: list[int]) -> None:
@@ -170,21 +174,59 @@ class EngineCore:
         if not data:
             return
         status = data[0]
+        self.sensing.seen(stamp, status)
         if status >= 0xF0:
-            self.transport.handle(status, data, stamp)
+            if self.transport.handle(status, data, stamp) in (STOPPED, RELOCATED) and self.transport.external:
+                self._transport_moved(stamp)
             return
-        if self.config.input_channel is not None and status & 0x0F != self.config.input_channel:
+        channel = status & 0x0F
+        if not listens(self.config, channel):
             return
         kind = status & 0xF0
         if self.config.thru and kind in (NOTE_ON, NOTE_OFF) and len(data) >= 3:  # sent at once, panic-safe
             self.sink.schedule(stamp, [kind | self.config.thru_channel, data[1], data[2]], Tag.PLAYER)
         if kind == NOTE_ON and len(data) >= 3 and data[2] > 0:
+            self.held.press(channel, data[1])
             self._note_on(stamp, data[1], data[2])
         elif kind in (NOTE_OFF, NOTE_ON) and len(data) >= 2:
-            if self.state == LISTENING:
-                self.call.note_off(self.transport.grid.nearest_step(stamp), data[1])
+            self.held.release(channel, data[1])
+            self._note_off(stamp, data[1])
         elif kind == CONTROL_CHANGE and len(data) >= 3:
+            if data[1] in RELEASING_CONTROLLERS:
+                self._release(stamp, self.held.release_channel(channel))
             self._control(stamp, data[1], data[2])
+
+    def _note_off(self, stamp: float, pitch: int) -> None:
+        if self.state == LISTENING:
+            self.call.note_off(self.transport.grid.nearest_step(stamp), pitch)
+
+    def _transport_moved(self, stamp: float) -> None:
+        """External clock Stop, Start, Continue or Song Position: the song position jumped or
+        froze, so the answer stops at once (its sounding note released) and the call is dropped."""
+        self.sink.cancel(Tag.METRONOME, stamp)
+        if self.state != IDLE:
+            step = self.transport.grid.nearest_step(stamp)
+            self._stop_answer(step, stamp)
+            self._reset_call(step)
+            self._end_requested = False
+            self._to(IDLE, "the clock stopped or its song position moved")
+        self._next_step = math.floor(self.transport.grid.step_at(stamp) - 0.5) + 1
+
+    def _release(self, stamp: float, pitches: list[int]) -> None:
+        """Keys released without their note-offs (a channel-mode message, a silent input): the
+        call hears them end, and their MIDI thru copies end at the output."""
+        for pitch in pitches:
+            if self.config.thru:
+                self.sink.schedule(stamp, note_off(self.config.thru_channel, pitch), Tag.PLAYER)
+            self._note_off(stamp, pitch)
+
+    def _input_gone(self, now: float) -> None:
+        """Active Sensing stopped: every held key is taken as released (MIDI 1.0)."""
+        self._release(now, [pitch for _channel, pitch in self.held.release_all()])
+        self.message = (
+            f"input silent for {SENSING_TIMEOUT * 1000:.0f} ms after Active Sensing: "
+            "cable or device gone, held notes released"
+        )
 
     def _note_on(self, stamp: float, pitch: int, velocity: int) -> None:
         step = self.transport.grid.nearest_step(stamp)
@@ -263,6 +305,8 @@ class EngineCore:
 
     def advance(self, now: float) -> None:
         """Finalize every step whose half-step point has passed, generating one step ahead."""
+        if self.sensing.expired(now):
+            self._input_gone(now)
         grid = self.transport.grid
         if self.transport.external and not self.transport.running:
             self._next_step = math.floor(grid.step_at(now) - 0.5) + 1
