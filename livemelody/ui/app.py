@@ -218,6 +218,8 @@ class LiveMelodyApp(App):
             return
         if handle.died:
             status.notice = f"engine stopped: {handle.died} (o: pick ports to restart)"
+        elif not handle.alive():  # ended cleanly, but not by us (a SIGTERM from outside)
+            status.notice = "engine stopped (o: pick ports to restart)"
         elif len(handle.warnings) > self._warnings_seen:  # e.g. the session file cannot be written
             self._warnings_seen = len(handle.warnings)
             status.notice = handle.warnings[-1]

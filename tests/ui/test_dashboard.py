@@ -9,7 +9,7 @@ from livemelody.live.process import EngineOptions
 from livemelody.settings import Settings
 from livemelody.ui.app import LiveMelodyApp, PortScreen
 from livemelody.ui.logic import setting_bindings
-from livemelody.ui.widgets import TurnLog
+from livemelody.ui.widgets import StatusPanel, TurnLog
 from tests.ui.fakes import FakeHandle
 
 SIZE = (120, 36)
@@ -147,3 +147,16 @@ def test_help_screen_lists_every_key_and_the_turn_log_fills():
 def test_a_setting_at_its_limit_sends_nothing():
     handle = press_keys(make_app(temperature=2.0), "t")  # already at the top: nothing sent
     assert not [c for c in handle.calls if c[0] == "set"]
+
+
+def test_an_engine_that_ended_from_outside_is_said():
+    app = make_app()
+
+    async def run():
+        async with app.run_test(size=SIZE) as pilot:
+            handle = await started(pilot)
+            handle.calls.append(("stop",))  # the engine process ended (say a SIGTERM from outside)
+            await settle(pilot)
+            return app.query_one(StatusPanel).notice
+
+    assert asyncio.run(run()) == "engine stopped (o: pick ports to restart)"
