@@ -289,7 +289,7 @@ class EngineCore:
         config = self.config
         if config.metronome:
             clicks = metronome.clicks(
-                step + 1, config.steps_per_beat, config.beats_per_bar, config.metronome_channel, self.transport.grid
+                step + 1, config.steps_per_pulse, config.beats_per_bar, config.metronome_channel, self.transport.grid
             )
             for due, data in clicks:
                 self.sink.schedule(due, data, Tag.METRONOME)
@@ -328,7 +328,7 @@ class EngineCore:
             return
         self.key = detect_key([n.pitch for n in notes], [n.duration for n in notes])
         shift = transposition_to_reference(self.key)
-        unit = {"step": 1, "beat": config.steps_per_beat, "bar": config.steps_per_bar}[config.answer_start]
+        unit = {"step": 1, "beat": config.steps_per_pulse, "bar": config.steps_per_bar}[config.answer_start]
         start = -(-(step + 1) // unit) * unit
         answer_steps = config.answer_bars * config.steps_per_bar if config.answer_bars else length
         velocity = int(round(np.mean([n.velocity for n in notes])))

@@ -86,6 +86,7 @@ class RealtimeLoop:
         self.stats: dict = {}
         self.generation: collections.deque[float] = collections.deque(maxlen=20_000)
         """Seconds each engine advance took while a turn was being answered."""
+        self._recorded_grid = self._recorded_config = self._recorded_meter = None
         self._stop = threading.Event()
         self._last_publish = self._last_stats = 0.0
         self._last_gc = self._last_full_gc = clock.now()
@@ -128,7 +129,7 @@ class RealtimeLoop:
                 for stamp, data in self.queue.drain():
                     core.handle(stamp, data)
                     if self.recorder is not None:
-                        self.recorder.add(Tag.PLAYER, stamp, data)
+                        self._record(Tag.PLAYER, stamp, data)
                 self._run_commands(now)
                 if core.state in (EngineState.WAITING, EngineState.ANSWERING) and core.next_wakeup() <= now:
                     started = clock.now()
@@ -136,6 +137,8 @@ class RealtimeLoop:
                     self.generation.append(clock.now() - started)
                 else:
                     core.advance(now)
+                if self.recorder is not None:
+                    self._record_grid(now)
                 scheduler.send_due(clock.now())
                 self._maybe_publish(clock.now())
                 self._wait(clock)
@@ -199,7 +202,24 @@ class RealtimeLoop:
 
     def _sent(self, stamp: float, data: list[int], tag: str) -> None:
         if self.recorder is not None and tag in (Tag.AI, Tag.PANIC):  # the player's track is the input's
-            self.recorder.add(Tag.AI, stamp, data)
+            self._record(Tag.AI, stamp, data)
+
+    def _record(self, track: Tag, stamp: float, data: list[int]) -> None:
+        self._record_grid(stamp)
+        self.recorder.add(track, stamp, data)
+
+    def _record_grid(self, stamp: float) -> None:
+        """Tell the recorder the grid (tempo) and meter in force, when they change (an identity
+        test each: the transport and the config are replaced, never changed in place)."""
+        grid, config = self.core.transport.grid, self.core.config
+        if grid is not self._recorded_grid:
+            self._recorded_grid = grid
+            self.recorder.grid_changed(stamp, grid)
+        if config is not self._recorded_config:
+            self._recorded_config = config
+            if config.meter_fraction != self._recorded_meter:
+                self._recorded_meter = config.meter_fraction
+                self.recorder.meter_changed(stamp, self._recorded_meter)
 
     def _update_stats(self) -> None:
         self.stats.update(self.scheduler.lateness_stats())

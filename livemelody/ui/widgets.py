@@ -81,7 +81,8 @@ class StatusPanel(Static):
         row("key", snap.key or "-")
         clock = "ext clock" if snap.external_clock else "internal"
         row("tempo", f"{snap.bpm:.0f} BPM ({clock})", hint("bpm"))
-        row("beat", Text(beat_dots(snap.step, config.beats_per_bar), style="green", no_wrap=True))
+        dots = beat_dots(snap.step, config.beats_per_bar, config.steps_per_pulse)
+        row("beat", Text(f"{dots}  {config.meter}", style="green", no_wrap=True))
         row("", "")
         for setting in SETTINGS.values():  # every setting the dashboard shows, as the table says
             if setting.label:
