@@ -190,6 +190,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("meter", str, "4/4", "time signature: the grid's bars, the metronome, lengths in bars, the recording "
             "(x/8 is compound: its beat is a dotted quarter)",
             choices=METERS, flag="--meter", short="Meter"),
+    Setting("key_confidence", float, 0.2, "a call whose key is less certain than this keeps the session's key "
+            "(0 = always the call's own; a scale or tune scores about 0.3, a fragment of 2-4 notes under 0.16)",
+            low=0.0, high=1.0, flag="--key-confidence"),
     Setting("input_channel", int, None, "listen to one MIDI channel",
             low=0, high=15, none="all", one_based=True, flag="--channel"),
     Setting("output_channel", int, 0, "answer on this MIDI channel",

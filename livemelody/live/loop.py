@@ -131,12 +131,15 @@ class RealtimeLoop:
                     if self.recorder is not None:
                         self._record(Tag.PLAYER, stamp, data)
                 self._run_commands(now)
+                turns = core.turn_count
                 if core.state in (EngineState.WAITING, EngineState.ANSWERING) and core.next_wakeup() <= now:
                     started = clock.now()
                     core.advance(now)
                     self.generation.append(clock.now() - started)
                 else:
                     core.advance(now)
+                if core.turn_count != turns:  # an answer's first note is ready now: its real margin
+                    core.turn_ready(clock.now())
                 if self.recorder is not None:
                     self._record_grid(now)
                 scheduler.send_due(clock.now())

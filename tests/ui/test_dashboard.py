@@ -192,3 +192,21 @@ def test_help_screen_lists_every_key_and_the_turn_log_fills():
 def test_a_setting_at_its_limit_sends_nothing():
     handle = press_keys(make_app(temperature=2.0), "t")  # already at the top: nothing sent
     assert not [c for c in handle.calls if c[0] == "set"]
+
+
+def test_at_80_columns_the_turn_log_shows_the_answer_and_the_style():
+    app = make_app()
+
+    async def run():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await settle(pilot)
+            table = app.query_one(TurnLog)
+            shown = [str(c.label) for c in table.columns.values()]
+            widths = [c.get_render_width(table) for c in table.columns.values()]
+            return shown, widths, table.scrollable_content_region.width, [str(v) for v in table.get_row_at(0)]
+
+    shown, widths, visible, row = asyncio.run(run())
+    last = shown.index("style")
+    assert shown.index("answer") < last and sum(widths[: last + 1]) <= visible
+    assert row[1].endswith(" st") and "/" in row[2]  # the answer's length, style/mode
