@@ -33,9 +33,9 @@ def _number(kind, low=None, high=None, low_open=False):
         if isinstance(value, float) and not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         if low is not None and (value <= low if low_open else value < low):
-            raise argparse.ArgumentTypeError(f"{text} must be {'>' if low_open else '>='} {low}")
+            raise argparse.ArgumentTypeError(f"{text} must be {'>' if low_open else '>='} {low:g}")
         if high is not None and value > high:
-            raise argparse.ArgumentTypeError(f"{text} must be <= {high}")
+            raise argparse.ArgumentTypeError(f"{text} must be <= {high:g}")
         return value
 
     return parse
@@ -225,7 +225,12 @@ def _setting_value(setting):
     def parse(text: str):
         if setting.none is not None and text.strip().lower() in (setting.none, "none"):
             return _NONE
-        return parse_number(text) - offset
+        try:
+            return parse_number(text) - offset
+        except argparse.ArgumentTypeError as exc:
+            if setting.none is None:
+                raise
+            raise argparse.ArgumentTypeError(f"{exc} (or {setting.none!r})") from None
 
     return parse
 
