@@ -210,3 +210,29 @@ def test_a_session_recorded_following_a_clock_lands_on_the_masters_beats(jack, p
     assert tempo == pytest.approx(140, abs=0.5)
     assert onsets == pytest.approx([4, 5, 6, 7, 8], abs=0.05)  # the master's beats, not the engine's start
     assert not sounding  # the held note got its note-off at stop
+
+
+def test_a_killed_session_keeps_all_but_its_last_two_seconds(jack, player, listener, tmp_path):
+    import mido
+
+    handle = start_engine(player, listener, tmp_path, stop_on_player=False)
+    path = tmp_path / "session.mid"
+    try:
+        sent = []  # (monotonic time, pitch) of each note played
+        for i in range(40):  # 6 s of eighth notes (120 BPM), one long call
+            pitch = 48 + i % 24
+            sent.append((player.send([0x90, pitch, 90]), pitch))
+            time.sleep(0.1)
+            player.send([0x80, pitch, 0])
+            time.sleep(0.05)
+        killed = time.monotonic()
+        os.kill(handle.pid, signal.SIGKILL)
+        assert wait_for(lambda: not handle.alive(), 3)
+    finally:
+        handle.stop()
+    recorded = [m.note for m in mido.MidiFile(path).tracks[1] if m.type == "note_on" and m.velocity > 0]
+    older = [pitch for stamp, pitch in sent if stamp < killed - 2.0]
+    assert recorded[: len(older)] == older  # everything played up to 2 s before the kill is on disk
+    print(
+        f"kill: {len(sent) - len(recorded)} of {len(sent)} notes lost, the last {killed - sent[len(recorded) - 1][0]:.2f} s"
+    )
