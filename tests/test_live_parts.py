@@ -111,3 +111,21 @@ def test_control_map_refuses_clashes():
     with pytest.raises(ValueError, match="share"):
         ControlMap(temperature=20, style=20)
     assert ControlMap().lookup(26) == "panic" and ControlMap().lookup(7) is None
+
+
+def test_timings_give_the_percentiles_of_the_values_within_one_bin():
+    import numpy as np
+
+    from livemelody.live.timings import BIN_SECONDS, Timings
+
+    values = np.random.default_rng(3).exponential(0.0003, 20_000)
+    values[7] = 0.25  # beyond the last bin: counted there, the exact maximum kept
+    timings = Timings()
+    for value in values:
+        timings.append(float(value))
+    for q in (50, 99, 99.9):
+        assert timings.percentile_ms(q) == pytest.approx(np.percentile(values, q) * 1000, abs=BIN_SECONDS * 1000)
+    assert timings.max == 0.25 and len(timings) == 20_000
+    assert timings.count_over(0.002) == pytest.approx(int((values > 0.002).sum()), abs=2)
+    timings.clear()
+    assert not timings and timings.percentile_ms(99) == 0.0

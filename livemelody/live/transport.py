@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import collections
 
-import numpy as np
-
 from livemelody.clock import Grid
 from livemelody.config import SETTINGS
 from livemelody.midi.spec import CLOCKS_PER_QUARTER
@@ -71,12 +69,21 @@ class Transport:
     def _fit(self) -> None:
         if len(self._ticks) < 3:
             return
-        counts = np.array([c for c, _ in self._ticks], dtype=np.float64)
-        times = np.array([t for _, t in self._ticks], dtype=np.float64)
-        slope, intercept = np.polyfit(counts - counts[-1], times, 1)  # seconds per tick
+        # Least squares, time against tick count, in closed form (pure Python: a few us for 48
+        # points; np.polyfit took about 80 us, on every tick, on the real-time thread).
+        last_count, last_time = self._ticks[-1]
+        n = len(self._ticks)
+        xs = [c - last_count for c, _ in self._ticks]
+        ys = [t - last_time for _, t in self._ticks]
+        mean_x, mean_y = sum(xs) / n, sum(ys) / n
+        sxx = sum((x - mean_x) ** 2 for x in xs)
+        if sxx <= 0:
+            return
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx  # seconds per tick
         if slope <= 0:
             return
+        intercept = last_time + mean_y - slope * mean_x  # the fitted time of the last tick
         bpm = min(BPM.high, max(BPM.low, 60.0 / (slope * CLOCKS_PER_QUARTER)))
         step_seconds = 60.0 / bpm / 4
-        # time of tick count[-1] is intercept; step 0 lies count[-1] / 6 steps before it
-        self.grid = Grid(bpm, intercept - counts[-1] / TICKS_PER_STEP * step_seconds)
+        # step 0 lies last_count / 6 steps before the last tick
+        self.grid = Grid(bpm, intercept - last_count / TICKS_PER_STEP * step_seconds)
