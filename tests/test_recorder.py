@@ -193,3 +193,27 @@ def test_a_folder_that_cannot_be_created_is_reported_not_raised(tmp_path):
     rec.close()
     assert rec.error is None
     assert [n for _, n in notes_on(mido.MidiFile(blocker / "session.mid"), 1)] == [60]
+
+
+def test_a_full_disk_is_said_and_the_next_write_keeps_everything(tmp_path, monkeypatch):
+    import errno
+
+    from livemelody.live import recorder as module
+
+    def full(path, mode="r", *args, **kwargs):
+        handle = open(path, mode, *args, **kwargs)
+        handle.close()  # the .part is created, then the disk is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    problems = []
+    grid = Grid(120)
+    rec = SessionRecorder(tmp_path / "s.mid", grid, flush_seconds=3600, on_error=problems.append)
+    rec.add(Tag.PLAYER, grid.time_of(0), [0x90, 60, 90])
+    monkeypatch.setattr(module, "open", full, raising=False)
+    rec._flush_reporting()
+    assert problems and "No space left on device" in problems[0]
+    assert not list(tmp_path.iterdir())  # neither a file nor an unreadable .part left
+    monkeypatch.undo()
+    rec.add(Tag.PLAYER, grid.time_of(2), [0x80, 60, 0])
+    rec.close(grid.time_of(4))
+    assert rec.error is None and notes_on(mido.MidiFile(tmp_path / "s.mid"), 1) == [(0, 60)]

@@ -27,6 +27,7 @@ gets its note-off (and a held sustain pedal its release).
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import os
 import struct
@@ -41,6 +42,8 @@ from mido.midifiles.meta import encode_variable_int
 from livemelody.clock import Grid
 from livemelody.events import Tag
 from livemelody.midi.spec import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, SUSTAIN
+
+log = logging.getLogger("livemelody.recorder")
 
 TICKS_PER_BEAT = 480
 """SMF division: ticks per quarter note."""
@@ -207,7 +210,7 @@ class SessionRecorder:
 
     def _event(self, tag: Tag, stamp: float, data: tuple[int, ...]) -> None:
         status = data[0] & 0xF0
-        if len(data) < 1 + _DATA_BYTES[status]:
+        if len(data) < 1 + _DATA_BYTES[status] or self._grid is None:  # no grid yet: no place for it
             return
         first = self._offset is None
         tick = self._position(stamp)
@@ -258,10 +261,14 @@ class SessionRecorder:
             self.flush()
         except OSError as exc:
             self._report(exc)
+        except Exception as exc:  # a bug must not end the recording silently: say it, keep trying
+            log.exception("the session recorder failed")
+            self._report(exc)
         self.write_seconds = max(self.write_seconds, self._clock() - started)
 
-    def _report(self, exc: OSError) -> None:
-        message = f"cannot record the session to {self.path}: {exc.strerror or exc}; playing on, retrying"
+    def _report(self, exc: Exception) -> None:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        message = f"cannot record the session to {self.path}: {reason}; playing on, retrying"
         if message != self.error:
             self.error = message
             if self.on_error is not None:
