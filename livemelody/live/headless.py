@@ -127,8 +127,6 @@ def run_headless(
                 print(f"livemelody: warning: {warning}", file=sys.stderr, flush=True)
             seen_warnings = len(handle.warnings)
             snap = handle.snapshot
-            if snap is not None and until is not None and until(snap):
-                break
             if snap is not None:
                 if snap.turns > seen_turns and snap.last_turn is not None:
                     seen_turns = snap.turns
@@ -143,6 +141,8 @@ def run_headless(
                 if snap.message and snap.message != message:
                     message = snap.message
                     print(f"livemelody: {message}", file=out, flush=True)
+                if until is not None and until(snap):  # after its turn is printed
+                    break
             time.sleep(0.02)
     finally:
         signal.signal(signal.SIGINT, lambda *_: None)  # a second Ctrl-C must not cut the panic short

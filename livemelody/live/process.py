@@ -226,7 +226,12 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
                 log.warning("%s", message)
                 publisher.post(RecordingFailed(message))
 
-            recorder = SessionRecorder(options.record, options.config.bpm, clock.now(), on_error=recording_failed)
+            recorder = SessionRecorder(
+                options.record,
+                meter=options.config.meter_fraction,
+                song_position=options.config.clock_source == "external",
+                on_error=recording_failed,
+            )
             recorder.start()
 
         loop = RealtimeLoop(

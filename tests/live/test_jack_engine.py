@@ -187,3 +187,66 @@ def test_vary_mode_switched_by_cc_answers_with_a_variation(jack, player, listene
         assert len(ons) >= 4
     finally:
         handle.stop()
+
+
+def test_a_session_recorded_following_a_clock_lands_on_the_masters_beats(jack, player, listener, tmp_path):
+    import mido
+
+    from livemelody.live.recorder import TICKS_PER_BEAT
+
+    config = EngineConfig(style="deutsch", bpm=100.0, clock_source="external", end_silence_beats=4.0)
+    path = tmp_path / "session.mid"
+    options = EngineOptions(config=config, api="jack", input=player.port, output=listener.port, record=path, seed=5)
+    handle = EngineHandle(options).start()
+    try:
+        assert wait_for(lambda: handle.snapshot is not None, 5)
+        beat = 60 / 140  # the master plays 140 BPM; the engine was started at 100
+        events = [(0, [0xFA])] + [(i * beat / 24, [0xF8]) for i in range(24 * 10)]
+        for n, pitch in zip((4, 5, 6, 7), (60, 62, 64, 65)):
+            events += [(n * beat + 0.002, [0x90, pitch, 100]), ((n + 0.5) * beat, [0x80, pitch, 0])]
+        events.append((8 * beat, [0x90, 67, 100]))  # still held when the session stops
+        player.play(sorted(events, key=lambda e: e[0]), time.monotonic() + 0.1)
+    finally:
+        handle.stop()
+    midi = mido.MidiFile(path)
+    tick, sounding, onsets, tempo = 0, set(), [], None
+    for message in midi.tracks[0]:
+        if message.type == "set_tempo" and tempo is None:
+            tempo = mido.tempo2bpm(message.tempo)
+    for message in midi.tracks[1]:
+        tick += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            onsets.append(tick / TICKS_PER_BEAT)
+            sounding.add(message.note)
+        elif message.type in ("note_on", "note_off"):
+            sounding.discard(message.note)
+    # margins for a busy machine: the test client's clock ticks and notes are sent by a sleeping thread
+    assert tempo == pytest.approx(140, abs=2), tempo
+    assert onsets == pytest.approx([4, 5, 6, 7, 8], abs=0.1), onsets  # the master's beats, not the engine's start
+    assert not sounding  # the held note got its note-off at stop
+
+
+def test_a_killed_session_keeps_all_but_its_last_two_seconds(jack, player, listener, tmp_path):
+    import mido
+
+    handle = start_engine(player, listener, tmp_path, stop_on_player=False)
+    path = tmp_path / "session.mid"
+    try:
+        sent = []  # (monotonic time, pitch) of each note played
+        for i in range(40):  # 6 s of eighth notes (120 BPM), one long call
+            pitch = 48 + i % 24
+            sent.append((player.send([0x90, pitch, 90]), pitch))
+            time.sleep(0.1)
+            player.send([0x80, pitch, 0])
+            time.sleep(0.05)
+        killed = time.monotonic()
+        os.kill(handle.pid, signal.SIGKILL)
+        assert wait_for(lambda: not handle.alive(), 3)
+    finally:
+        handle.stop()
+    recorded = [m.note for m in mido.MidiFile(path).tracks[1] if m.type == "note_on" and m.velocity > 0]
+    older = [pitch for stamp, pitch in sent if stamp < killed - 2.0]
+    assert recorded[: len(older)] == older  # everything played up to 2 s before the kill is on disk
+    print(
+        f"kill: {len(sent) - len(recorded)} of {len(sent)} notes lost, the last {killed - sent[len(recorded) - 1][0]:.2f} s"
+    )
