@@ -37,10 +37,11 @@ import numpy as np
 
 from livemelody.config import EngineConfig
 from livemelody.live.engine import EngineState
-from livemelody.live.loop import RealtimeLoop, run_in_thread, wait_for
+from livemelody.live.loop import RealtimeLoop
 from livemelody.live.process import EngineHandle, EngineOptions
 from livemelody.live.protocol import ResetStats
-from tests.live.jack import RATE, JackServer, Listener, Player
+from testkit.jack import RATE, JackServer, Listener, Player
+from testkit.waiting import run_in_thread, wait_for
 
 PERIOD_FRAMES = 32
 PERIOD_SECONDS = PERIOD_FRAMES / RATE

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 
-from tests.live.jack import Listener, Player
+from testkit.jack import Listener, Player
 
 
 def _serve(connection, prefix: str) -> None:

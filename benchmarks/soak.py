@@ -4,7 +4,7 @@ engine is idle, so an answer (one bar) comes every few seconds; for ``--minutes`
 
 Runs inside one source tree (this one, or another checkout given as the baseline by
 ``python -m benchmarks.run --soak MINUTES --soak-baseline TREE``): it imports ``livemelody``,
-``benchmarks.rig`` and ``tests.live.jack`` from the tree it is run in, and needs a JACK
+``benchmarks.rig`` (and through it that tree's JACK clients) from the tree it is run in, and needs a JACK
 server (``JACK_DEFAULT_SERVER``). Prints one JSON object: received lateness (ms) of every
 scheduled note-on (answers and clicks, stamped by a JACK client in a process of its own),
 the engine's own figures (send lateness, stalls > 2 ms where the tree counts them,
@@ -164,7 +164,7 @@ def soak_rows(minutes: float, baseline: Path | None, period: int = 32) -> tuple[
     """Rows for benchmarks.run: the soak here, and in ``baseline`` (another checkout) beside it."""
     from benchmarks.run import Row
     from livemelody.live.priority import realtime_permitted
-    from tests.live.jack import RATE, JackServer
+    from testkit.jack import RATE, JackServer
 
     realtime = realtime_permitted()
     log = tempfile.NamedTemporaryFile(prefix="jackd-soak-", suffix=".log", delete=False)

@@ -7,8 +7,8 @@ import pytest
 
 from livemelody.clock import Grid
 from livemelody.events import Tag
-from livemelody.live.loop import wait_for
 from livemelody.live.recorder import TICKS_PER_BEAT, SessionRecorder
+from testkit.waiting import wait_for
 
 STEP_TICKS = TICKS_PER_BEAT // 4
 

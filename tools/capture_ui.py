@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.ui.terminal import REPO, program_env
+from testkit.terminal import REPO, program_env
 
 DOC = REPO / "docs" / "UI.md"
 CALL_IN_D = [(62, 2), (62, 2), (69, 2), (69, 2), (71, 2), (71, 2), (69, 4)]
@@ -33,7 +33,7 @@ def _close_and_quit(terminal) -> None:
 
 def capture_demo(home: Path, width: int, height: int) -> tuple[str, str]:
     """(the demo after its first answer, the help screen over it)."""
-    from tests.ui.terminal import Terminal
+    from testkit.terminal import Terminal
 
     terminal = Terminal(f"capture-demo-{os.getpid()}", width, height)
     terminal.start(
@@ -55,8 +55,8 @@ def capture_demo(home: Path, width: int, height: int) -> tuple[str, str]:
 
 def capture_dashboard(home: Path, width: int, height: int, server, picker: bool = True) -> tuple[str, str | None]:
     """(the dashboard over JACK while it answers, the port picker if ``picker``)."""
-    from tests.live.jack import Listener, Player
-    from tests.ui.terminal import Terminal
+    from testkit.jack import Listener, Player
+    from testkit.terminal import Terminal
 
     player, synth = Player("keyboard"), Listener("synth")
     terminal = Terminal(f"capture-dash-{os.getpid()}-{width}", width, height)
@@ -98,7 +98,7 @@ def _block(screen: str) -> str:
 
 def main() -> int:
     from livemelody.live.priority import realtime_permitted
-    from tests.live.jack import JackServer
+    from testkit.jack import JackServer
 
     with tempfile.TemporaryDirectory(prefix="livemelody-capture-") as folder:
         home = Path(folder)

@@ -13,7 +13,6 @@ import gc
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 
 from livemelody.clock import Clock
@@ -276,19 +275,3 @@ class RealtimeLoop:
         self._last_publish = now
         self.publish(self.core.snapshot(now, self._stats_now()))
         self._publish_seconds = self.clock.now() - now
-
-
-def run_in_thread(loop: RealtimeLoop) -> threading.Thread:
-    thread = threading.Thread(target=loop.run, name="livemelody-realtime", daemon=True)
-    thread.start()
-    return thread
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.005) -> bool:
-    """Poll ``predicate`` until true or ``timeout`` seconds pass (for tests and the CLI)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()

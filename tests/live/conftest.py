@@ -3,7 +3,7 @@ import os
 import pytest
 
 from livemelody.live.priority import realtime_permitted
-from tests.live.jack import JackServer, Listener, Player, require_jack
+from testkit.jack import JackServer, Listener, Player, require_jack
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from livemelody.live.loop import wait_for
-from tests.live.jack import Listener, Player
-from tests.ui.terminal import REPO, Terminal, program_env, require_tmux
+from testkit.jack import Listener, Player
+from testkit.terminal import REPO, Terminal, program_env, require_tmux
+from testkit.waiting import wait_for
 
 STEP = 60 / 120 / 4
 D_MAJOR = [(pitch, 2) for pitch in (62, 64, 66, 67, 69, 71, 73, 74)]

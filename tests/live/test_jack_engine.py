@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from livemelody.config import EngineConfig
-from livemelody.live.loop import wait_for
 from livemelody.live.process import EngineHandle, EngineOptions
 from livemelody.live.transport import WINDOW
-from tests.live.jack import PERIOD_SECONDS, Listener
+from testkit.jack import PERIOD_SECONDS, Listener
+from testkit.waiting import wait_for
 
 BPM = 120.0
 STEP = 60 / BPM / 4

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from livemelody.live.loop import wait_for
 from livemelody.midi.fake import sounding_notes
 from livemelody.midi.ports import PortError, RtInput, RtOutput, StampQueue
-from tests.live.jack import PERIOD_SECONDS, Listener, Player
+from testkit.jack import PERIOD_SECONDS, Listener, Player
+from testkit.waiting import wait_for
 from tests.live.test_jack_engine import D_MAJOR, STEP, call_events, next_turn, play_call, start_engine
 
 ON_TIME = 0.02

@@ -7,10 +7,10 @@ import subprocess
 import pytest
 
 from livemelody.config import EngineConfig
-from livemelody.live.loop import wait_for
 from livemelody.live.process import EngineHandle, EngineOptions
 from livemelody.live.synth import AI_PROGRAM, CLIENT, PLAYER_PROGRAM, Synth, find_soundfont
 from livemelody.midi.ports import list_ports
+from testkit.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(
     shutil.which("fluidsynth") is None or find_soundfont() is None, reason="FluidSynth or a GM soundfont missing"

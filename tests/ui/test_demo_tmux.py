@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.ui.terminal import REPO, Terminal, program_env, require_tmux
+from testkit.terminal import REPO, Terminal, program_env, require_tmux
 
 
 @pytest.fixture
