@@ -118,15 +118,21 @@ def read_melody(path: Path | str, track: str | None = None, channel: int | None 
         raise MidiFileError(f"cannot read MIDI file {path}: {exc}") from None
     except Exception as exc:  # the repair layer makes every file mido-readable; say so if not
         raise MidiFileError(f"cannot read MIDI file {path}: {type(exc).__name__} after repair") from None
-    return melody_from(midi, path, list(repaired.warnings), track, channel)
+    return melody_from(midi, path, list(repaired.warnings), track, channel, repaired.cut_tracks)
 
 
 def melody_from(
-    midi: mido.MidiFile, path: Path, warnings: list[str], track: str | None = None, channel: int | None = None
+    midi: mido.MidiFile,
+    path: Path,
+    warnings: list[str],
+    track: str | None = None,
+    channel: int | None = None,
+    cut_tracks: set[int] = frozenset(),
 ) -> MelodyFile:
-    """The melody of a parsed file (see :func:`read_melody`)."""
+    """The melody of a parsed file (see :func:`read_melody`); in ``cut_tracks`` (1-based) a
+    note-on without its note-off was cut short and is left out."""
     tpb = midi.ticks_per_beat
-    parts, conductor, timed_tracks = _collect(midi.tracks)
+    parts, conductor, timed_tracks = _collect(midi.tracks, cut_tracks)
     pitched = [p for p in parts if p.channel != DRUM_CHANNEL]
     if not any(p.notes for p in parts):
         raise MidiFileError(f"{path}: no notes found (empty or truncated file)")
@@ -157,7 +163,7 @@ def melody_from(
     )
 
 
-def _collect(tracks: Sequence[mido.MidiTrack]):
+def _collect(tracks: Sequence[mido.MidiTrack], cut_tracks: set[int] = frozenset()):
     """Parts (one per track and channel, notes as (pitch, start tick, end tick, velocity)),
     conductor events, and every track as (absolute tick, message)."""
     parts: list[Part] = []
@@ -187,6 +193,8 @@ def _collect(tracks: Sequence[mido.MidiTrack]):
                 start, velocity = open_notes[key].pop(0)
                 by_channel.setdefault(message.channel, []).append((message.note, start, tick, velocity))
         for (ch, pitch), starts in open_notes.items():  # never released: end with the track
+            if number in cut_tracks:
+                continue  # its note-off was cut away: not a complete note
             by_channel.setdefault(ch, []).extend((pitch, s, max(tick, s + 1), v) for s, v in starts)
         for ch in sorted(by_channel):
             parts.append(Part(number, ch, name, sorted(by_channel[ch], key=lambda n: (n[1], -n[0]))))

@@ -49,6 +49,9 @@ class Repaired:
     warnings: list[str] = field(default_factory=list)
     smpte: tuple[int, int] | None = None
     """(frames per second, ticks per frame) where the file used SMPTE time division."""
+    cut_tracks: set[int] = field(default_factory=set)
+    """Numbers (1-based, in the repaired file) of the tracks cut short: a note-on left
+    without its note-off there lost its end, and is not a complete note."""
 
 
 class _Notes:
@@ -91,13 +94,16 @@ _DESCRIBE: dict[str, Callable[[int, str], str]] = {
 }
 
 
+TRUNCATED = -1
+
+
 def _vlq(data: bytes, pos: int, end: int) -> tuple[int, int] | None:
-    """(value, next position) of a variable-length quantity at ``pos``; None if it is longer
-    than 4 bytes or runs past ``end``."""
+    """(value, next position) of a variable-length quantity at ``pos``; value TRUNCATED if it
+    runs past ``end``; None if it is longer than 4 bytes."""
     value = 0
     for i in range(MAX_VLQ_BYTES):
         if pos + i >= end:
-            return None
+            return TRUNCATED, end
         byte = data[pos + i]
         value = (value << 7) | (byte & 0x7F)
         if byte < 0x80:
@@ -148,6 +154,8 @@ class _Track:
     """Delta of End of Track after the last event (the track's length beyond it)."""
     next_pos: int
     """Where the next chunk is looked for."""
+    cut: bool = False
+    """The file ended inside this track."""
 
 
 def _lex_track(data: bytes, start: int, declared_end: int, label: str, notes: _Notes) -> _Track:
@@ -161,16 +169,13 @@ def _lex_track(data: bytes, start: int, declared_end: int, label: str, notes: _N
             notes.add("no_end")
             return _Track(events, pending, pos)
         if pos >= size:
-            if pos > start or events:
-                notes.add("truncated", label)
-            return _Track(events, pending, size)
+            return _cut(events, pending, size, label, notes)
         vlq = _vlq(data, pos, size)
         if vlq is None:
             return _stop(data, events, pending, pos, declared_end, label, notes, "delta time over 4 bytes")
         delta, pos = vlq
-        if pos >= size:
-            notes.add("truncated", label)
-            return _Track(events, pending, size)
+        if pos >= size or delta == TRUNCATED:
+            return _cut(events, pending, size, label, notes)
         status = data[pos]
         if status < 0x80:  # running status: the data starts here
             if running is None:
@@ -183,8 +188,7 @@ def _lex_track(data: bytes, start: int, declared_end: int, label: str, notes: _N
             length = 1 if 0xC0 <= status < 0xE0 else 2
             end = first + length
             if end > size:
-                notes.add("truncated", label)
-                return _Track(events, pending, size)
+                return _cut(events, pending, size, label, notes)
             body = data[first:end]
             if max(body) >= 0x80:
                 notes.add("data_byte", f"{label}, status 0x{status:02X}, data {' '.join(f'{b}' for b in body)}")
@@ -195,17 +199,15 @@ def _lex_track(data: bytes, start: int, declared_end: int, label: str, notes: _N
             pos = end
         elif status == 0xFF:
             if first >= size:
-                notes.add("truncated", label)
-                return _Track(events, pending, size)
+                return _cut(events, pending, size, label, notes)
             meta_type = data[first]
             vlq = _vlq(data, first + 1, size)
             if vlq is None:
-                if first + 1 + MAX_VLQ_BYTES >= size:
-                    notes.add("truncated", label)
-                    return _Track(events, pending, size)
                 return _stop(data, events, pending, pos, declared_end, label, notes, "meta length over 4 bytes")
             length, body_start = vlq
             end = body_start + length
+            if length == TRUNCATED:
+                return _cut(events, pending, size, label, notes)
             if meta_type == 0x2F:  # End of Track
                 next_pos = min(end, size)
                 if next_pos != declared_end:
@@ -213,8 +215,7 @@ def _lex_track(data: bytes, start: int, declared_end: int, label: str, notes: _N
                     next_pos = _next_chunk(data, next_pos, declared_end)
                 return _Track(events, pending + delta, next_pos)
             if end > size:
-                notes.add("truncated", label)
-                return _Track(events, pending, size)
+                return _cut(events, pending, size, label, notes)
             payload = data[body_start:end]
             problem = _meta_problem(meta_type, payload)
             if problem is None:
@@ -227,15 +228,11 @@ def _lex_track(data: bytes, start: int, declared_end: int, label: str, notes: _N
         elif status in (0xF0, 0xF7):
             vlq = _vlq(data, first, size)
             if vlq is None:
-                if first + MAX_VLQ_BYTES >= size:
-                    notes.add("truncated", label)
-                    return _Track(events, pending, size)
                 return _stop(data, events, pending, pos, declared_end, label, notes, "sysex length over 4 bytes")
             length, body_start = vlq
             end = body_start + length
-            if end > size:
-                notes.add("truncated", label)
-                return _Track(events, pending, size)
+            if length == TRUNCATED or end > size:
+                return _cut(events, pending, size, label, notes)
             append((pending + delta, data[pos:end]))
             pending = 0
             pos = end
@@ -244,6 +241,11 @@ def _lex_track(data: bytes, start: int, declared_end: int, label: str, notes: _N
             notes.add("system")
             pending += delta
             pos = first + _SYSTEM_LENGTHS.get(status, 0)
+
+
+def _cut(events, pending, size, label, notes: _Notes) -> _Track:
+    notes.add("truncated", label)
+    return _Track(events, pending, size, cut=True)
 
 
 def _stop(data, events, pending, pos, declared_end, label, notes: _Notes, why: str) -> _Track:
@@ -333,7 +335,8 @@ def repair_smf(data: bytes) -> Repaired:
     for track in tracks:
         body = b"".join(encode_vlq(d) + e for d, e in track.events) + encode_vlq(track.end_delta) + END_OF_TRACK
         out += [b"MTrk", len(body).to_bytes(4, "big"), body]
-    return Repaired(b"".join(out), notes.lines(_DESCRIBE), smpte)
+    cut = {number for number, track in enumerate(tracks, 1) if track.cut}
+    return Repaired(b"".join(out), notes.lines(_DESCRIBE), smpte, cut)
 
 
 def _smpte_tempo(tracks: list[_Track], scale: int, notes: _Notes) -> list[_Track]:
@@ -348,7 +351,7 @@ def _smpte_tempo(tracks: list[_Track], scale: int, notes: _Notes) -> list[_Track
             else:
                 events.append((pending + delta * scale, event))
                 pending = 0
-        result.append(_Track(events, pending + track.end_delta * scale, track.next_pos))
+        result.append(_Track(events, pending + track.end_delta * scale, track.next_pos, track.cut))
     tempo = (0, b"\xff\x51\x03" + SMPTE_TEMPO.to_bytes(3, "big"))
     if result:
         result[0].events.insert(0, tempo)
@@ -366,4 +369,4 @@ def _join(tracks: list[_Track]) -> _Track:
             events.append((carry + delta, event))
             carry = 0
         carry += track.end_delta
-    return _Track(events, carry, 0)
+    return _Track(events, carry, 0, any(t.cut for t in tracks))
