@@ -154,7 +154,9 @@ def test_continue_answers_in_the_primers_octave(tiny_models, tmp_path, capsys, o
 def pickup_file(tmp_path):
     """A 1/4 pickup bar, then 4/4: the tune's first note is a beat before the bar line."""
     four = mido.MetaMessage("time_signature", numerator=4, denominator=4, time=TPB)
-    path = song(tmp_path / "pickup.mid", part_track([(55, 0, 4)] + twinkle(delay=4)), numerator=1, conductor_extra=[four])
+    path = song(
+        tmp_path / "pickup.mid", part_track([(55, 0, 4)] + twinkle(delay=4)), numerator=1, conductor_extra=[four]
+    )
     return path
 
 
