@@ -1,35 +1,28 @@
 """Detached playing read as meant: a gap shorter than a 16th after a note belongs to the note.
 
 A phrase played with a 90% gate, or humanised by a few milliseconds, leaves small silences
-between notes that the player did not mean as rests. Files (:mod:`livemelody.midi.files`)
-and the live call (:mod:`livemelody.live.call`) both apply this one rule before a melody
-becomes tokens (LSTM) or events (VAE), so a detached phrase gives the same tokens as its
-legato original.
+before the next step that the player did not mean as rests. The rule, in one place for files
+(:mod:`livemelody.midi.files`) and the live call (:mod:`livemelody.live.call`), for the LSTM's
+tokens and the VAE's events alike: a note-off ends its note on the first step boundary at or
+after it, unless it comes at most ``LATE_RELEASE_STEPS`` after the previous boundary (a legato
+note released a few milliseconds late does not gain a step). Onsets are quantised to the
+nearest step, so when the next note starts on the grid, any silence shorter than
+``1 - LATE_RELEASE_STEPS`` of a 16th before it is part of the note.
+
+It is causal: the end is known at the note-off, so the live tracker gives each step's token
+as soon as the step is final, exactly as the file path gives it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
 
-DETACHED_GAP_STEPS = 1.0
-"""Longest silence after a note, in 16th steps (exclusive), that still belongs to the note."""
-
-
-def legato_end(end: float, next_onset: float | None) -> float:
-    """End of a note (steps) given the next onset after it (steps; None if none): the next
-    onset when the silence between is shorter than ``DETACHED_GAP_STEPS``, else ``end``."""
-    if next_onset is not None and 0 < next_onset - end < DETACHED_GAP_STEPS:
-        return next_onset
-    return end
+LATE_RELEASE_STEPS = 0.1
+"""How late (in 16th steps) a note-off may come after a step boundary and still end the note
+there: 10 ms at 150 BPM, the jitter of a humanised or live performance."""
 
 
-def legato_ends(spans: Sequence[tuple[float, float]]) -> list[float]:
-    """Ends of ``spans`` ((onset, end) in steps, any order) after :func:`legato_end`, each
-    against the first onset later than its own; O(n log n)."""
-    onsets = sorted({onset for onset, _ in spans})
-    index = {onset: i for i, onset in enumerate(onsets)}
-    ends = []
-    for onset, end in spans:
-        i = index[onset] + 1
-        ends.append(legato_end(end, onsets[i] if i < len(onsets) else None))
-    return ends
+def release_step(end: float) -> int:
+    """The step (an int) a note-off at ``end`` (fractional steps) ends its note on: the first
+    step boundary at or after ``end - LATE_RELEASE_STEPS``. An int ``end`` is returned as is."""
+    return math.ceil(end - LATE_RELEASE_STEPS)

@@ -20,7 +20,7 @@ import mido
 
 from livemelody.constants import DRUM_CHANNEL
 from livemelody.encoding import STEPS_PER_QUARTER, Key, detect_key
-from livemelody.encoding.detached import legato_ends
+from livemelody.encoding.detached import release_step
 from livemelody.events import Note
 from livemelody.midi.parts import Part, choose_part, describe_part
 from livemelody.midi.repair import END_OF_TRACK, SmfError, encode_vlq, repair_smf
@@ -204,18 +204,17 @@ def _collect(tracks: Sequence[mido.MidiTrack], cut_tracks: set[int] = frozenset(
 
 
 def _quantise(raw: Sequence[tuple[int, int, int, int]], tpb: int) -> tuple[list[Note], str]:
-    """Notes on the 16th grid, detached gaps closed (:mod:`livemelody.encoding.detached`),
-    lengths capped; and a warning about what was cut ("" if nothing)."""
+    """Notes on the 16th grid: onsets to the nearest step, ends by the detached-playing rule
+    (:func:`livemelody.encoding.detached.release_step`), lengths capped; and a warning about
+    what was cut ("" if nothing)."""
     per_step = STEPS_PER_QUARTER / tpb
-    spans = [(start * per_step, end * per_step) for _, start, end, _ in raw]
-    ends = legato_ends(spans)
     notes, late, long = [], 0, 0
-    for (pitch, _, _, velocity), (onset, _), end in zip(raw, spans, ends):
-        start = round(onset)
+    for pitch, start_tick, end_tick, velocity in raw:
+        start = round(start_tick * per_step)
         if start > MAX_STEPS:
             late += 1
             continue
-        duration = max(1, round(end) - start)
+        duration = max(1, release_step(end_tick * per_step) - start)
         if duration > MAX_NOTE_STEPS:
             long += 1
             duration = MAX_NOTE_STEPS
