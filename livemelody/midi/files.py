@@ -18,12 +18,12 @@ from pathlib import Path
 
 import mido
 
-from livemelody.constants import DRUM_CHANNEL
 from livemelody.encoding import STEPS_PER_QUARTER, Key, detect_key
 from livemelody.encoding.detached import release_step
 from livemelody.events import Note
 from livemelody.midi.parts import Part, choose_part, describe_part
 from livemelody.midi.repair import END_OF_TRACK, SmfError, encode_vlq, repair_smf
+from livemelody.midi.spec import DRUM_CHANNEL
 
 MAX_STEPS = 200_000
 """Notes starting later (about 2 hours at 100 BPM) are ignored with a warning: a broken file."""

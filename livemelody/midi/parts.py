@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from livemelody.constants import DRUM_CHANNEL
+from livemelody.midi.spec import DRUM_CHANNEL
 
 SINGING_RANGE = (55, 84)
 """MIDI pitches (G3..C6, inclusive) where a melody is expected."""
