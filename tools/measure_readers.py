@@ -86,7 +86,14 @@ def case_table() -> str:
             totals[name] += cell.isdigit()
         lines.append(f"| {path.name} | " + " | ".join(cells) + " |")
     count = len(list(CASES.glob("*.mid")))
-    lines.append("| **files read** | " + " | ".join(f"{totals[n]} of {count}" for n in readers) + " |")
+    lines.append("| **parsed without an exception** | " + " | ".join(f"{totals[n]} of {count}" for n in readers) + " |")
+    lines.append("")
+    lines.append(
+        "A number is the note-ons found. Parsed is not read right: mido's `clip=True` turns the bytes 253 and 254 "
+        "into two invented notes 127 (16), SMPTE ticks are taken for beats, and format 2's patterns are stacked "
+        "at tick 0 by every reader but the repair layer, which also keeps only the 12 complete notes of the "
+        "truncated file."
+    )
     return "\n".join(lines)
 
 

@@ -23,7 +23,7 @@ from livemelody.encoding.detached import release_step
 from livemelody.events import Note
 from livemelody.midi.parts import Part, choose_part, describe_part
 from livemelody.midi.repair import END_OF_TRACK, SmfError, encode_vlq, repair_smf
-from livemelody.midi.spec import DRUM_CHANNEL
+from livemelody.midi.spec import DRUM_CHANNEL, NOTE_OFF, NOTE_ON
 
 MAX_STEPS = 200_000
 """Notes starting later (about 2 hours at 100 BPM) are ignored with a warning: a broken file."""
@@ -319,7 +319,7 @@ def _track_chunk(events: Sequence[tuple[int, bytes]], end_tick: int) -> bytes:
 def _note_events(name: str, notes: Sequence[Note], tpb: int, channel: int) -> list[tuple[int, bytes]]:
     """Track name, then note-ons and note-offs, note-offs first at the same tick."""
     events = []  # (tick, order, bytes): note-offs (0) before note-ons (1) at the same tick
-    on, off = 0x90 | channel, 0x80 | channel
+    on, off = NOTE_ON | channel, NOTE_OFF | channel
     for note in notes:
         start = round(note.start * tpb / STEPS_PER_QUARTER)
         end = max(start + 1, round(note.end * tpb / STEPS_PER_QUARTER))
@@ -342,7 +342,7 @@ def _kept_events(timed: Sequence[tuple[int, mido.Message]], end_tick: int) -> li
             sounding[(m.channel, m.note)] -= 1
         kept.append((at, _event_bytes(m)))
     for (ch, pitch), count in sorted(sounding.items()):
-        kept += [(end_tick, bytes((0x80 | ch, pitch, 0)))] * count
+        kept += [(end_tick, bytes((NOTE_OFF | ch, pitch, 0)))] * count
     return kept
 
 
