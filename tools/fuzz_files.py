@@ -30,6 +30,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -390,6 +391,7 @@ def worker(jobs: list[dict], style: str, timeout: float) -> None:
         if result.get("code") == 0:
             result["invalid"] = check_output(output, Path(job["path"]).read_bytes())
         print(json.dumps(result), flush=True)
+    shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def _limit_memory():
@@ -428,6 +430,7 @@ def run(count: int, seeds: list[int], style: str, timeout: float, folder: Path) 
             result = json.loads(line)
             results[result["index"]] = result
         process.wait()
+        print(f"fuzz: {len(results):,} of {len(jobs):,} files", file=sys.stderr, flush=True)
         done = [j for j in batch if j["index"] in results]
         if len(done) < len(batch):  # the worker died (memory, a hang in native code): blame the next file
             lost = batch[len(done)]
