@@ -483,6 +483,8 @@ def table(figures: dict) -> str:
         ("slowest file, s", f"{figures['slowest_s']}"),
         (f"largest worker peak RSS, MB (limit {figures['memory_limit_gib']} GiB)", f"{figures['max_rss_mb']}"),
     ]
+    if "wall_s" in figures:
+        rows.append(("wall time of the run, s (one worker process at a time)", f"{figures['wall_s']:,}"))
     lines = [f"| fuzz run, style `{figures['style']}` | |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
     details = {**figures["crashes"], **figures["invalid"]}
     if details:
@@ -499,15 +501,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per file")
     parser.add_argument("--write", action="store_true", help="put the figures in docs/DATA.md")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    parser.add_argument("--from-json", type=Path, default=None, help="take the figures of an earlier run's --json")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(json.loads(sys.stdin.read()), args.style, args.timeout)
         return 0
-    with tempfile.TemporaryDirectory(prefix="fuzz-") as folder:
-        t0 = time.perf_counter()
-        figures = run(args.count, args.seeds, args.style, args.timeout, Path(folder))
-        figures["wall_s"] = round(time.perf_counter() - t0)
+    if args.from_json:
+        figures = json.loads(args.from_json.read_text())
+    else:
+        with tempfile.TemporaryDirectory(prefix="fuzz-") as folder:
+            t0 = time.perf_counter()
+            figures = run(args.count, args.seeds, args.style, args.timeout, Path(folder))
+            figures["wall_s"] = round(time.perf_counter() - t0)
     text = table(figures)
     print(text)
     if args.json:
