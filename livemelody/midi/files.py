@@ -142,8 +142,9 @@ def melody_from(
         chosen = choose_part(parts, track, None if channel is None else channel - 1)
     except ValueError as exc:
         raise MidiFileError(f"{path}: {exc}") from None
-    weights = [(n[0], n[2] - n[1]) for p in pitched for n in p.notes]
-    key = detect_key([p for p, _ in weights], [max(w, 1) for _, w in weights]) if weights else None
+    longest = MAX_NOTE_STEPS * tpb // STEPS_PER_QUARTER  # a broken note does not outweigh the tune
+    weights = [(n[0], min(max(n[2] - n[1], 1), longest)) for p in pitched for n in p.notes]
+    key = detect_key([p for p, _ in weights], [w for _, w in weights]) if weights else None
     notes, cut = _quantise(chosen.notes, tpb)
     if cut:
         warnings.append(cut)
