@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     cont = commands.add_parser("continue", help="continue the melody of a MIDI file")
-    cont.add_argument("input", type=Path, help="MIDI file whose top line is the primer")
+    cont.add_argument("input", type=Path, help="MIDI file whose melody is the primer")
     _file_options(cont)
     cont.add_argument("--temperature", type=_number(float, 0), default=1.0, help="0 = greedy; default 1.0")
     cont.add_argument("--top-k", type=_number(int, 0), default=0, help="keep the k likeliest tokens (0 = off)")
@@ -79,12 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     vary = commands.add_parser(
         "vary",
         help="variations of the melody of a MIDI file (VAE)",
-        description="Vary the top line of a MIDI file with the style's VAE, in the melody's key. The output holds "
+        description="Vary the melody of a MIDI file with the style's VAE, in the melody's key. The output holds "
         "the original then each variation, one after another in time, each on its own track and "
         "starting on a bar line. The model takes phrases of 16 notes and rests: a longer melody is "
         "cut to its first 16, a shorter one is padded and the variations trimmed back to its length.",
     )
-    vary.add_argument("input", type=Path, help="MIDI file whose top line is the phrase to vary")
+    vary.add_argument("input", type=Path, help="MIDI file whose melody is the phrase to vary")
     _file_options(vary)
     vary.add_argument(
         "--amount",
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     morph = commands.add_parser(
         "morph",
         help="interpolate between the melodies of two MIDI files (VAE)",
-        description="Morph the top line of A into the top line of B through the style's latent space. The output "
+        description="Morph the melody of A into the melody of B through the style's latent space. The output "
         "holds the path from A's reconstruction to B's, one phrase after another in time, each on its "
         "own track and starting on a bar line, all in A's key and A's tempo. Phrases are 16 notes and "
         "rests at most (longer melodies are cut).",
