@@ -191,3 +191,15 @@ def test_bytes_before_the_header_are_skipped(tmp_path):
 def test_what_is_not_a_midi_file_is_said_in_words(data, said):
     with pytest.raises(SmfError, match=said):
         repair_smf(data)
+
+
+def test_a_system_exclusive_message_with_a_byte_above_127_is_skipped(tmp_path):
+    sysex = b"\x00\xf0\x05\x7e\x7f\x99\x01\xf7"  # 0x99 inside: not a data byte
+    data = header() + chunk(b"MTrk", conductor(sysex)) + chunk(b"MTrk", notes_track())
+    found, warnings = pitches(data, tmp_path)
+    assert found == MELODY and len(warnings) == 1 and "system exclusive" in warnings[0]
+    good_sysex = b"\x00\xf0\x05\x7e\x7f\x09\x01\xf7"
+    found, warnings = pitches(
+        header() + chunk(b"MTrk", conductor(good_sysex)) + chunk(b"MTrk", notes_track()), tmp_path
+    )
+    assert found == MELODY and warnings == []

@@ -11,8 +11,8 @@ itself: mido does that from the repaired bytes. Each kind of repair gives one wa
 - a track without End of Track, a file cut short (every complete event is kept);
 - a delta time or length longer than 4 bytes, a status byte that cannot start an event (the
   rest of that track is dropped: nothing after it can be framed);
-- channel events with a data byte above 127 (skipped, their delta time kept), system
-  messages that have no place in a file;
+- channel events and system exclusive messages with a data byte above 127 (skipped, their
+  delta time kept), system messages that have no place in a file;
 - meta events mido cannot decode (a key signature with 18 flats, no data bytes ...), a tempo
   of 0, a time signature of 0 beats or a denominator above 2^6;
 - SMPTE time division: read in seconds, as 120 BPM (one set-tempo of 500,000 us);
@@ -87,6 +87,7 @@ _DESCRIBE: dict[str, Callable[[int, str], str]] = {
     "corrupt_rest": lambda n, d: f"corrupt event in {_plural(n, 'track')} ({d}): the rest of the track dropped",
     "data_byte": lambda n, d: f"{_plural(n, 'event')} with a data byte above 127 skipped (first: {d})",
     "system": lambda n, d: f"{_plural(n, 'system message')} that a file cannot hold skipped",
+    "sysex": lambda n, d: f"{_plural(n, 'system exclusive message')} with a data byte above 127 skipped ({d})",
     "meta": lambda n, d: f"{_plural(n, 'meta event')} with impossible data ignored (first: {d})",
     "track_count": lambda n, d: f"header counts {d}",
     "format2": lambda n, d: f"format 2 file: its {d} patterns read one after another",
@@ -233,8 +234,15 @@ def _lex_track(data: bytes, start: int, declared_end: int, label: str, notes: _N
             end = body_start + length
             if length == TRUNCATED or end > size:
                 return _cut(events, pending, size, label, notes)
-            append((pending + delta, data[pos:end]))
-            pending = 0
+            body = data[body_start:end]
+            if body.endswith(b"\xf7"):
+                body = body[:-1]
+            if body and max(body) >= 0x80:  # a system exclusive message holds data bytes only
+                notes.add("sysex", label)
+                pending += delta
+            else:
+                append((pending + delta, data[pos:end]))
+                pending = 0
             pos = end
         else:  # system common / real-time: no place in a file
             running = None
