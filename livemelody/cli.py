@@ -52,10 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="livemelody", description="A live AI-melody instrument: LSTM continuations and VAE variations over MIDI."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"livemelody {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     cont = commands.add_parser("continue", help="continue the melody of a MIDI file")
-    cont.add_argument("input", type=Path, help="MIDI file whose top line is the primer")
+    cont.add_argument("input", type=Path, help="MIDI file whose melody is the primer")
     _file_options(cont)
     cont.add_argument("--temperature", type=_number(float, 0), default=1.0, help="0 = greedy; default 1.0")
     cont.add_argument("--top-k", type=_number(int, 0), default=0, help="keep the k likeliest tokens (0 = off)")
@@ -63,19 +64,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--top-p", type=_number(float, 0, 1, low_open=True), default=1.0, help="nucleus mass in (0, 1]; 1 = off"
     )
     cont.add_argument(
-        "--bars", type=_number(int, 1, 256), default=4, help="length of the continuation in bars; default 4"
+        "--bars",
+        type=_number(int, 1, 256),
+        default=4,
+        help="bars continued after the primer's last bar (which is filled first), so the answer ends on a bar "
+        "line; default 4",
+    )
+    cont.add_argument(
+        "--keep-tracks",
+        action="store_true",
+        help="keep the source's other tracks (bass, drums, program changes) under the continuation",
     )
     _seed_option(cont)
 
     vary = commands.add_parser(
         "vary",
         help="variations of the melody of a MIDI file (VAE)",
-        description="Vary the top line of a MIDI file with the style's VAE, in the melody's key. The output holds "
+        description="Vary the melody of a MIDI file with the style's VAE, in the melody's key. The output holds "
         "the original then each variation, one after another in time, each on its own track and "
         "starting on a bar line. The model takes phrases of 16 notes and rests: a longer melody is "
         "cut to its first 16, a shorter one is padded and the variations trimmed back to its length.",
     )
-    vary.add_argument("input", type=Path, help="MIDI file whose top line is the phrase to vary")
+    vary.add_argument("input", type=Path, help="MIDI file whose melody is the phrase to vary")
     _file_options(vary)
     vary.add_argument(
         "--amount",
@@ -91,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     morph = commands.add_parser(
         "morph",
         help="interpolate between the melodies of two MIDI files (VAE)",
-        description="Morph the top line of A into the top line of B through the style's latent space. The output "
+        description="Morph the melody of A into the melody of B through the style's latent space. The output "
         "holds the path from A's reconstruction to B's, one phrase after another in time, each on its "
         "own track and starting on a bar line, all in A's key and A's tempo. Phrases are 16 notes and "
         "rests at most (longer melodies are cut).",
@@ -138,14 +148,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-audio", action="store_true", help="do not render the session to WAV even if FluidSynth is installed"
     )
     demo.add_argument("--duration", type=_number(float, 0, low_open=True), default=None, help=argparse.SUPPRESS)
+    for command in commands.choices.values():  # --debug before or after the command
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("livemelody")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _file_options(parser) -> None:
-    """The output file and the style, as ``continue``, ``vary`` and ``morph`` take them."""
+    """The output file, the style and the melody's part, as ``continue``, ``vary`` and ``morph`` take them."""
     parser.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
+    parser.add_argument("--force", action="store_true", help="write over the input file")
     parser.add_argument(
         "--style", default=DEFAULT_STYLE, help=f"model style (see `livemelody styles`); default {DEFAULT_STYLE}"
+    )
+    parser.add_argument(
+        "--track",
+        default=None,
+        help="read the melody from this track: its number (1 = the file's first track chunk) or part of its name "
+        "(default: chosen by the rule in docs/DATA.md, and said)",
+    )
+    parser.add_argument(
+        "--channel", type=_number(int, 1, 16), default=None, help="read the melody from this MIDI channel (1-16)"
     )
 
 
@@ -198,6 +229,38 @@ def _engine_options(parser) -> None:
         action="store_false",
         help="do not ask for realtime scheduling (SCHED_FIFO) for the engine's timing thread",
     )
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``count`` and the word, plural unless ``count`` is 1 ("1 note", "2 notes")."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def _check_output(output: Path, inputs: list[Path], force: bool) -> None:
+    """One-line errors, before any work, for an output that cannot or must not be written."""
+    if output.is_dir():
+        raise UserError(f"{output} is a folder; give a file name for the output")
+    if not output.parent.is_dir():
+        raise UserError(f"cannot write {output}: the folder {output.parent} does not exist")
+    for source in inputs:
+        try:
+            same = output.exists() and source.exists() and output.samefile(source)
+        except OSError:
+            same = False
+        if same and not force:
+            raise UserError(f"{output} is the input file; choose another output or add --force to write over it")
+
+
+def _read(path: Path, args):
+    """The melody of ``path`` with the command's --track/--channel; repairs and the part read are said."""
+    from livemelody.midi.files import read_melody
+
+    melody = read_melody(path, args.track, args.channel)
+    for warning in melody.warnings:
+        print(f"livemelody: warning: {path}: {warning}", file=sys.stderr)
+    if melody.part:
+        print(f"{path}: {melody.part}")
+    return melody
 
 
 def _setting_option(parser, setting) -> None:
@@ -260,42 +323,58 @@ def cmd_continue(args) -> int:
     import numpy as np
 
     from livemelody.generate import continue_melody
-    from livemelody.midi.files import read_melody, write_melodies
+    from livemelody.midi.files import write_melodies
     from livemelody.models.registry import load_lstm
     from livemelody.sampling import SamplingParams
 
+    _check_output(args.output, [args.input], args.force)
     params = SamplingParams(args.temperature, args.top_k, args.top_p)
     session = load_lstm(args.style)
-    melody = read_melody(args.input)
+    melody = _read(args.input, args)
     end = max(n.end for n in melody.notes)
-    steps = args.bars * melody.steps_per_bar(end)
-    result = continue_melody(session, melody.notes, steps, params, np.random.default_rng(args.seed))
+    target = melody.bar_line_at_or_after(end) + args.bars * melody.steps_per_bar(end)
+    steps = target - end
+    rng = np.random.default_rng(args.seed)
+    result = continue_melody(session, melody.notes, steps, params, rng, key=melody.key)
     write_melodies(
         args.output,
         melody,
         [("primer", melody.notes), (f"livemelody {args.style} T={args.temperature:g}", result.notes)],
+        channel=melody.channel if args.keep_tracks else 0,
+        keep=args.keep_tracks,
+        end_step=target,
     )
     print(
-        f"{args.output}: {len(melody.notes)} primer notes in {result.key}, "
-        f"{len(result.notes)} notes continued over {args.bars} bars ({steps} steps) in style {args.style}"
+        f"{args.output}: {plural(len(melody.notes), 'primer note')} in {result.key}, "
+        f"{plural(len(result.notes), 'note')} continued over {plural(args.bars, 'bar')} "
+        f"({plural(steps, 'step')}, ending on a bar line) in style {args.style}"
     )
     return 0
+
+
+def _downbeat(melody, start: int) -> tuple[int, int]:
+    """(steps per bar, a bar line) of the bar grid a phrase starting at ``start`` keeps: the
+    first full bar after it (a pickup written as a short first bar stays a pickup)."""
+    downbeat = melody.bar_line_at_or_after(start + 1)
+    return melody.steps_per_bar(downbeat), downbeat
 
 
 def cmd_vary(args) -> int:
     import numpy as np
 
     from livemelody.encoding.phrase import DURATION_STEPS
-    from livemelody.midi.files import read_melody, write_melodies
+    from livemelody.midi.files import write_melodies
     from livemelody.models.registry import load_vae
     from livemelody.variation import one_after_another, vary
 
+    _check_output(args.output, [args.input], args.force)
     session = load_vae(args.style)
-    melody = read_melody(args.input)
-    phrase, variations = vary(session, melody.notes, args.amount, args.count, np.random.default_rng(args.seed))
+    melody = _read(args.input, args)
+    rng = np.random.default_rng(args.seed)
+    phrase, variations = vary(session, melody.notes, args.amount, args.count, rng, key=melody.key)
     varied_end = phrase.start + sum(DURATION_STEPS[d] for d in phrase.durations[: phrase.events])
     original = [n for n in melody.notes if n.start < varied_end]
-    placed = one_after_another([original, *variations], phrase.start, melody.steps_per_bar(phrase.start))
+    placed = one_after_another([original, *variations], phrase.start, *_downbeat(melody, phrase.start))
     names = ["original"] + [f"variation {i} (amount {args.amount:g})" for i in range(1, args.count + 1)]
     write_melodies(args.output, melody, list(zip(names, placed)))
     cut = (
@@ -304,25 +383,26 @@ def cmd_vary(args) -> int:
         else ""
     )
     print(
-        f"{args.output}: {len(original)} notes in {phrase.key}, then {args.count} variations at amount "
-        f"{args.amount:g} in style {args.style}, one after another, one track each{cut}"
+        f"{args.output}: {plural(len(original), 'note')} in {phrase.key}, then {plural(args.count, 'variation')} "
+        f"at amount {args.amount:g} in style {args.style}, one after another, one track each{cut}"
     )
     return 0
 
 
 def cmd_morph(args) -> int:
-    from livemelody.midi.files import read_melody, write_melodies
+    from livemelody.midi.files import write_melodies
     from livemelody.models.registry import load_vae
     from livemelody.variation import interpolate, one_after_another
 
+    _check_output(args.output, [args.a, args.b], args.force)
     session = load_vae(args.style)
-    a, b = read_melody(args.a), read_melody(args.b)
-    pa, pb, path = interpolate(session, a.notes, b.notes, args.steps, args.method)
-    placed = one_after_another(path, pa.start, a.steps_per_bar(pa.start))
+    a, b = _read(args.a, args), _read(args.b, args)
+    pa, pb, path = interpolate(session, a.notes, b.notes, args.steps, args.method, (a.key, b.key))
+    placed = one_after_another(path, pa.start, *_downbeat(a, pa.start))
     names = [f"{args.method} t={i / (args.steps - 1):.2f}" for i in range(args.steps)]
     write_melodies(args.output, a, list(zip(names, placed)))
     print(
-        f"{args.output}: {args.steps} phrases from A ({pa.key}) to B ({pb.key}) by {args.method} in style "
+        f"{args.output}: {plural(args.steps, 'phrase')} from A ({pa.key}) to B ({pb.key}) by {args.method} in style "
         f"{args.style}, one after another, one track each, in A's key"
     )
     return 0

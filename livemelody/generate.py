@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from livemelody.encoding import Key, notes_to_tokens, to_reference, tokens_to_notes, transpose
+from livemelody.encoding.phrase import register_shift
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.events import Note
 from livemelody.models.lstm import LstmSession
@@ -25,17 +26,33 @@ class Continuation:
     notes: list[Note]
     key: Key
     shift: int
-    """Semitones added to move the primer to C major / A minor."""
+    """Semitones added to move the primer to C major / A minor and the models' register."""
     tokens: list[int]
     """The generated tokens, in the model's key."""
 
 
-def primer_tokens(notes: Sequence[Note], session: LstmSession) -> tuple[list[int], Key, int]:
-    """(tokens from the first onset to the last note's end, detected key, shift to C/Am)."""
+PRIMER_STEPS = 256
+"""The model is primed with the primer's last 256 steps (16 bars of 4/4) only: the LSTM's
+answer depends little on what came earlier, and a 100,000-note file stays quick."""
+
+
+def primer_tokens(notes: Sequence[Note], session: LstmSession, key: Key | None = None) -> tuple[list[int], Key, int]:
+    """(tokens of the primer's last ``PRIMER_STEPS`` steps, its key, shift to C/Am plus whole
+    octaves to the models' register).
+
+    ``key`` is the primer's key where known (a file's key from all its notes), else detected
+    from ``notes``. The octaves bring the primer's mean pitch nearest
+    :data:`~livemelody.encoding.phrase.REGISTER_CENTRE`, so a flute two octaves up is heard
+    in the register the model knows and answered back where it was played.
+    """
     if not notes:
         raise ValueError("the primer has no notes")
-    moved, key, shift = to_reference(notes)
-    return notes_to_tokens(moved, session.vocab), key, shift
+    end = max(n.end for n in notes)
+    window = [n for n in notes if n.end > end - PRIMER_STEPS]
+    moved, key, shift = to_reference(window, key)
+    octaves = register_shift(moved)
+    start = max(min(n.start for n in window), end - PRIMER_STEPS)
+    return notes_to_tokens(transpose(moved, octaves), session.vocab, start=start, end=end), key, shift + octaves
 
 
 def continue_tokens(
@@ -64,9 +81,11 @@ def continue_melody(
     steps: int,
     params: SamplingParams,
     rng: np.random.Generator,
+    key: Key | None = None,
 ) -> Continuation:
-    """Continue ``notes`` for ``steps`` 16th steps, in their key, starting at their end."""
-    tokens, key, shift = primer_tokens(notes, session)
+    """Continue ``notes`` for ``steps`` 16th steps, in their key (``key``, else detected) and
+    register, starting at their end."""
+    tokens, key, shift = primer_tokens(notes, session, key)
     generated = continue_tokens(session, tokens, steps, params, rng)
     end = max(n.end for n in notes)
     velocity = int(round(np.mean([n.velocity for n in notes])))

@@ -47,23 +47,29 @@ class EncodedPhrase:
     velocity: int
 
 
-def encode_phrase(session: VaeSession, notes: Sequence[Note]) -> EncodedPhrase:
-    """Move ``notes`` to C/Am and cut or pad their events to ``session.length``."""
+def encode_phrase(session: VaeSession, notes: Sequence[Note], key: Key | None = None) -> EncodedPhrase:
+    """Move ``notes`` to C/Am (``key``, else detected from the phrase) and cut or pad their
+    events to ``session.length``. Only the first ``session.length`` onsets are encoded (they
+    fill the phrase); the events of the rest are only counted."""
     if not notes:
         raise ValueError("the phrase has no notes")
-    moved, key, shift = to_reference(notes)
+    ordered = sorted(notes, key=lambda n: (n.start, -n.pitch))
+    onsets = sorted({n.start for n in ordered})
+    head = ordered if len(onsets) <= session.length else [n for n in ordered if n.start < onsets[session.length]]
+    moved, key, shift = to_reference(head, key)
     octaves = register_shift(moved)
     events = notes_to_events(transpose(moved, octaves))
+    events_in = len(events) if len(head) == len(ordered) else len(notes_to_events(ordered))
     pitches, durations = pad_events(events, session.length)
-    velocity = int(round(np.mean([n.velocity for n in notes])))
+    velocity = int(round(np.mean([n.velocity for n in head])))
     return EncodedPhrase(
         pitches,
         durations,
         min(len(events), session.length),
-        len(events),
+        events_in,
         key,
         shift + octaves,
-        min(n.start for n in notes),
+        ordered[0].start,
         velocity,
     )
 
@@ -88,12 +94,18 @@ def perturb(mean: np.ndarray, sigma: np.ndarray, amount: float, count: int, rng:
 
 
 def vary(
-    session: VaeSession, notes: Sequence[Note], amount: float, count: int, rng: np.random.Generator
+    session: VaeSession,
+    notes: Sequence[Note],
+    amount: float,
+    count: int,
+    rng: np.random.Generator,
+    key: Key | None = None,
 ) -> tuple[EncodedPhrase, list[list[Note]]]:
-    """(the encoded phrase, ``count`` variations of ``notes`` in their key); see the module doc."""
+    """(the encoded phrase, ``count`` variations of ``notes`` in their key, ``key`` where
+    given); see the module doc."""
     if count < 1:
         raise ValueError("count must be >= 1")
-    phrase = encode_phrase(session, notes)
+    phrase = encode_phrase(session, notes, key)
     mean, sigma = session.encode(phrase.pitches, phrase.durations)
     pitches, durations = session.decode(perturb(mean, sigma, amount, count, rng))
     return phrase, [to_notes(phrase, p, d) for p, d in zip(pitches, durations)]
@@ -115,18 +127,24 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 
 
 def interpolate(
-    session: VaeSession, a: Sequence[Note], b: Sequence[Note], steps: int, method: str = "slerp"
+    session: VaeSession,
+    a: Sequence[Note],
+    b: Sequence[Note],
+    steps: int,
+    method: str = "slerp",
+    keys: tuple[Key | None, Key | None] = (None, None),
 ) -> tuple[EncodedPhrase, EncodedPhrase, list[list[Note]]]:
     """(A, B encoded, ``steps`` phrases from A's reconstruction to B's at t = 0 .. 1).
 
-    The whole path is in A's key and starts where A starts; the phrase at t has
+    ``keys`` are A's and B's keys where known (else detected from each phrase). The whole
+    path is in A's key and starts where A starts; the phrase at t has
     round((1 - t) * events(A) + t * events(B)) events.
     """
     if steps < 2:
         raise ValueError("steps must be >= 2 (the path includes both ends)")
     if method not in INTERPOLATIONS:
         raise ValueError(f"unknown interpolation {method!r}; choose {' or '.join(INTERPOLATIONS)}")
-    pa, pb = encode_phrase(session, a), encode_phrase(session, b)
+    pa, pb = encode_phrase(session, a, keys[0]), encode_phrase(session, b, keys[1])
     means, _ = session.encode(np.stack([pa.pitches, pb.pitches]), np.stack([pa.durations, pb.durations]))
     blend = slerp if method == "slerp" else lerp
     ts = np.linspace(0.0, 1.0, steps)
@@ -138,11 +156,15 @@ def interpolate(
     return pa, pb, path
 
 
-def one_after_another(phrases: Sequence[Sequence[Note]], start: int, bar_steps: int) -> list[list[Note]]:
+def one_after_another(
+    phrases: Sequence[Sequence[Note]], start: int, bar_steps: int, downbeat: int | None = None
+) -> list[list[Note]]:
     """Phrases that all start at ``start``, shifted so they play in turn: phrase k moves by
     k blocks, a block being the whole bars (of ``bar_steps``) that cover the longest phrase
-    from the bar line at or before ``start``. Each keeps its place in the bar."""
-    first_bar = start - start % bar_steps
+    from the bar line at or before ``start``. Bars are counted from ``downbeat`` (a bar line,
+    in steps; default 0), so a pickup before it keeps its place before the bar line in every
+    phrase."""
+    first_bar = start - (start - (downbeat or 0)) % bar_steps
     end = max((n.end for phrase in phrases for n in phrase), default=start + 1)
     block = max(1, -(-(end - first_bar) // bar_steps)) * bar_steps
     return [

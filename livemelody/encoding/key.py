@@ -108,12 +108,14 @@ def transpose(notes: Sequence[Note], semitones: int) -> list[Note]:
     return [Note(fold_pitch(n.pitch + semitones, 0, 127), n.start, n.duration, n.velocity) for n in notes]
 
 
-def to_reference(notes: Sequence[Note]) -> tuple[list[Note], Key, int]:
-    """(``notes`` moved to C major / A minor, their detected key, the shift applied in semitones).
+def to_reference(notes: Sequence[Note], key: Key | None = None) -> tuple[list[Note], Key, int]:
+    """(``notes`` moved to C major / A minor, their key, the shift applied in semitones).
 
-    The key is detected from duration-weighted pitches; ``transpose(moved, -shift)`` moves a
-    result back to the player's key. Training and runtime both call this, so they agree.
+    The key is ``key`` where given (a file's key read from all its notes), else detected from
+    the duration-weighted pitches of ``notes``; ``transpose(moved, -shift)`` moves a result
+    back to the player's key. Training and runtime both call this, so they agree.
     """
-    key = detect_key([n.pitch for n in notes], [n.duration for n in notes])
+    if key is None:
+        key = detect_key([n.pitch for n in notes], [n.duration for n in notes])
     shift = transposition_to_reference(key)
     return transpose(notes, shift), key, shift

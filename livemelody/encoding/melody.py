@@ -24,6 +24,22 @@ def fold_pitch(pitch: int, low: int, high: int) -> int:
     return pitch
 
 
+def next_onsets(ordered: Sequence[Note]) -> list[int | None]:
+    """For notes sorted by onset: the first onset later than each note's own (None for the
+    last onset); one pass from the end, O(n)."""
+    result: list[int | None] = [None] * len(ordered)
+    later: int | None = None
+    i = len(ordered) - 1
+    while i >= 0:
+        j = i
+        while j >= 0 and ordered[j].start == ordered[i].start:
+            result[j] = later
+            j -= 1
+        later = ordered[i].start
+        i = j
+    return result
+
+
 def notes_to_tokens(
     notes: Sequence[Note], vocab: Vocabulary, start: int | None = None, end: int | None = None
 ) -> list[int]:
@@ -38,6 +54,7 @@ def notes_to_tokens(
     position = ordered[0].start if start is None else start
     stop = max(n.end for n in ordered) if end is None else end
     tokens: list[int] = []
+    following = next_onsets(ordered)
     for i, note in enumerate(ordered):
         if note.start < position:  # same onset as an earlier note, or starts before `start`
             continue
@@ -45,7 +62,7 @@ def notes_to_tokens(
             break
         if note.start > position:
             tokens += [REST_ID] + [HOLD_ID] * (note.start - position - 1)
-        next_onset = next((n.start for n in ordered[i + 1 :] if n.start > note.start), stop)
+        next_onset = stop if following[i] is None else following[i]
         note_end = min(note.end, max(next_onset, note.start + 1), stop)
         tokens += [vocab.pitch_id(fold_pitch(note.pitch, vocab.low, vocab.high))]
         tokens += [HOLD_ID] * (note_end - note.start - 1)

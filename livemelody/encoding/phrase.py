@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from livemelody.encoding.melody import fold_pitch
+from livemelody.encoding.melody import fold_pitch, next_onsets
 from livemelody.events import Note
 
 PITCH_LOW = 50
@@ -72,13 +72,13 @@ def notes_to_events(notes: Sequence[Note]) -> list[Event]:
     ordered = sorted(notes, key=lambda n: (n.start, -n.pitch))
     events: list[Event] = []
     position = ordered[0].start if ordered else 0
+    following = next_onsets(ordered)
     for i, note in enumerate(ordered):
         if note.start < position:
             continue
         if note.start > position:
             events += [(SILENCE, d) for d in _split(note.start - position)]
-        next_onset = next((n.start for n in ordered[i + 1 :] if n.start > note.start), note.end)
-        end = min(note.end, next_onset)
+        end = note.end if following[i] is None else min(note.end, following[i])
         first, *rest = _split(end - note.start)
         events.append((fold_pitch(note.pitch, PITCH_LOW, PITCH_HIGH) - PITCH_LOW, first))
         events += [(SILENCE, d) for d in rest]

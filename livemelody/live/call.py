@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from livemelody.encoding.detached import release_step
 from livemelody.encoding.vocab import HOLD_ID, REST_ID
 from livemelody.events import Note
 
@@ -61,14 +62,18 @@ class CallTracker:
         if best is None or pitch > best[0]:
             self._pending[step] = (pitch, velocity)
 
-    def note_off(self, step: int, pitch: int) -> None:
-        """A key came up; only the line note's release matters. A note shorter than about half
-        a step is released before its onset step is final: the release is kept until then."""
+    def note_off(self, step: float, pitch: int) -> None:
+        """A key came up at ``step`` (fractional steps, or a quantised int); only the line
+        note's release matters. It ends the note by the detached-playing rule
+        (:func:`livemelody.encoding.detached.release_step`), as files do. A note shorter than
+        about half a step is released before its onset step is final: the release is kept
+        until then."""
+        end = release_step(step)
         line = self._line
         if line is not None and line.pitch == pitch and line.end is None:
-            line.end = max(line.onset + 1, step)
+            line.end = max(line.onset + 1, end)
         elif any(pending == pitch for pending, _ in self._pending.values()):
-            self._early_off[pitch] = step
+            self._early_off[pitch] = end
 
     def sounding(self) -> bool:
         return self._line is not None and self._line.end is None
