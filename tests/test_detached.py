@@ -117,3 +117,38 @@ def test_vary_amount_0_of_a_detached_phrase_returns_its_notes(tmp_path, capsys):
 
     assert notes(tracks[1]) == [(n.pitch, n.start * STEP_TICKS) for n in TWINKLE]
     assert notes(tracks[2]) == notes(tracks[1])  # the reconstruction of the detached phrase is the tune
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_live_engine_reads_a_detached_call_as_its_legato_notes(seed):
+    """Through EngineCore (stamps in seconds, as from a port): the call's notes are the
+    written ones, not shortened by the gate or moved by the jitter."""
+    from livemelody.config import EngineConfig
+    from livemelody.live.engine import EngineCore
+    from livemelody.live.scheduler import Scheduler
+    from livemelody.models.lstm import LstmSession
+    from tests.conftest import TINY_JSON
+
+    bpm, call = 120.0, [Note(n.pitch, n.start + 16, n.duration, n.velocity) for n in TWINKLE[:7]]
+    seconds_per_tick = 60 / bpm / TPB
+    sent = []
+    core = EngineCore(
+        EngineConfig(style="tiny", bpm=bpm),
+        {"tiny": LstmSession(TINY_JSON)},
+        Scheduler(sent.append, lambda: 0.0),
+        0.0,
+        seed=1,
+    )
+    events = []
+    for on, off, pitch, velocity in performed(call, seed=seed):
+        events.append((on * seconds_per_tick, [0x90, pitch, velocity]))
+        events.append((off * seconds_per_tick, [0x80, pitch, 0]))
+    events.sort(key=lambda e: e[0])
+    now = 0.0
+    while now < 16.0 and core.turn_count == 0:
+        now = round(now + 0.002, 6)
+        while events and events[0][0] <= now:
+            core.handle(*events.pop(0))
+        core.advance(now)
+    heard = [(n.pitch, n.start, n.end) for n in core.call.notes]  # the call that was answered
+    assert heard == [(n.pitch, n.start, n.end) for n in call]

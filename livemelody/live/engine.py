@@ -229,7 +229,7 @@ class EngineCore:
 
     def _note_off(self, stamp: float, pitch: int) -> None:
         if self.state == LISTENING:
-            self.call.note_off(self.transport.grid.nearest_step(stamp), pitch)
+            self.call.note_off(self.transport.grid.step_at(stamp), pitch)  # fractional: the detached-playing rule
 
     def _transport_moved(self, stamp: float) -> None:
         """External clock Stop, Start, Continue or Song Position: the song position jumped or
