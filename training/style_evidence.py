@@ -113,6 +113,53 @@ def run(models_dir: Path, count: int, steps: int, temperature: float, seed: int)
     return result
 
 
+def against_base_styles(
+    name: str,
+    own: dict[str, list[Sequence[Note]]],
+    base: dict[str, dict[str, list[Sequence[Note]]]],
+    sessions: dict[str, LstmSession],
+    count: int = 100,
+    steps: int = 128,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> dict:
+    """Style evidence for a user's style ``name``: one classifier, ``name`` against the base styles.
+
+    ``own``: the style's songs (notes, C major / A minor) by split (``train``, ``test``);
+    ``base``: each base style's songs by split; ``sessions``: the LSTM of ``name`` and of each
+    base style. The classifier trains on every ``train`` song (label 1: ``name``), is measured on
+    the ``test`` songs, then classifies ``count`` continuations of the European primer from each
+    model: the share heard as ``name`` should be high for its own model and low for the others.
+    """
+    x_train = np.array([features(n) for n in own["train"]] + [features(n) for b in base.values() for n in b["train"]])
+    y_train = np.array([1] * len(own["train"]) + [0] * sum(len(b["train"]) for b in base.values()))
+    classifier = LogisticRegression().fit(x_train, y_train)
+
+    def heard_as_own(songs: list[Sequence[Note]]) -> float:
+        usable = [s for s in songs if len(s) >= 2]
+        return float(np.sum(classifier.predict(np.array([features(s) for s in usable])) == 1) / max(len(songs), 1))
+
+    result: dict = {
+        "features": "pitch-class, interval, duration histograms + pitch mean/spread (47)",
+        "classifier": f"logistic regression, {name} (1) against {', '.join(base)} (0)",
+        "train_songs": {name: len(own["train"]), **{style: len(b["train"]) for style, b in base.items()}},
+        "continuation_steps": steps,
+        "temperature": temperature,
+        "count": count,
+        "seed": seed,
+        "test_songs": {name: len(own["test"]), **{style: len(b["test"]) for style, b in base.items()}},
+        "test_accuracy": {
+            name: heard_as_own(own["test"]),
+            **{style: 1 - heard_as_own(b["test"]) for style, b in base.items()},
+        },
+        "continuations_heard_as_" + name: {
+            model: heard_as_own(continuations(session, count, steps, temperature, seed))
+            for model, session in sessions.items()
+        },
+    }
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=Path, default=REPO / "exported_models")
