@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise UserError(MISSING_EXTRA) from None
     from training.folder_corpus import NoMelodyError
-    from training.user_style import TrainError, request_from_args, run as run_training
+    from training.user_style import TrainError, request_from_args
+    from training.user_style import run as run_training
 
     if args.hidden_size is not None and not args.from_scratch:
         raise UserError("--hidden-size needs --from-scratch (fine-tuning keeps the base model's size)")

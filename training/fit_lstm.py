@@ -33,6 +33,8 @@ from training.distributed import World
 from training.lstm import MelodyLSTM
 
 IGNORE = -100
+STOPPING_FIELDS = ("max_epochs", "patience", "max_minutes")
+"""Settings that only decide when training stops: a checkpoint resumes under other values."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,15 @@ def _resumable(path: Path | None, world: World, identity: dict) -> dict | None:
     return distributed.from_main(world, state)
 
 
+def stop_reason(config: FitConfig, done: int, best_epoch: int, seconds: float) -> str | None:
+    """Why training stops after ``done`` epochs (best at ``best_epoch``, ``seconds`` spent), or None."""
+    if done >= 1 and done - best_epoch >= config.patience:
+        return f"early stop: no validation gain for {config.patience} epochs"
+    if config.max_minutes is not None and seconds >= 60 * config.max_minutes:
+        return f"time limit: {seconds / 60:.1f} of {config.max_minutes:g} minutes"
+    return None
+
+
 def fit(
     model: MelodyLSTM,
     config: FitConfig,
@@ -151,7 +162,9 @@ def fit(
     ``identity`` (data key, base model...) must match for a checkpoint to be resumed.
     ``progress``: a ``rich.progress.Progress`` (rank 0) or None. ``model`` is trained in place.
     """
-    identity = {**(identity or {}), "config": asdict(config)}  # not the world size: any may resume
+    # What the weights of each epoch depend on: not when to stop, nor the world size (any may resume).
+    weights_config = {k: v for k, v in asdict(config).items() if k not in STOPPING_FIELDS}
+    identity = {**(identity or {}), "config": weights_config}
     torch.manual_seed(config.seed)
     model.to(world.device)
     trained = nn.parallel.DistributedDataParallel(model) if world.distributed else model
@@ -172,11 +185,13 @@ def fit(
             log(f"resumed from {checkpoint} after epoch {state['epoch']} (best {best_valid:.4f} at epoch {best_epoch})")
     if first_epoch == 1:
         history["valid_before"] = validation_nll(model, valid, world)
+        best_valid = history["valid_before"]  # epoch 0: a fine-tuned model must beat its base to be kept
         if world.is_main:
             log(f"validation before training: {history['valid_before']:.4f} nats/step")
     spent = sum(history["seconds"])
-    stopped = state.get("stopped") if state else None
+    stopped = None
     for epoch in range(first_epoch, config.max_epochs + 1):
+        stopped = stop_reason(config, epoch - 1, best_epoch, spent)
         if stopped:
             break
         started = time.perf_counter()
@@ -221,10 +236,6 @@ def fit(
                 f"epoch {epoch:3d}  train {history['train'][-1]:.4f}  valid {valid_nll:.4f} nats/step  "
                 f"lr {history['learning_rate'][-1]:.0e}  ({history['seconds'][-1]:.1f} s)"
             )
-        if epoch - best_epoch >= config.patience:
-            stopped = f"early stop: no validation gain for {config.patience} epochs; best epoch {best_epoch}"
-        elif config.max_minutes is not None and spent >= 60 * config.max_minutes:
-            stopped = f"time limit: {spent / 60:.1f} of {config.max_minutes:g} minutes; best epoch {best_epoch}"
         if world.is_main and checkpoint is not None:
             _save(
                 checkpoint,
@@ -238,14 +249,15 @@ def fit(
                     "best_state": best_state,
                     "best_valid": best_valid,
                     "best_epoch": best_epoch,
-                    "stopped": stopped,
                 },
             )
-        if stopped and world.is_main:
-            log(stopped)
+    else:
+        stopped = stop_reason(config, config.max_epochs, best_epoch, spent) or f"max epochs {config.max_epochs}"
+    if world.is_main:
+        log(f"{stopped}; best epoch {best_epoch}")
     distributed.barrier(world)
     model.load_state_dict(best_state)
     history["best_epoch"] = best_epoch
     history["best_valid"] = best_valid
-    history["stopped"] = stopped or f"max epochs {config.max_epochs}; best epoch {best_epoch}"
+    history["stopped"] = stopped
     return model.cpu().eval(), history

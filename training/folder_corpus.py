@@ -47,6 +47,8 @@ MIN_NOTES = 8
 """A song needs at least this many notes to be kept (shorter ones teach nothing about a style)."""
 PREPARE_VERSION = 1
 """Bump when extraction or encoding changes, to invalidate caches."""
+VOCAB = Vocabulary()
+"""The shipped vocabulary: user styles share it with the base models."""
 SONG_DTYPE = np.dtype([("offset", np.int64), ("length", np.int32), ("shift", np.int8)])
 
 
@@ -131,7 +133,7 @@ def _read_scores(path: Path) -> list[tuple[str, list[Note]]]:
     return [("", _score_notes(music21.converter.parse(str(path))))]
 
 
-def prepare_file(source: SourceFile, vocab: Vocabulary = Vocabulary()) -> dict:
+def prepare_file(source: SourceFile, vocab: Vocabulary = VOCAB) -> dict:
     """Read and encode one file: ``{"file", "status", "reason", "songs": [(id, shift, bytes)]}``.
 
     ``status``: ``kept``, ``unreadable`` (the reader's one-line reason), ``too_short`` (fewer
@@ -203,7 +205,7 @@ class TokenCache:
         """Delimiter + tokens + delimiter: the unit the LSTM trains and is evaluated on."""
         return [DELIMITER_ID, *self.song_tokens(index).tolist(), DELIMITER_ID]
 
-    def notes(self, index: int, vocab: Vocabulary = Vocabulary()) -> list[Note]:
+    def notes(self, index: int, vocab: Vocabulary = VOCAB) -> list[Note]:
         """Song ``index`` as notes in C major / A minor (decoded from its tokens)."""
         return tokens_to_notes(self.song_tokens(index).tolist(), vocab)
 

@@ -37,7 +37,6 @@ import torch
 
 from livemelody import paths
 from livemelody.encoding import Vocabulary
-from livemelody.events import Note
 from livemelody.models.metadata import ModelError
 from livemelody.models.registry import find_model, installed_models
 from training import distributed, folder_corpus
@@ -95,13 +94,15 @@ def defaults_for(train_songs: int, from_scratch: bool) -> FitConfig:
     )
 
 
-def check_name(name: str, force: bool) -> str | None:
-    """Refuse a bad name, or an installed style without ``force``; the warning to print if forced."""
+def check_name(name: str, force: bool, target: Path) -> str | None:
+    """Refuse a bad name, or a style installed (where the registry looks, or in ``target``, the
+    folder to install into) without ``force``; the warning to print if forced."""
     if not NAME_PATTERN.match(name):
         raise TrainError(
             f"style name {name!r}: use 1-32 lowercase letters, digits, '-' or '_', starting with a letter or digit"
         )
     where = [str(path) for path, meta in installed_models() if meta.style == name]
+    where += [str(path) for path in [target / f"lstm_{name}.json"] if path.exists()]
     if where and not force:
         raise TrainError(f"style {name!r} is already installed ({where[0]}); add --force to replace it")
     if where:
@@ -255,7 +256,7 @@ def run(request: Request) -> int:
 
 
 def _run(request: Request, world, log) -> int:
-    warning = check_name(request.name, request.force)
+    warning = check_name(request.name, request.force, request.models or paths.user_models_dir())
     if request.base not in BASE_STYLES and not request.from_scratch:
         raise TrainError(f"--base must be one of {', '.join(BASE_STYLES)}")
     if warning:
