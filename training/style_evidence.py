@@ -66,15 +66,27 @@ class LogisticRegression:
         return ((x - self.mean) / self.std @ self.w + self.b > 0).astype(int)
 
 
-def continuations(session: LstmSession, count: int, steps: int, temperature: float, seed: int) -> list[list[Note]]:
-    """``count`` continuations of the primer, each ``steps`` long, in the model's key."""
-    primer, _, _ = primer_tokens(AH_VOUS_DIRAI_JE_MAMAN, session)
+def continuations(
+    session: LstmSession,
+    count: int,
+    steps: int,
+    temperature: float,
+    seed: int,
+    primers: Sequence[Sequence[Note]] = (AH_VOUS_DIRAI_JE_MAMAN,),
+) -> list[list[Note]]:
+    """``count`` continuations, each ``steps`` long, in the model's key; continuation i follows
+    ``primers[i % len(primers)]`` (default: the seed's European primer)."""
+    tokens_of = [primer_tokens(primer, session)[0] for primer in primers]
     rng = np.random.default_rng(seed)
     result = []
-    for _ in range(count):
-        tokens = continue_tokens(session, primer, steps, SamplingParams(temperature), rng)
+    for i in range(count):
+        tokens = continue_tokens(session, tokens_of[i % len(tokens_of)], steps, SamplingParams(temperature), rng)
         result.append(tokens_to_notes(tokens, session.vocab))
     return result
+
+
+OPENING_STEPS = 32
+"""The opening of a held-out song used as a primer: its notes starting in the first 2 bars of 4/4."""
 
 
 def run(models_dir: Path, count: int, steps: int, temperature: float, seed: int) -> dict:
@@ -128,8 +140,9 @@ def against_base_styles(
     ``own``: the style's songs (notes, C major / A minor) by split (``train``, ``test``);
     ``base``: each base style's songs by split; ``sessions``: the LSTM of ``name`` and of each
     base style. The classifier trains on every ``train`` song (label 1: ``name``), is measured on
-    the ``test`` songs, then classifies ``count`` continuations of the European primer from each
-    model: the share heard as ``name`` should be high for its own model and low for the others.
+    the ``test`` songs, then classifies ``count`` continuations from each model, of the European
+    primer and of the openings (first :data:`OPENING_STEPS` steps) of the style's held-out songs:
+    the share heard as ``name`` should be high for its own model and low for the others.
     """
     x_train = np.array([features(n) for n in own["train"]] + [features(n) for b in base.values() for n in b["train"]])
     y_train = np.array([1] * len(own["train"]) + [0] * sum(len(b["train"]) for b in base.values()))
@@ -157,6 +170,15 @@ def against_base_styles(
             for model, session in sessions.items()
         },
     }
+    openings = [[n for n in song if n.start < OPENING_STEPS] for song in own["test"]]
+    openings = [o for o in openings if len(o) >= 2]
+    if openings:
+        result["opening_steps"] = OPENING_STEPS
+        result["openings"] = len(openings)
+        result["continuations_of_openings_heard_as_" + name] = {
+            model: heard_as_own(continuations(session, count, steps, temperature, seed, openings))
+            for model, session in sessions.items()
+        }
     return result
 
 

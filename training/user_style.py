@@ -484,8 +484,12 @@ def style_evidence(name: str, cache, split, session, work: Path) -> dict:
 
 def format_evidence(name: str, evidence: dict) -> str:
     accuracy = ", ".join(f"{k} {v:.2f}" for k, v in evidence["test_accuracy"].items())
-    heard = ", ".join(f"{k} {v:.2f}" for k, v in evidence[f"continuations_heard_as_{name}"].items())
-    return f"style evidence: held-out songs classified right: {accuracy}; continuations heard as {name}: {heard}"
+    lines = [f"style evidence: held-out songs classified right: {accuracy}"]
+    for key, what in (("continuations", "the European primer"), ("continuations_of_openings", "held-out openings")):
+        if f"{key}_heard_as_{name}" in evidence:
+            heard = ", ".join(f"{k} {v:.2f}" for k, v in evidence[f"{key}_heard_as_{name}"].items())
+            lines.append(f"continuations of {what} heard as {name}, by model: {heard}")
+    return "\n".join(lines)
 
 
 def _add_metric(json_path: Path, key: str, value) -> None:
