@@ -47,13 +47,25 @@ def test_folder_becomes_a_token_cache_that_says_what_it_dropped(user_folder, tmp
     assert any(line.startswith("dropped 1 too short: three_notes.mid") for line in lines), lines
     # the cached tokens are the runtime's encoding of the runtime's reading of each file
     index = cache.ids.index("reels/" + sorted(os.listdir(STYLE_FOLDER))[0])
-    moved, _, shift = to_reference(read_melody(user_folder / cache.ids[index]).notes)
-    origin = moved[0].start
-    expected = notes_to_tokens(moved, Vocabulary(), start=origin)
+    moved, _, shift = to_reference(folder_corpus.tidy_durations(read_melody(user_folder / cache.ids[index]).notes))
+    expected = notes_to_tokens(moved, Vocabulary())
     assert cache.song_tokens(index).tolist() == expected and cache.songs["shift"][index] == shift
     assert isinstance(cache.tokens, np.memmap)
     again, reused = folder_corpus.load_cache(sources, tmp_path / "cache", workers=1)
     assert reused and again.folder == cache.folder
+
+
+def test_stuck_notes_are_cut_and_long_silences_shrink_by_whole_bars():
+    from livemelody.events import Note
+
+    notes = [Note(60, 5, 4), Note(62, 9, 1090), Note(64, 109, 2), Note(65, 111, 2), Note(67, 200, 1)]
+    tidy = folder_corpus.tidy_durations(notes)
+    assert [n.duration for n in tidy] == [4, folder_corpus.MAX_NOTE_STEPS, 2, 2, 1]
+    assert tidy[0].start == 0 and tidy[1].start == 4
+    gaps = [b.start - a.end for a, b in zip(tidy, tidy[1:])]
+    assert max(gaps) <= folder_corpus.MAX_REST_STEPS
+    original_gaps = [109 - (9 + 16), 0, 200 - 113]
+    assert [g % 16 for g in gaps[1:]] == [g % 16 for g in original_gaps]  # same place in the bar
 
 
 def test_two_workers_write_the_same_cache_as_one(user_folder, tmp_path):

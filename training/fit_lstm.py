@@ -172,7 +172,7 @@ def fit(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=config.lr_patience)
     loss_sum = nn.CrossEntropyLoss(ignore_index=IGNORE, reduction="sum")
     pieces = windows(train, config.window)
-    history: dict = {"train": [], "valid": [], "seconds": [], "learning_rate": []}
+    history: dict = {"train": [], "valid": [], "seconds": [], "learning_rate": [], "steps": []}
     best_state, best_valid, best_epoch, first_epoch = copy.deepcopy(model.state_dict()), math.inf, 0, 1
     state = _resumable(checkpoint, world, identity)
     if state is not None:
@@ -225,6 +225,7 @@ def fit(
         history["train"].append(total / max(count, 1))
         history["valid"].append(valid_nll)
         history["seconds"].append(round(time.perf_counter() - started, 2))
+        history["steps"].append(len(batches))
         history["learning_rate"].append(optimiser.param_groups[0]["lr"])
         spent += history["seconds"][-1]
         if valid_nll < best_valid - 1e-4:

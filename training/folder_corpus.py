@@ -45,7 +45,15 @@ MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 SCORE_SUFFIXES = (".abc", ".xml", ".musicxml", ".mxl", ".krn")
 MIN_NOTES = 8
 """A song needs at least this many notes to be kept (shorter ones teach nothing about a style)."""
-PREPARE_VERSION = 1
+MAX_NOTE_STEPS = 16
+"""Longest note kept, in 16th steps (a whole note: the longest in the shipped corpora); a longer
+one is cut there and followed by silence. Stuck notes (a lost note-off) otherwise teach a style to
+answer with one endless note: one 1,090-step note in 30 O'Neill tunes made half the 30-tune
+style's continuations of a cadence silent."""
+MAX_REST_STEPS = 32
+"""Longer silences inside a song (a part resting while others play) shrink by whole 4/4 bars
+(16 steps) to at most this many steps, keeping the position in the bar."""
+PREPARE_VERSION = 2
 """Bump when extraction or encoding changes, to invalidate caches."""
 VOCAB = Vocabulary()
 """The shipped vocabulary: user styles share it with the base models."""
@@ -93,10 +101,23 @@ def _song_tokens(notes: list[Note], vocab: Vocabulary) -> tuple[int, list[int]] 
     notes = [n for n in notes if n.duration > 0]
     if len(notes) < MIN_NOTES:
         return None
-    origin = min(n.start for n in notes)
-    notes = [Note(n.pitch, n.start - origin, n.duration, n.velocity) for n in notes]
-    moved, _, shift = to_reference(notes)
+    moved, _, shift = to_reference(tidy_durations(notes))
     return shift, notes_to_tokens(moved, vocab)
+
+
+def tidy_durations(notes: list[Note]) -> list[Note]:
+    """A top line (sorted, monophonic) from step 0, notes cut to :data:`MAX_NOTE_STEPS` and
+    silences shrunk by whole bars of 16 steps to at most :data:`MAX_REST_STEPS`."""
+    result: list[Note] = []
+    removed, end = notes[0].start, notes[0].start
+    for note in notes:
+        gap = note.start - end
+        if gap > MAX_REST_STEPS:
+            removed += -(-(gap - MAX_REST_STEPS) // 16) * 16
+        duration = min(note.duration, MAX_NOTE_STEPS)
+        result.append(Note(note.pitch, note.start - removed, duration, note.velocity))
+        end = max(end, note.start + duration)
+    return result
 
 
 def _score_notes(score) -> list[Note]:
