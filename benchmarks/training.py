@@ -2,6 +2,7 @@
 
     python -m benchmarks.training                   # print the tables (about 25 minutes on 2 cores)
     python -m benchmarks.training --write-docs      # also regenerate docs/TRAINING.md's figures
+    python -m benchmarks.training --only ddp        # one section (prepare, memory, ddp, style)
 
 The folders are Irish and American fiddle tunes music21 ships (O'Neill's 1850 and Ryan's Mammoth
 collections), written one tune a MIDI file by ``tools.make_style_folder`` into
@@ -37,7 +38,19 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "TRAINING.md"
 FOLDERS = REPO / ".cache" / "benchmarks"
 COLLECTIONS = ["oneills1850", "ryansMammoth"]
-BEGIN, END = "<!-- figures: begin (python -m benchmarks.training --write-docs) -->", "<!-- figures: end -->"
+SECTIONS = ("prepare", "memory", "ddp", "style")
+"""The doc's generated blocks, each between its own markers (see :func:`replace_block`); ``--only``
+runs some of them and leaves the others as they are."""
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    """``text`` with the block ``name`` (between its begin/end markers) set to ``body``; the block
+    is appended if the markers are missing."""
+    begin, end = f"<!-- {name}: begin (python -m benchmarks.training --write-docs) -->", f"<!-- {name}: end -->"
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text and end in text:
+        return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    return text.rstrip("\n") + "\n\n" + block + "\n"
 
 
 def style_folder(count: int) -> Path:
@@ -84,6 +97,33 @@ def preparation(folder: Path) -> list[list[str]]:
                 str(cache.summary["songs"]),
                 f"{seconds:.1f}",
                 f"{len(sources) / seconds:.0f}",
+            ]
+        )
+    return rows
+
+
+def memory(folder: Path, copies: list[int]) -> list[list[str]]:
+    """Peak memory of the preparing (main) process for the folder linked ``k`` times over, each k."""
+    rows = []
+    files = sorted(folder.glob("*.mid"))
+    for k in copies:
+        with tempfile.TemporaryDirectory() as work:
+            for i in range(k):
+                (Path(work) / "in" / f"copy{i}").mkdir(parents=True)
+                for path in files:
+                    os.link(path, Path(work) / "in" / f"copy{i}" / path.name)
+            command = [sys.executable, "-m", "training.folder_corpus", f"{work}/in", "--workers", "2"]
+            result = subprocess.run(
+                command + ["--cache", f"{work}/cache"], capture_output=True, text=True, cwd=REPO, env=_env()
+            )
+            figures = json.loads(result.stdout)
+        rows.append(
+            [
+                str(figures["files"]),
+                str(figures["songs"]),
+                f"{figures['tokens'] / 1e6:.1f}",
+                f"{figures['seconds']:.0f}",
+                f"{figures['peak_rss_mib']:.0f}",
             ]
         )
     return rows
@@ -158,66 +198,65 @@ def environment() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write-docs", action="store_true", help=f"rewrite the figures in {DOC.relative_to(REPO)}")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"sections to run (of {', '.join(SECTIONS)})")
     parser.add_argument("--sizes", default="30,300,3000", help="folder sizes for the time-to-style runs")
+    parser.add_argument("--memory-copies", type=int, default=10, help="the largest folder linked this many times over")
     parser.add_argument("--cap-minutes", type=float, default=8.0, help="LSTM training time cap per run")
     args = parser.parse_args(argv)
+    only = args.only.split(",")
     sizes = [int(s) for s in args.sizes.split(",")]
     folders = {n: style_folder(n) for n in sorted(set(sizes) | {300})}
-    sections = [f"Measured {time.strftime('%Y-%m-%d')} on {environment()}, one torch thread per process.\n"]
-
-    prep = preparation(folders[max(folders)])
-    sections.append(
-        "### Corpus preparation\n\n"
-        + markdown(["reading processes", "files", "songs kept", "seconds", "files/s"], prep)
-        + f"\n\n2 processes / 1: {float(prep[1][4]) / float(prep[0][4]):.2f}x.\n"
-    )
-    print(sections[-1])
-    rows, ratio = ddp(folders[300])
-    sections.append(
-        "### Training steps per second, 1 and 2 processes (DDP, gloo, CPU)\n\n"
-        "300 files, fine-tuning deutsch, 2 epochs, the same global batch and seed; each of the 2 processes "
-        "takes half of every batch.\n\n"
-        + markdown(["processes", "global batch", "steps", "seconds", "steps/s", "validation NLL per epoch"], rows)
-        + f"\n\n2 processes / 1: {ratio:.2f}x steps per second.\n"
-    )
-    print(sections[-1])
-    style_rows = []
-    for n in sizes:
-        style_rows.append(usable(n, folders[n], args.cap_minutes))
-        print(" | ".join(style_rows[-1]), flush=True)
-    sections.append(
-        "### Time to a usable style\n\n"
-        f"The whole default command, 1 process; LSTM training capped at {args.cap_minutes:g} minutes "
-        "(`--max-minutes`; the epochs column says why each run stopped). NLL in nats per 16th step on the "
-        "held-out songs (at most 500): the base deutsch model before fine-tuning -> after; *heard as own* is "
-        "the share of 100 continuations of the held-out openings that the style-evidence classifier hears as "
-        "the new style, from the new model / deutsch / han.\n\n"
-        + markdown(
-            [
-                "files",
-                "songs",
-                "train songs",
-                "LSTM epochs",
-                "read s",
-                "LSTM s",
-                "VAE s",
-                "total s",
-                "test NLL base -> new",
-                "best n-gram NLL",
-                "heard as own",
-                "usable",
-            ],
-            style_rows,
+    largest = max(folders)
+    measured = f"Measured {time.strftime('%Y-%m-%d')} on {environment()}, one torch thread per process."
+    sections: dict[str, str] = {}
+    if "prepare" in only:
+        prep = preparation(folders[largest])
+        sections["prepare"] = (
+            f"### Corpus preparation\n\n{measured}\n\n"
+            + markdown(["reading processes", "files", "songs kept", "seconds", "files/s"], prep)
+            + f"\n\n2 processes / 1: {float(prep[1][4]) / float(prep[0][4]):.2f}x."
         )
-        + "\n"
-    )
-    print(sections[-1])
+    if "memory" in only:
+        copies = [1, args.memory_copies]
+        sections["memory"] = (
+            f"### Memory while preparing\n\n{measured}\n\nThe {largest}-file folder linked k times over "
+            f"(k = {', '.join(map(str, copies))}), 2 reading processes: peak resident memory of the main process, "
+            "which streams the results into the cache.\n\n"
+            + markdown(["files", "songs", "tokens (M)", "seconds", "peak RSS (MiB)"], memory(folders[largest], copies))
+        )
+    if "ddp" in only:
+        rows, ratio = ddp(folders[300])
+        sections["ddp"] = (
+            f"### Training steps per second, 1 and 2 processes (DDP, gloo, CPU)\n\n{measured}\n\n"
+            "300 files, fine-tuning deutsch, 2 epochs, the same global batch and seed; each of the 2 processes "
+            "takes half of every batch.\n\n"
+            + markdown(["processes", "global batch", "steps", "seconds", "steps/s", "validation NLL per epoch"], rows)
+            + f"\n\n2 processes / 1: {ratio:.2f}x steps per second."
+        )
+    if "style" in only:
+        style_rows = []
+        for n in sizes:
+            style_rows.append(usable(n, folders[n], args.cap_minutes))
+            print(" | ".join(style_rows[-1]), flush=True)
+        header = ["files", "songs", "train songs", "LSTM epochs", "read s", "LSTM s", "VAE s", "total s"]
+        header += ["test NLL base -> new", "best n-gram NLL", "heard as own", "usable"]
+        sections["style"] = (
+            f"### Time to a usable style\n\n{measured}\n\n"
+            f"The whole default command, 1 process; LSTM training capped at {args.cap_minutes:g} minutes "
+            "(`--max-minutes`; the epochs column says why each run stopped). NLL in nats per 16th step on the "
+            "held-out songs (at most 500): the base deutsch model before fine-tuning -> after; *heard as own* is "
+            "the share of 100 continuations of the held-out openings that the style-evidence classifier hears as "
+            "the new style, from the new model / deutsch / han.\n\n" + markdown(header, style_rows)
+        )
+    for name in SECTIONS:
+        if name in sections:
+            print(sections[name] + "\n", flush=True)
     if args.write_docs:
         text = DOC.read_text()
-        figures = "\n".join(sections)
-        DOC.write_text(
-            re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{figures}\n{END}", text, flags=re.S)
-        )
+        for name in SECTIONS:
+            if name in sections:
+                text = replace_block(text, name, sections[name])
+        DOC.write_text(text)
         print(f"wrote {DOC}")
     return 0
 

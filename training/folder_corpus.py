@@ -321,7 +321,8 @@ def dropped_lines(cache: TokenCache, examples: int = 3) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m training.folder_corpus FOLDER... [--workers N]``: prepare and print the counts."""
+    """``python -m training.folder_corpus FOLDER... [--workers N]``: prepare; print the counts, the
+    seconds and this (the main) process's peak resident memory."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -329,9 +330,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "livemelody-token-cache")
     args = parser.parse_args(argv)
+    import resource
+    import time
+
+    started = time.perf_counter()
     sources, ignored = find_sources(args.folders)
     cache, reused = load_cache(sources, args.cache, args.workers)
-    print(json.dumps({**cache.summary, "ignored_files": ignored, "reused": reused}), file=sys.stdout)
+    figures = {
+        "ignored_files": ignored,
+        "reused": reused,
+        "seconds": round(time.perf_counter() - started, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # Linux: KiB
+    }
+    print(json.dumps({**cache.summary, **figures}), file=sys.stdout)
     return 0
 
 
