@@ -366,7 +366,7 @@ def _finish(request, cache, split, config, model, history, train_seconds, origin
         evidence = style_evidence(name, cache, split, LstmSession(lstm_json), work)
         _add_metric(lstm_json, "style_evidence", evidence)
         log(format_evidence(name, evidence))
-    installed = install(files, request.models or paths.user_models_dir(), request.force)
+    installed = install(files, request.models or paths.user_models_dir(), request.force, name)
     log(f"installed style {name!r} in {installed}: try  livemelody continue some.mid -o out.mid --style {name}")
     return 0
 
@@ -499,9 +499,19 @@ def _add_metric(json_path: Path, key: str, value) -> None:
     ModelMetadata.from_dict({**meta.to_dict(), "metrics": {**meta.metrics, key: value}}).save(json_path)
 
 
-def install(files: list[Path], folder: Path, force: bool) -> Path:
-    """Copy the exported files into ``folder`` (the ``.onnx`` first, each sidecar after its model)."""
+def install(files: list[Path], folder: Path, force: bool, name: str) -> Path:
+    """Copy the exported files into ``folder`` (the ``.onnx`` first, each sidecar after its model).
+
+    With ``force``, the style's earlier files there go first (a VAE left from an earlier run must
+    not pair with a new LSTM)."""
     folder.mkdir(parents=True, exist_ok=True)
+    if force:
+        for old in [
+            *folder.glob(f"lstm_{name}.*"),
+            *folder.glob(f"lstm_{name}_loss.png"),
+            *folder.glob(f"vae_{name}_*"),
+        ]:
+            old.unlink()
     for path in sorted(files, key=lambda p: p.suffix != ".onnx"):
         target = folder / path.name
         if target.exists() and not force:
@@ -540,5 +550,5 @@ def request_from_args(args: argparse.Namespace) -> Request:
         vae_epochs=args.vae_epochs,
         work=args.work,
         models=args.models,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress and sys.stdout.isatty(),
     )
