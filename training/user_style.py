@@ -506,12 +506,10 @@ def install(files: list[Path], folder: Path, force: bool, name: str) -> Path:
     not pair with a new LSTM)."""
     folder.mkdir(parents=True, exist_ok=True)
     if force:
-        for old in [
-            *folder.glob(f"lstm_{name}.*"),
-            *folder.glob(f"lstm_{name}_loss.png"),
-            *folder.glob(f"vae_{name}_*"),
-        ]:
-            old.unlink()
+        stems = [f"lstm_{name}", f"vae_{name}_encoder", f"vae_{name}_decoder"]
+        for old in [folder / f"{stem}.{ext}" for stem in stems for ext in ("json", "onnx")]:
+            old.unlink(missing_ok=True)
+        (folder / f"lstm_{name}_loss.png").unlink(missing_ok=True)
     for path in sorted(files, key=lambda p: p.suffix != ".onnx"):
         target = folder / path.name
         if target.exists() and not force:
