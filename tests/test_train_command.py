@@ -243,3 +243,33 @@ def test_torchrun_two_processes_give_the_one_process_model(user_folder, tmp_path
     # dropout masks (drawn per rank), so the validation NLL agrees within 1% at every epoch
     assert np.allclose(valid["two"], valid["one"], rtol=0.01), valid
     assert valid["one"][-1] < valid["one"][0]  # it learnt something
+
+
+def test_force_replaces_exactly_the_styles_own_files(tmp_path):
+    pytest.importorskip("torch")
+    from training.user_style import TrainError, install
+
+    target, new = tmp_path / "models", tmp_path / "new"
+    target.mkdir()
+    new.mkdir()
+    for name in ("lstm_mine.json", "lstm_mine.onnx", "vae_mine_encoder.json", "vae_mine_x_encoder.json"):
+        (target / name).write_text("old")
+    files = [new / "lstm_mine.json", new / "lstm_mine.onnx"]
+    for path in files:
+        path.write_text("new")
+    with pytest.raises(TrainError, match="add --force"):
+        install(files, target, force=False, name="mine")
+    install(files, target, force=True, name="mine")
+    assert sorted(p.name for p in target.iterdir()) == ["lstm_mine.json", "lstm_mine.onnx", "vae_mine_x_encoder.json"]
+    assert (target / "lstm_mine.json").read_text() == "new"
+
+
+def test_train_is_a_subcommand_the_runtime_finds_by_entry_point():
+    from livemelody.cli import build_parser
+
+    help_text = build_parser().format_help()
+    assert "train" in help_text and "train a style of your own" in help_text
+    import livemelody.cli
+
+    source = open(livemelody.cli.__file__).read()
+    assert "import training" not in source and "from training" not in source
