@@ -7,11 +7,13 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from livemelody.encoding import Vocabulary, notes_to_tokens, to_reference
+from livemelody.encoding.vocab import FIRST_PITCH_ID
 from livemelody.midi.files import read_melody
 from tests.conftest import FIXTURES, REPO
 from training import folder_corpus
@@ -273,3 +275,23 @@ def test_train_is_a_subcommand_the_runtime_finds_by_entry_point():
 
     source = open(livemelody.cli.__file__).read()
     assert "import training" not in source and "from training" not in source
+
+
+def test_abc_tunes_and_musicxml_are_read_through_music21(tmp_path):
+    music21 = pytest.importorskip("music21")
+    from training.corpus import corpus_folder, split_tunes
+
+    tunes = split_tunes((corpus_folder() / "han1.abc").read_text(encoding="latin-1"))[:2]
+    (tmp_path / "two.abc").write_text("".join(text for _, text in tunes), encoding="latin-1")
+    chorale = Path(str(music21.corpus.getWork("bach/bwv66.6")))
+    shutil.copy(chorale, tmp_path / f"chorale{chorale.suffix}")
+    sources, _ = folder_corpus.find_sources([tmp_path])
+    results = {s.file_id: folder_corpus.prepare_file(s) for s in sources}
+    abc = results["two.abc"]
+    assert abc["status"] == "kept" and [song[0] for song in abc["songs"]] == [f"two.abc:{x}" for x, _ in tunes]
+    xml = results[f"chorale{chorale.suffix}"]
+    assert xml["status"] == "kept" and len(xml["songs"]) == 1
+    soprano = max(p.midi for p in music21.converter.parse(chorale).parts[0].pitches)
+    tokens = list(xml["songs"][0][2])
+    highest = max(tokens) - FIRST_PITCH_ID + Vocabulary().low
+    assert abs(highest - soprano) <= 6  # the soprano (top line), moved to C major / A minor by at most 6
