@@ -192,7 +192,11 @@ def environment() -> str:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, {gpu}"
+    load = os.getloadavg()[0]
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores (load average {load:.1f} when the run began), "
+        f"Python {platform.python_version()}, torch {torch.__version__}, {gpu}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
