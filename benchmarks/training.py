@@ -170,7 +170,7 @@ def usable(count: int, folder: Path, cap_minutes: float) -> list[str]:
         str(lstm["data"]["counts"]["songs"]),
         str(lstm["data"]["split_sizes"]["train"]),
         f"{len(history['valid'])} ({history['stopped']})",
-        f"{float(read.group(1)) if read else 0:.0f}",
+        f"{float(read.group(1)) if read else 0:.1f}",
         f"{sum(history['seconds']):.0f}",
         f"{vae['training']['train_seconds']:.0f}",
         f"{seconds:.0f}",
