@@ -36,8 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from livemelody.config import EngineConfig
+from livemelody.live.engine import EngineState
 from livemelody.live.loop import RealtimeLoop, run_in_thread, wait_for
 from livemelody.live.process import EngineHandle, EngineOptions
+from livemelody.live.protocol import ResetStats
 from tests.live.jack import RATE, JackServer, Listener, Player
 
 PERIOD_FRAMES = 32
@@ -121,7 +123,7 @@ def _play_turns(snapshot, player: Player, listener: Listener, turns: int) -> tup
         player.play(_call_events(first), snap.grid_origin)
         wait_for(lambda seen=seen: snapshot().turns > seen and snapshot().last_turn is not None, 5)
         turn = snapshot().last_turn
-        wait_for(lambda: snapshot().state == "idle", 8)
+        wait_for(lambda: snapshot().state == EngineState.IDLE, 8)
         ons = [
             t
             for t, d in listener.received
@@ -141,7 +143,7 @@ def run_process(name: str, busy: bool, turns: int, measure_cpu: bool = False) ->
             config=config, api="jack", input=player.port, output=listener.port, seed=1, styles=("deutsch", "han")
         )
     ).start()
-    stats: dict = {"priority": handle.info.get("priority", "?")}
+    stats: dict = {"priority": handle.info.priority}
     stop = multiprocessing.Event()
     helper = multiprocessing.Process(target=_busy_process, args=(stop,), daemon=True) if busy else None
     try:
@@ -225,7 +227,7 @@ def run_with_dashboard(name: str, turns: int, realtime: bool = True, baseline: b
     driver.join(5)
     stats = dict(app.shutdown() or {})  # stops the engine (with its panic), as run_dashboard does
     stats.update(
-        priority=handles[-1].info.get("priority", "?") if handles else "?",
+        priority=handles[-1].info.priority if handles else "?",
         dashboard_cpu_pct=result["dashboard_cpu_pct"],
     )
     rig.close()
@@ -259,7 +261,7 @@ def run_thread_baseline(turns: int) -> LiveResult:
     try:
         wait_for(lambda: bool(snaps), 5)
         busy.start()
-        loop.submit("loop_reset_stats")
+        loop.submit(ResetStats())
         since = time.monotonic()
         first_notes, ready = _play_turns(lambda: snaps[-1], player, listener, turns)
         lateness = _lateness(listener, snaps[-1].grid_origin, since)

@@ -11,7 +11,7 @@ import math
 import sys
 from pathlib import Path
 
-from livemelody.config import DEFAULT_STYLE
+from livemelody.config import DEFAULT_STYLE, SETTINGS
 
 EXIT_USAGE = 2
 
@@ -33,9 +33,9 @@ def _number(kind, low=None, high=None, low_open=False):
         if isinstance(value, float) and not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         if low is not None and (value <= low if low_open else value < low):
-            raise argparse.ArgumentTypeError(f"{text} must be {'>' if low_open else '>='} {low}")
+            raise argparse.ArgumentTypeError(f"{text} must be {'>' if low_open else '>='} {low:g}")
         if high is not None and value > high:
-            raise argparse.ArgumentTypeError(f"{text} must be <= {high}")
+            raise argparse.ArgumentTypeError(f"{text} must be <= {high:g}")
         return value
 
     return parse
@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="play call-and-response over MIDI without the dashboard")
     _port_options(run)
     _engine_options(run)
+    run.add_argument(
+        "--verbose", action="store_true", help="echo the engine's log (also in the state folder) to stderr"
+    )
     run.add_argument("--duration", type=_number(float, 0, low_open=True), default=None, help=argparse.SUPPRESS)
 
     dash = commands.add_parser("dashboard", help="the dashboard (what `livemelody` alone opens), with options")
@@ -188,46 +191,11 @@ def _port_options(parser) -> None:
 
 
 def _engine_options(parser) -> None:
-    """Engine settings; each one left out comes from the settings file (then the defaults)."""
-    parser.add_argument("--style", default=None, help=f"model style (default: saved, else {DEFAULT_STYLE})")
-    parser.add_argument("--mode", choices=["continue", "vary"], default=None)
-    parser.add_argument("--temperature", type=_number(float, 0), default=None, help="default: saved, else 1.0")
-    parser.add_argument(
-        "--top-p", type=_number(float, 0, 1, low_open=True), default=None, help="default: saved, else 0.95"
-    )
-    parser.add_argument(
-        "--bpm", type=_number(float, 20, 400), default=None, help="internal tempo (default: saved, else 100)"
-    )
-    parser.add_argument(
-        "--clock", choices=["internal", "external"], default=None, help="follow MIDI clock on the input with 'external'"
-    )
-    parser.add_argument("--metronome", action="store_true", default=None, help="click on channel 10 (wood blocks)")
-    parser.add_argument(
-        "--channel", type=_number(int, 1, 16), default=None, help="listen to one channel (1-16; default all)"
-    )
-    parser.add_argument(
-        "--out-channel", type=_number(int, 1, 16), default=None, help="answer on this channel (1-16; default 1)"
-    )
-    parser.add_argument(
-        "--end-silence",
-        type=_number(float, 0.25, 16),
-        default=None,
-        help="beats of silence that end a call (default 1)",
-    )
-    parser.add_argument(
-        "--sustain-ends-call", action="store_true", default=None, help="releasing the sustain pedal ends the call"
-    )
-    parser.add_argument("--max-call-bars", type=_number(int, 1, 64), default=None, help="default 4")
-    parser.add_argument("--answer-start", choices=["step", "beat", "bar"], default=None, help="default beat")
-    parser.add_argument(
-        "--answer-bars",
-        type=_number(int, 1, 64),
-        default=None,
-        help="answer length in bars (default: as long as the call)",
-    )
-    parser.add_argument(
-        "--no-stop-on-play", action="store_true", default=None, help="let the AI finish when the player starts again"
-    )
+    """Engine settings, one option per entry of the settings table that has a ``flag``; each
+    one left out comes from the settings file (then the table's default)."""
+    for setting in SETTINGS.values():
+        if setting.flag is not None:
+            _setting_option(parser, setting)
     parser.add_argument(
         "--record",
         type=Path,
@@ -242,6 +210,62 @@ def _engine_options(parser) -> None:
         action="store_false",
         help="do not ask for realtime scheduling (SCHED_FIFO) for the engine's timing thread",
     )
+
+
+def _setting_option(parser, setting) -> None:
+    """One command-line option for a live setting: its range, unit and default from the table."""
+    default = setting.show(setting.default) if setting.default is not None else setting.none
+    help_text = f"{setting.help} ({setting.range_text()}; default: saved, else {default})".replace("%", "%%")
+    if setting.kind is bool:
+        parser.add_argument(
+            setting.flag, dest=setting.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+        )
+    elif setting.kind is str:
+        parser.add_argument(
+            setting.flag,
+            dest=setting.name,
+            default=None,
+            help=help_text,
+            choices=setting.choices or None,
+            metavar=None if setting.choices else setting.name.upper(),
+        )
+    else:
+        parser.add_argument(
+            setting.flag, dest=setting.name, type=_setting_value(setting), default=None, help=help_text, metavar="N"
+        )
+
+
+def _setting_value(setting):
+    """argparse type for a numeric setting: typed as a person counts (channels 1-16), stored as
+    the engine counts (0-15); ``setting.none``'s word gives None."""
+    offset = 1 if setting.one_based else 0
+    parse_number = _number(setting.kind, setting.low + offset, setting.high + offset)
+
+    def parse(text: str):
+        if setting.none is not None and text.strip().lower() in (setting.none, "none"):
+            return _NONE
+        try:
+            return parse_number(text) - offset
+        except argparse.ArgumentTypeError as exc:
+            if setting.none is None:
+                raise
+            raise argparse.ArgumentTypeError(f"{exc} (or {setting.none!r})") from None
+
+    return parse
+
+
+_NONE = object()
+"""What an optional setting's ``none`` word parses to (argparse's None means "not given")."""
+
+
+def setting_changes(args) -> dict:
+    """The live settings given on the command line, as ``EngineConfig`` changes."""
+    changes = {}
+    for name in SETTINGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = None if value is _NONE else value
+    return changes
 
 
 def cmd_continue(args) -> int:
@@ -349,25 +373,6 @@ def cmd_ports(args) -> int:
     return print_ports((args.api or default_api()).lower())
 
 
-_OVERRIDES = {  # argparse dest -> (EngineConfig field, conversion)
-    "style": ("style", None),
-    "mode": ("mode", None),
-    "temperature": ("temperature", None),
-    "top_p": ("top_p", None),
-    "bpm": ("bpm", None),
-    "clock": ("clock_source", None),
-    "metronome": ("metronome", None),
-    "channel": ("input_channel", lambda v: v - 1),
-    "out_channel": ("output_channel", lambda v: v - 1),
-    "end_silence": ("end_silence_beats", None),
-    "sustain_ends_call": ("end_on_sustain_release", None),
-    "max_call_bars": ("max_call_bars", None),
-    "answer_start": ("answer_start", None),
-    "answer_bars": ("answer_bars", None),
-    "no_stop_on_play": ("stop_on_player", lambda v: not v),
-}
-
-
 def resolve_settings(args):
     """(settings from the file, the engine config with the command line applied over them)."""
     from livemelody.models.metadata import ModelError
@@ -387,12 +392,7 @@ def resolve_settings(args):
                 file=sys.stderr,
             )
             config = config.changed(style=DEFAULT_STYLE)
-    changes = {}
-    for dest, (name, convert) in _OVERRIDES.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            changes[name] = convert(value) if convert else value
-    config = config.changed(**changes)
+    config = config.changed(**setting_changes(args))
     find_model("lstm", config.style)  # a missing style is reported before any port opens
     return settings, config
 
@@ -413,7 +413,13 @@ def _engine_options_from(args, demo: bool = False):
     from livemelody.midi.ports import default_api
 
     settings, config = resolve_settings(args)
-    common = dict(config=config, record=_record_path(args), seed=args.seed, realtime=args.realtime)
+    common = dict(
+        config=config,
+        record=_record_path(args),
+        seed=args.seed,
+        realtime=args.realtime,
+        verbose=getattr(args, "verbose", False),
+    )
     if demo:
         return settings, EngineOptions(
             api="loopback", input=None, output=None, demo=True, demo_turns=args.turns, **common
@@ -441,6 +447,7 @@ def cmd_dashboard(args) -> int:
 
 def cmd_demo(args) -> int:
     from livemelody.live.demo import audio_available, render_wav
+    from livemelody.live.engine import EngineState
     from livemelody.live.headless import run_headless
 
     if args.headless and args.turns is None:
@@ -449,7 +456,7 @@ def cmd_demo(args) -> int:
     if args.headless:
         turns = args.turns
         code = run_headless(
-            options, duration=args.duration, until=lambda snap: snap.turns >= turns and snap.state == "idle"
+            options, duration=args.duration, until=lambda snap: snap.turns >= turns and snap.state == EngineState.IDLE
         )
     else:
         from livemelody.ui.app import run_dashboard

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from livemelody.config import SETTINGS
 from livemelody.encoding.vocab import STEPS_PER_QUARTER
 
 
@@ -74,8 +75,9 @@ class Grid:
     origin: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 20 <= self.bpm <= 400:
-            raise ValueError(f"tempo {self.bpm} BPM outside 20..400")
+        problem = SETTINGS["bpm"].problem(self.bpm)
+        if problem is not None:
+            raise ValueError(problem)
 
     @property
     def step_seconds(self) -> float:

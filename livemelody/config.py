@@ -1,130 +1,292 @@
-"""Engine settings and the MIDI control map, as frozen dataclasses (changed by replacing).
+"""Every live setting, declared once, and the engine's configuration built from that table.
+
+:data:`SETTINGS` holds one :class:`Setting` per live setting: name, type, range, default, unit,
+controller (CC) mapping, dashboard keys and step, command-line option and help. Everything
+else derives from it: :class:`EngineConfig` (a frozen dataclass whose fields and validation
+come from the table), :class:`ControlMap` (the CC map), the dashboard's key bindings and
+hints (:mod:`livemelody.ui.logic`), the command-line options (:mod:`livemelody.cli`) and the
+settings file (:mod:`livemelody.settings`). ``tests/test_settings_table.py`` checks that every
+setting appears everywhere it should, with the same range.
+
+Adding a live setting is one entry here plus its effect in the engine.
 
 Units: tempo in BPM (quarter notes per minute), lengths in beats, bars or 16th steps as the
-names say, channels 0-15, controller numbers 0-127.
+names say, channels 0-15 inside (1-16 where a person reads or types them), controller
+numbers 0-127.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
-MODES = ("continue", "vary")
-ANSWER_STARTS = ("step", "beat", "bar")
-CLOCK_SOURCES = ("internal", "external")
-
+from livemelody.encoding.vocab import STEPS_PER_QUARTER
 
 DEFAULT_STYLE = "deutsch"
 """The style played when none is chosen (and when a saved one is no longer installed)."""
+CC_MAX = 127
+"""Highest controller value and number (MIDI 1.0: 7-bit data bytes)."""
 
 
 @dataclass(frozen=True)
-class ControlMap:
-    """Controller numbers that steer the engine (None = unmapped).
+class Setting:
+    """One live setting.
 
-    Defaults sit on CC 20-27, which General MIDI leaves undefined, so they clash with no synth.
-    ``end_call`` ends the call at once; ``panic`` (value >= 64) silences everything.
+    ``kind`` is bool, int, float or str. Numbers range over ``low..high`` (inclusive); a str
+    takes one of ``choices`` (empty for ``style``: the installed styles, known at run time).
+    ``none`` names what None means ("all" channels, as long as the "call"); settings without
+    it cannot be None. ``one_based`` settings (MIDI channels) are stored 0-15 and shown and
+    typed 1-16. ``cc`` is the default controller number (None: no knob); ``keys`` the
+    dashboard keys ("t T": up and down; one key: next choice, or toggle), ``step`` their step.
+    ``flag`` is the command-line option; ``label`` the dashboard row (empty: not shown there),
+    ``short`` its name in the footer and on the knobs line.
     """
 
-    temperature: int | None = 20
-    style: int | None = 21
-    mode: int | None = 22
-    answer_bars: int | None = 23
-    top_p: int | None = 24
-    end_call: int | None = 25
-    panic: int | None = 26
-    amount: int | None = 27
+    name: str
+    kind: type
+    default: Any
+    help: str
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    none: str | None = None
+    one_based: bool = False
+    flag: str | None = None
+    cc: int | None = None
+    keys: str = ""
+    step: float | None = None
+    label: str = ""
+    short: str = ""
+    """A short name for the dashboard's footer and knobs line ("Temp")."""
+    none_shown: str = ""
+    """How the dashboard shows None, where ``none`` alone would not say it ("as long as the call")."""
+    live: bool = True
+    """False: chosen when the engine starts (the command line, the settings file), fixed while it plays."""
+
+    # ---- validation --------------------------------------------------------------------
+    def problem(self, value) -> str | None:
+        """Why ``value`` is not valid for this setting (one phrase), or None if it is."""
+        if value is None:
+            return None if self.none is not None else f"{self.name} cannot be none"
+        if self.kind is bool:
+            return None if isinstance(value, bool) else f"{self.name} must be true or false"
+        if self.kind is str:
+            if not isinstance(value, str):
+                return f"{self.name} must be text"
+            if self.choices and value not in self.choices:
+                return f"{self.name} must be one of {', '.join(self.choices)}"
+            return None
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not numeric or (self.kind is int and not float(value).is_integer()) or not math.isfinite(value):
+            return f"{self.name} must be a {'whole number' if self.kind is int else 'number'}"
+        if not self.low <= value <= self.high:
+            return f"{self.name} must be {self.range_text()}"
+        return None
+
+    def range_text(self) -> str:
+        """The range as a person reads it: "0-2", "1-16 (or all)", "continue, vary"."""
+        if self.kind is bool:
+            return "on or off"
+        if self.kind is str:
+            return ", ".join(self.choices) if self.choices else "an installed style"
+        offset = 1 if self.one_based else 0
+        text = f"{_number_text(self.low + offset)}-{_number_text(self.high + offset)}"
+        return f"{text} or {self.none}" if self.none else text
+
+    # ---- the effects of a knob and a key -----------------------------------------------
+    def from_cc(self, value: int, styles: tuple[str, ...] = ()):
+        """The setting's value for controller value ``value`` (0-127): numbers spread linearly
+        over their range (an optional one is None at 0), choices in equal slices, a switch is
+        on from 64 (MIDI 1.0's on/off controllers)."""
+        value = min(CC_MAX, max(0, int(value)))
+        if self.kind is bool:
+            return value >= 64
+        if self.kind is str:
+            options = self.choices or tuple(styles)
+            return options[min(len(options) - 1, value * len(options) // (CC_MAX + 1))]
+        if self.none is not None:
+            if value == 0:
+                return None
+            fraction = (value - 1) / (CC_MAX - 1)
+        else:
+            fraction = value / CC_MAX
+        result = self.low + fraction * (self.high - self.low)
+        return int(round(result)) if self.kind is int else round(result, 3)
+
+    def stepped(self, value, direction: int, styles: tuple[str, ...] = ()):
+        """``value`` moved one dashboard step in ``direction`` (+1 / -1), within the range: a
+        number by ``step`` (an optional one goes to None below ``low``), a choice to the
+        next one (wrapping), a switch toggled."""
+        if self.kind is bool:
+            return not value
+        if self.kind is str:
+            options = list(self.choices or styles) or [value]
+            index = options.index(value) if value in options else -1
+            return options[(index + direction) % len(options)]
+        if value is None:
+            return self.low if direction > 0 else None
+        moved = value + direction * self.step
+        if moved < self.low:
+            return None if self.none is not None else self.kind(self.low)
+        moved = min(self.high, moved)
+        return int(moved) if self.kind is int else round(moved, 3)
+
+    def show(self, value) -> str:
+        """``value`` as the dashboard and messages show it ("1.00", "on", "all", "2 bars")."""
+        if value is None:
+            return self.none_shown or self.none or "none"
+        if self.kind is bool:
+            return "on" if value else "off"
+        if self.kind is float:
+            text = f"{value:.2f}"
+        else:
+            text = str(value + 1 if self.one_based else value)
+        return f"{text} {self.unit}" if self.unit else text
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Action:
+    """A control that does something once rather than holding a value (value >= 64 acts)."""
+
+    name: str
+    cc: int | None
+    help: str
+
+
+# fmt: off
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    Setting("temperature", float, 1.0, "sampling temperature (0 = always the likeliest note)",
+            low=0.0, high=2.0, flag="--temperature", cc=20, keys="t T", step=0.1, label="temperature", short="Temp"),
+    Setting("top_p", float, 0.95, "nucleus sampling: keep the likeliest notes up to this probability mass",
+            low=0.5, high=1.0, flag="--top-p", cc=24, keys="p P", step=0.05, label="top-p", short="Top-p"),
+    Setting("style", str, DEFAULT_STYLE, "model style (see `livemelody styles`)",
+            flag="--style", cc=21, keys="s", label="style", short="Style"),
+    Setting("mode", str, "continue", "continue with the LSTM, or vary the call with the VAE",
+            choices=("continue", "vary"), flag="--mode", cc=22, keys="m", label="mode", short="Mode"),
+    Setting("amount", float, 3.0, "vary mode: how far variations stray, z = mean + amount * sigma * noise "
+            "(0 = the call back; about 15% of notes change at 3, docs/VAE.md)",
+            low=0.0, high=6.0, flag="--amount", cc=27, keys="v V", step=0.5, label="variation", short="Vary"),
+    Setting("answer_bars", int, None, "answer length ('call': as long as the call)", unit="bars",
+            low=1, high=16, none="call", none_shown="as long as the call", flag="--answer-bars", cc=23, keys="a A", step=1, label="answer",
+            short="Answer"),
+    Setting("end_silence_beats", float, 1.0, "silence that ends a call", unit="beats",
+            low=0.25, high=16.0, flag="--end-silence", keys="e E", step=0.25, label="end silence", short="Silence"),
+    Setting("metronome", bool, False, "click on the metronome channel (GM wood blocks)",
+            flag="--metronome", keys="k", label="metronome", short="Metronome"),
+    Setting("bpm", float, 100.0, "internal tempo", unit="BPM",
+            low=20.0, high=400.0, flag="--bpm", keys="b B", step=5.0, short="BPM"),
+    Setting("clock_source", str, "internal", "follow MIDI clock on the input with 'external'",
+            choices=("internal", "external"), flag="--clock", live=False),
+    Setting("beats_per_bar", int, 4, "quarter-note beats per bar (grid, metronome accent, lengths in bars)",
+            low=1, high=16, flag="--beats-per-bar"),
+    Setting("input_channel", int, None, "listen to one MIDI channel",
+            low=0, high=15, none="all", one_based=True, flag="--channel"),
+    Setting("output_channel", int, 0, "answer on this MIDI channel",
+            low=0, high=15, one_based=True, flag="--out-channel"),
+    Setting("metronome_channel", int, 9, "the metronome's MIDI channel",
+            low=0, high=15, one_based=True, flag="--metronome-channel"),
+    Setting("end_on_sustain_release", bool, False, "releasing the sustain pedal ends the call",
+            flag="--sustain-ends-call"),
+    Setting("max_call_bars", int, 4, "a call ends after this many bars", unit="bars",
+            low=1, high=64, flag="--max-call-bars"),
+    Setting("min_call_steps", int, 4, "shorter calls (first onset to last note end) are ignored", unit="steps",
+            low=1, high=64, flag="--min-call-steps"),
+    Setting("answer_start", str, "beat", "the answer starts on the next step, beat or bar after the call",
+            choices=("step", "beat", "bar"), flag="--answer-start"),
+    Setting("stop_on_player", bool, True, "the AI stops at once when the player starts a new call",
+            flag="--stop-on-play"),
+    Setting("thru", bool, False, "MIDI thru: the player's notes go to the output too, on the thru channel",
+            flag="--thru", keys="h", label="thru", short="Thru"),
+    Setting("thru_channel", int, 1, "the MIDI channel of the player's notes at the output (MIDI thru)",
+            low=0, high=15, one_based=True, flag="--thru-channel"),
+)}
+# fmt: on
+"""Every live setting, in the order the dashboard and the settings file list them."""
+
+# fmt: off
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    Action("end_call", 25, "end the call now and answer"),
+    Action("panic", 26, "silence everything (note-offs, sustain off, All Notes Off, All Sound Off)"),
+)}
+# fmt: on
+"""Controls that act once (value >= 64) instead of setting a value."""
+
+KNOBS: tuple[str, ...] = tuple(s.name for s in SETTINGS.values() if s.cc is not None)
+"""Settings a controller can move (and MIDI-learn can map), in table order."""
+
+
+class _ControlMapBase:
+    """Controller numbers that steer the engine (None = unmapped); fields from the table.
+
+    Defaults sit on CC 20-27, which General MIDI leaves undefined, so they clash with no synth.
+    """
 
     def __post_init__(self) -> None:
         used = [v for v in (getattr(self, f.name) for f in fields(self)) if v is not None]
-        if any(not 0 <= v <= 127 for v in used):
+        if any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= CC_MAX for v in used):
             raise ValueError("controller numbers must be 0-127")
         if len(set(used)) != len(used):
             raise ValueError("two controls share one controller number")
 
     def lookup(self, number: int) -> str | None:
-        """The control mapped to controller ``number``, if any."""
+        """The setting or action mapped to controller ``number``, if any."""
         for f in fields(self):
             if getattr(self, f.name) == number:
                 return f.name
         return None
 
 
-@dataclass(frozen=True)
-class EngineConfig:
-    """Everything the live engine needs to know; every field can be changed while playing."""
+ControlMap = dataclasses.make_dataclass(
+    "ControlMap",
+    [(name, "int | None", field(default=SETTINGS[name].cc)) for name in KNOBS]
+    + [(a.name, "int | None", field(default=a.cc)) for a in ACTIONS.values()],
+    bases=(_ControlMapBase,),
+    frozen=True,
+)
 
-    style: str = DEFAULT_STYLE
-    mode: str = "continue"
-    temperature: float = 1.0
-    top_p: float = 0.95
-    amount: float = 3.0
-    """Vary mode: how far variations stray, z = mean + amount * sigma * eps (0 = the call back).
-    The shipped VAE changes little below 1 and about 15% of notes at 3 (docs/VAE.md)."""
-    bpm: float = 100.0
-    clock_source: str = "internal"
-    beats_per_bar: int = 4
-    input_channel: int | None = None
-    """Listen to one channel (0-15) or all (None)."""
-    output_channel: int = 0
-    metronome: bool = False
-    metronome_channel: int = 9
-    end_silence_beats: float = 1.0
-    """The call ends after this much silence (beats)."""
-    end_on_sustain_release: bool = False
-    max_call_bars: int = 4
-    min_call_steps: int = 4
-    """Calls shorter than this (16th steps, first onset to last note end) are ignored."""
-    answer_start: str = "beat"
-    """The answer starts on the next ``step``, ``beat`` or ``bar`` after the call ends."""
-    answer_bars: int | None = None
-    """Answer length in bars; None = as long as the call."""
-    stop_on_player: bool = True
-    """The AI stops at once when the player starts a new call."""
-    controls: ControlMap = field(default_factory=ControlMap)
+
+class _EngineConfigBase:
+    """Everything the live engine needs to know: one field per :data:`SETTINGS` entry, plus
+    the control map. Invalid values raise ValueError naming every problem. Settings marked
+    ``live`` change while playing, through the engine's ``set`` (the tempo at the next step);
+    the others are fixed when the engine starts."""
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.mode not in MODES:
-            problems.append(f"mode must be one of {', '.join(MODES)}")
-        if self.answer_start not in ANSWER_STARTS:
-            problems.append(f"answer start must be one of {', '.join(ANSWER_STARTS)}")
-        if self.clock_source not in CLOCK_SOURCES:
-            problems.append(f"clock must be one of {', '.join(CLOCK_SOURCES)}")
-        if not (
-            isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature) and self.temperature >= 0
-        ):
-            problems.append("temperature must be a finite number >= 0")
-        if not 0 < self.top_p <= 1:
-            problems.append("top-p must be in (0, 1]")
-        if not (isinstance(self.amount, (int, float)) and 0 <= self.amount <= 8):
-            problems.append("variation amount must be 0-8")
-        if not 20 <= self.bpm <= 400:
-            problems.append("tempo must be 20-400 BPM")
-        if not 1 <= self.beats_per_bar <= 16:
-            problems.append("beats per bar must be 1-16")
-        for name in ("output_channel", "metronome_channel"):
-            if not 0 <= getattr(self, name) <= 15:
-                problems.append(f"{name.replace('_', ' ')} must be 0-15")
-        if self.input_channel is not None and not 0 <= self.input_channel <= 15:
-            problems.append("input channel must be 0-15")
-        if not 0.25 <= self.end_silence_beats <= 16:
-            problems.append("end silence must be 0.25-16 beats")
-        if not 1 <= self.max_call_bars <= 64:
-            problems.append("max call length must be 1-64 bars")
-        if self.answer_bars is not None and not 1 <= self.answer_bars <= 64:
-            problems.append("answer length must be 1-64 bars")
+        problems = [p for s in SETTINGS.values() if (p := s.problem(getattr(self, s.name))) is not None]
         if problems:
             raise ValueError("; ".join(problems))
 
     @property
     def steps_per_beat(self) -> int:
-        return 4
+        return STEPS_PER_QUARTER
 
     @property
     def steps_per_bar(self) -> int:
-        return 4 * self.beats_per_bar
+        return STEPS_PER_QUARTER * self.beats_per_bar
 
-    def changed(self, **changes) -> EngineConfig:
+    def changed(self, **changes):
         """A validated copy with ``changes`` applied."""
         return replace(self, **changes)
+
+
+_ANNOTATIONS = {bool: "bool", int: "int", float: "float", str: "str"}
+
+EngineConfig = dataclasses.make_dataclass(
+    "EngineConfig",
+    [
+        (s.name, _ANNOTATIONS[s.kind] + (" | None" if s.none else ""), field(default=s.default))
+        for s in SETTINGS.values()
+    ]
+    + [("controls", "ControlMap", field(default_factory=ControlMap))],
+    bases=(_EngineConfigBase,),
+    frozen=True,
+)
+for _cls, _base in ((EngineConfig, _EngineConfigBase), (ControlMap, _ControlMapBase)):
+    _cls.__module__, _cls.__doc__ = __name__, _base.__doc__  # pickled by name (make_dataclass's module= is 3.12+)

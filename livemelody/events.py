@@ -7,6 +7,7 @@ name says otherwise; pitches are MIDI note numbers 0-127.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import NamedTuple
 
 
@@ -29,14 +30,25 @@ class Note:
         return self.start + self.duration
 
 
-PLAYER, AI_SOURCE = "player", "ai"
+class Tag(str, Enum):
+    """Who a MIDI event belongs to: the scheduler cancels by tag, the recorder files by tag,
+    the piano roll colours by tag. A ``str`` enum: its value is the name written in files."""
+
+    PLAYER = "player"
+    AI = "ai"
+    METRONOME = "metronome"
+    PANIC = "panic"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class RollNote(NamedTuple):
-    """One note for a piano roll: ``source`` is "player" or "ai"; ``start`` and ``end`` in
-    grid steps (``end`` is None while the note still sounds); ``pitch`` a MIDI number."""
+    """One note for a piano roll: ``source`` is :attr:`Tag.PLAYER` or :attr:`Tag.AI`; ``start``
+    and ``end`` in grid steps (``end`` is None while the note still sounds); ``pitch`` a MIDI
+    number."""
 
-    source: str
+    source: Tag
     pitch: int
     start: int
     end: int | None

@@ -3,7 +3,7 @@
 ``settings.toml`` in the configuration folder (:mod:`livemelody.paths`; on Linux
 ``$XDG_CONFIG_HOME/livemelody``, default ``~/.config/livemelody``)::
 
-    [engine]            # any EngineConfig field; "none" where a field may be None
+    [engine]            # any live setting (livemelody.config.SETTINGS); "none" where it may be off
     style = "han"
     temperature = 0.9
     answer_bars = "none"
@@ -32,7 +32,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from livemelody import paths
-from livemelody.config import ControlMap, EngineConfig
+from livemelody.config import SETTINGS, ControlMap, EngineConfig, Setting
 
 NONE = "none"
 """How a setting that is off (None) is written: TOML has no null."""
@@ -61,38 +61,48 @@ def _value(raw):
     return None if raw == NONE else raw
 
 
-def _apply(target, section: str, table, warnings: list[str], skip=()):
-    """``target`` with each valid key of ``table`` applied; problems appended to ``warnings``."""
+def _coerce(setting: Setting, value):
+    """A TOML value as the setting's type (a whole number where a float is expected)."""
+    if setting.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _apply_engine(config: EngineConfig, table, warnings: list[str]) -> EngineConfig:
+    """``config`` with each valid key of the ``[engine]`` table applied (the settings table
+    decides what is valid); problems appended to ``warnings``."""
     if not isinstance(table, dict):
-        warnings.append(f"[{section}] is not a table; ignored")
-        return target
-    types = {f.name: str(f.type) for f in fields(target) if f.name not in skip}
+        warnings.append("[engine] is not a table; ignored")
+        return config
     for key, raw in table.items():
-        if key not in types:
-            warnings.append(f"unknown setting {section}.{key} ignored")
+        setting = SETTINGS.get(key)
+        if setting is None:
+            warnings.append(f"unknown setting engine.{key} ignored")
             continue
-        value = _value(raw)
-        if not _type_ok(types[key], value):
-            warnings.append(f"setting {section}.{key} = {raw!r} ignored (expected {types[key]})")
+        value = _coerce(setting, _value(raw))
+        problem = setting.problem(value)
+        if problem is not None:
+            warnings.append(f"setting engine.{key} = {raw!r} ignored ({problem})")
+            continue
+        config = replace(config, **{key: value})
+    return config
+
+
+def _apply_controls(controls: ControlMap, table, warnings: list[str]) -> ControlMap:
+    """``controls`` with each valid controller number of the ``[controls]`` table applied."""
+    if not isinstance(table, dict):
+        warnings.append("[controls] is not a table; ignored")
+        return controls
+    names = {f.name for f in fields(controls)}
+    for key, raw in table.items():
+        if key not in names:
+            warnings.append(f"unknown setting controls.{key} ignored")
             continue
         try:
-            target = replace(target, **{key: value})
+            controls = replace(controls, **{key: _value(raw)})
         except (ValueError, TypeError) as exc:
-            warnings.append(f"setting {section}.{key} = {raw!r} ignored ({exc})")
-    return target
-
-
-def _type_ok(annotation: str, value) -> bool:
-    """Does ``value`` (from TOML) fit a field annotated ``annotation`` ("float", "int | None" ...)?"""
-    if value is None:
-        return "None" in annotation
-    if isinstance(value, bool):
-        return annotation.startswith("bool")
-    if isinstance(value, int):
-        return annotation.startswith(("int", "float"))
-    if isinstance(value, float):
-        return annotation.startswith("float")
-    return isinstance(value, str) and annotation.startswith("str")
+            warnings.append(f"setting controls.{key} = {raw!r} ignored ({exc})")
+    return controls
 
 
 def parse_settings(text: str, origin: str = "settings") -> tuple[Settings, list[str]]:
@@ -101,12 +111,14 @@ def parse_settings(text: str, origin: str = "settings") -> tuple[Settings, list[
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return Settings(), [f"{origin} is not valid TOML ({exc}); using the defaults"]
+    except RecursionError:  # tomllib recurses once per nesting level
+        return Settings(), [f"{origin} is nested too deeply to be a settings file; using the defaults"]
     warnings: list[str] = []
     for key in data:
         if key not in ("engine", "controls", "ports"):
             warnings.append(f"unknown section [{key}] ignored")
-    config = _apply(EngineConfig(), "engine", data.get("engine", {}), warnings, skip=("controls",))
-    controls = _apply(ControlMap(), "controls", data.get("controls", {}), warnings)
+    config = _apply_engine(EngineConfig(), data.get("engine", {}), warnings)
+    controls = _apply_controls(ControlMap(), data.get("controls", {}), warnings)
     config = replace(config, controls=controls)
     ports = data.get("ports", {})
     found = {}
@@ -148,7 +160,7 @@ def _toml(value) -> str:
 def dump_settings(settings: Settings) -> str:
     config = settings.config
     lines = ['# livemelody settings; the dashboard rewrites this file. "none" = off.', "", "[engine]"]
-    lines += [f"{f.name} = {_toml(getattr(config, f.name))}" for f in fields(config) if f.name != "controls"]
+    lines += [f"{name} = {_toml(getattr(config, name))}" for name in SETTINGS]
     lines += ["", "[controls]"]
     lines += [f"{f.name} = {_toml(getattr(config.controls, f.name))}" for f in fields(config.controls)]
     ports = [(k, getattr(settings, k)) for k in PORT_KEYS if getattr(settings, k) is not None]

@@ -3,6 +3,7 @@
 import mido
 import pytest
 
+from livemelody.clock import ManualClock
 from livemelody.config import ControlMap, EngineConfig
 from livemelody.live.recorder import SessionRecorder
 from livemelody.live.scheduler import Scheduler
@@ -11,32 +12,25 @@ from livemelody.midi.fake import FakeOutput
 from livemelody.midi.ports import PortError, StampQueue, resolve
 
 
-class Clock:
-    t = 0.0
-
-    def now(self):
-        return self.t
-
-
 def test_scheduler_sends_in_time_order_and_tracks_sounding_notes():
-    clock = Clock()
+    clock = ManualClock()
     out = FakeOutput(clock.now)
     sched = Scheduler(out.send, clock.now)
     sched.schedule(0.2, [0x80, 60, 0], "ai")
     sched.schedule(0.1, [0x90, 60, 80], "ai")
     sched.schedule(0.1, [0x99, 76, 90], "metronome")
-    clock.t = 0.1
+    clock.set(0.1)
     assert sched.send_due(0.1) == 2
     assert [d for _, d in out.sent] == [[0x90, 60, 80], [0x99, 76, 90]]
     assert set(sched.sounding) == {(0, 60), (9, 76)}
-    clock.t = 0.25
+    clock.set(0.25)
     sched.send_due(0.25)
     assert set(sched.sounding) == {(9, 76)}
     assert sched.lateness_stats()["late_max_ms"] == pytest.approx(50, abs=1e-6)
 
 
 def test_cancel_releases_only_its_tag_and_panic_everything():
-    clock = Clock()
+    clock = ManualClock()
     out = FakeOutput(clock.now)
     sched = Scheduler(out.send, clock.now)
     for data, tag in (([0x90, 60, 80], "ai"), ([0x99, 76, 90], "metronome")):
@@ -58,7 +52,7 @@ def test_a_failing_port_does_not_break_the_books():
     def broken(data):
         raise OSError("gone")
 
-    sched = Scheduler(broken, Clock().now)
+    sched = Scheduler(broken, ManualClock().now)
     sched.schedule(0.0, [0x90, 60, 80], "ai")
     sched.send_due(0.0)
     sched.panic()

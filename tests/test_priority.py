@@ -73,7 +73,7 @@ def test_engine_reports_its_timing_thread_and_no_helper_inherits_it(realtime):
         policies = threads_of(handle.pid)
     finally:
         handle.stop()
-    reported = handle.info["priority"]
+    reported = handle.info.priority
     loop_policy = policies.pop(handle.pid)  # the loop runs on the engine's main thread
     if realtime and realtime_permitted():
         assert loop_policy == os.SCHED_FIFO and reported.startswith("realtime")

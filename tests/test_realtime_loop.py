@@ -5,6 +5,7 @@ import pytest
 from livemelody.clock import ManualClock
 from livemelody.config import EngineConfig
 from livemelody.live.loop import RealtimeLoop
+from livemelody.live.protocol import ResetStats
 from livemelody.midi.fake import FakeOutput
 from livemelody.midi.ports import StampQueue
 from livemelody.models.lstm import LstmSession
@@ -28,7 +29,7 @@ def test_reset_stats_forgets_the_timing_figures_so_far():
     loop.generation.append(0.001)
     loop._update_stats()
     assert loop.stats["late_max_ms"] == pytest.approx(2.0) and loop.stats["sent"] == 1
-    loop.submit("loop_reset_stats")
+    loop.submit(ResetStats())
     loop._run_commands(clock.now())
     assert not loop.scheduler.lateness and not loop.generation and loop.stats == {}
     loop.scheduler.schedule(0.003, [0x80, 60, 0], "ai")

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from livemelody.events import Note
+from livemelody.live.engine import EngineState
+from livemelody.midi.spec import note_off, note_on
 from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
 
 SOUNDFONTS = (
@@ -67,15 +69,15 @@ class DemoCaller:
         out = []
         for i, note in enumerate(self.notes):
             velocity = min(127, note.velocity + (12 if i % 4 == 0 else 0))
-            out.append((grid.time_of(first_step + note.start), [0x90, note.pitch, velocity]))
-            out.append((grid.time_of(first_step + note.end) - RELEASE_BEFORE_END, [0x80, note.pitch, 0]))
+            out.append((grid.time_of(first_step + note.start), note_on(0, note.pitch, velocity)))
+            out.append((grid.time_of(first_step + note.end) - RELEASE_BEFORE_END, note_off(0, note.pitch)))
         return sorted(out, key=lambda e: e[0])
 
     def _wait_idle(self, seconds: float) -> bool:
         """Wait until the engine has been idle for ``seconds``; False if stopped."""
         idle_since = None
         while not self._stop.wait(0.05):
-            if self.loop.core.state != "idle":
+            if self.loop.core.state != EngineState.IDLE:
                 idle_since = None
             elif idle_since is None:
                 idle_since = self.now()

@@ -4,7 +4,8 @@ No threads and no clock of its own: :meth:`EngineCore.handle` takes one stamped 
 :meth:`EngineCore.advance` takes the current time and does everything due by then. Output
 goes to a :class:`Sink` (the scheduler, or a recorder in tests) as events with due times.
 
-States: ``idle`` (waiting for a call) -> ``listening`` (a call is being played; the models
+States (:class:`EngineState`, changed only by ``EngineCore._to``, which logs each change):
+``idle`` (waiting for a call) -> ``listening`` (a call is being played; the models
 are primed step by step in all 12 transpositions) -> ``waiting`` (the call ended; the answer
 starts on the next step, beat or bar) -> ``answering`` (tokens are sampled one step ahead of
 when they sound) -> ``idle`` (when the answer's last note-off sounds).
@@ -13,32 +14,45 @@ when they sound) -> ``idle`` (when the answer's last note-off sounds).
 from __future__ import annotations
 
 import collections
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Protocol
 
 import numpy as np
 
-from livemelody.config import EngineConfig
-from livemelody.constants import SUSTAIN
+from livemelody.config import SETTINGS, EngineConfig
 from livemelody.encoding import Key, detect_key, transposition_to_reference
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
-from livemelody.events import AI_SOURCE, PLAYER, Note, RollNote
+from livemelody.events import Note, RollNote, Tag
+from livemelody.live import metronome
 from livemelody.live.call import CallTracker
+from livemelody.live.knobs import SUSTAIN_RELEASE, Knobs
+from livemelody.live.roll import ROLL_BARS, RollHistory
 from livemelody.live.streaming import StreamingLstm
 from livemelody.live.transport import Transport
+from livemelody.midi.spec import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, note_off, note_on
 from livemelody.models.lstm import LstmSession
 from livemelody.sampling import SamplingParams, sample
 
-IDLE, LISTENING, WAITING, ANSWERING = "idle", "listening", "waiting", "answering"
-METRONOME_NOTES = (76, 77)  # GM hi / low wood block: downbeat, other beats
-METRONOME_SECONDS = 0.03
-AI, CLICK = "ai", "metronome"
-ROLL_BARS = 8
-"""Snapshots carry the notes of about the last ROLL_BARS bars, for a piano roll."""
-ROLL_LIMIT = 256
-"""Most finished notes kept for the roll (player and AI together)."""
+log = logging.getLogger("livemelody.engine")
+
+
+class EngineState(str, Enum):
+    """Where the engine is in a turn (a ``str`` enum: its value is what a UI shows)."""
+
+    IDLE = "idle"
+    LISTENING = "listening"
+    WAITING = "waiting"
+    ANSWERING = "answering"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+IDLE, LISTENING, WAITING, ANSWERING = EngineState
 
 Variator = Callable[[str, Sequence[Note], float, np.random.Generator], list[Note]]
 """Vary mode: (style, the call's notes, amount, rng) -> the answer's notes (same step frame)."""
@@ -47,9 +61,9 @@ Variator = Callable[[str, Sequence[Note], float, np.random.Generator], list[Note
 class Sink(Protocol):
     """Where the engine's output goes (the scheduler owns what actually sounds)."""
 
-    def schedule(self, due: float, data: list[int], tag: str) -> None: ...
+    def schedule(self, due: float, data: list[int], tag: Tag) -> None: ...
 
-    def cancel(self, tag: str, now: float) -> None: ...
+    def cancel(self, tag: Tag, now: float) -> None: ...
 
     def panic(self, now: float) -> None: ...
 
@@ -92,7 +106,7 @@ class Turn:
 class Snapshot:
     """The engine's observable state, immutable, for a UI to poll without blocking."""
 
-    state: str
+    state: EngineState
     config: EngineConfig
     bpm: float
     external_clock: bool
@@ -138,20 +152,17 @@ class EngineCore:
         self.transport = Transport(config.bpm, now, external=config.clock_source == "external")
         self.call = CallTracker()
         self.state = IDLE
+        self.knobs = Knobs()
+        self.roll = RollHistory()
         self.turns: collections.deque[Turn] = collections.deque(maxlen=64)
         self.turn_count = 0
         self.key: Key | None = None
         self.message = ""
         self._next_step = math.floor(self.transport.grid.step_at(now) - 0.5) + 1
         self._end_requested = False
-        self._sustain = False
         self._answer: _Answer | None = None
         self._answer_done_at: float | None = None
         """Grid time (seconds) of a finished answer's last note-off: answering until then."""
-        self.roll: collections.deque[RollNote] = collections.deque(maxlen=ROLL_LIMIT)
-        self._ai_note: tuple[int, int] | None = None  # (pitch, start step) of the sounding AI note
-        self.last_cc: tuple[int, int] | None = None
-        self.cc_count = 0
 
     # ---- input -------------------------------------------------------------------------
     def handle(self, stamp: float, data: list[int]) -> None:
@@ -165,20 +176,21 @@ class EngineCore:
         if self.config.input_channel is not None and status & 0x0F != self.config.input_channel:
             return
         kind = status & 0xF0
-        if kind == 0x90 and len(data) >= 3 and data[2] > 0:
+        if self.config.thru and kind in (NOTE_ON, NOTE_OFF) and len(data) >= 3:  # sent at once, panic-safe
+            self.sink.schedule(stamp, [kind | self.config.thru_channel, data[1], data[2]], Tag.PLAYER)
+        if kind == NOTE_ON and len(data) >= 3 and data[2] > 0:
             self._note_on(stamp, data[1], data[2])
-        elif (kind == 0x80 or kind == 0x90) and len(data) >= 2:
+        elif kind in (NOTE_OFF, NOTE_ON) and len(data) >= 2:
             if self.state == LISTENING:
                 self.call.note_off(self.transport.grid.nearest_step(stamp), data[1])
-        elif kind == 0xB0 and len(data) >= 3:
-            self.last_cc = (data[1], data[2])
-            self.cc_count += 1
+        elif kind == CONTROL_CHANGE and len(data) >= 3:
             self._control(stamp, data[1], data[2])
 
     def _note_on(self, stamp: float, pitch: int, velocity: int) -> None:
         step = self.transport.grid.nearest_step(stamp)
         if self._answer_done_at is not None:  # only the answer's last note-off is pending: it is over
-            self.state, self._answer_done_at = IDLE, None
+            self._answer_done_at = None
+            self._to(IDLE, "the answer's last note-off is pending")
         if self.state in (WAITING, ANSWERING):
             if not self.config.stop_on_player:
                 return
@@ -188,47 +200,36 @@ class EngineCore:
             self._reset_call(step)
             for model in self.models.values():
                 model.reset()
-            self.state = LISTENING
+            self._to(LISTENING, "a note-on")
             self.key = None
         self.call.note_on(step, pitch, velocity)
 
     def _control(self, stamp: float, number: int, value: int) -> None:
-        if number == SUSTAIN:
-            released = self._sustain and value < 64
-            self._sustain = value >= 64
-            if released and self.config.end_on_sustain_release and self.state == LISTENING:
-                self._end_requested = True
+        effect = self.knobs.handle(number, value, self.config, tuple(sorted(self.models)))
+        if effect is None:
             return
-        control = self.config.controls.lookup(number)
-        if control is not None:
+        if effect.action == SUSTAIN_RELEASE:
+            if self.config.end_on_sustain_release:
+                self.end_call()
+        elif effect.action == "end_call":
+            self.end_call()
+        elif effect.action == "panic":
+            self.panic(stamp)
+        elif effect.changes:
             try:
-                self._apply_control(stamp, control, value)
+                self.set(**effect.changes)
             except ValueError as exc:  # a knob must never break the engine: report instead
                 self.message = str(exc)
 
-    def _apply_control(self, stamp: float, control: str, value: int) -> None:
-        """A mapped controller moved to ``value`` (0-127)."""
-        styles = sorted(self.models)
-        if control == "temperature":
-            self.set(temperature=round(2.0 * value / 127, 3))
-        elif control == "top_p":
-            self.set(top_p=round(0.5 + 0.5 * value / 127, 3))
-        elif control == "style":
-            self.set(style=styles[min(len(styles) - 1, value * len(styles) // 128)])
-        elif control == "mode":
-            self.set(mode="vary" if value >= 64 else "continue")
-        elif control == "amount":
-            self.set(amount=round(6.0 * value / 127, 3))
-        elif control == "answer_bars":
-            self.set(answer_bars=None if value == 0 else 1 + value * 8 // 128)
-        elif control == "end_call" and value >= 64 and self.state == LISTENING:
-            self._end_requested = True
-        elif control == "panic" and value >= 64:
-            self.panic(stamp)
-
     # ---- commands (the dashboard's API) -------------------------------------------------
     def set(self, **changes) -> None:
-        """Change settings while playing; raises ValueError (and changes nothing) if invalid."""
+        """Change settings while playing; raises ValueError (and changes nothing) if invalid or
+        not ``live`` (see :data:`~livemelody.config.SETTINGS`)."""
+        fixed = [
+            n for n, v in changes.items() if n in SETTINGS and not SETTINGS[n].live and v != getattr(self.config, n)
+        ]
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} is chosen when the engine starts; it cannot change while playing")
         if "style" in changes and changes["style"] not in self.models:
             raise ValueError(f"style {changes['style']!r} is not loaded; loaded: {', '.join(sorted(self.models))}")
         if changes.get("mode") == "vary" and self.variator is None:
@@ -245,10 +246,11 @@ class EngineCore:
     def panic(self, now: float) -> None:
         """Silence everything at once and forget the current call and answer."""
         self.sink.panic(now)
-        self.state, self._answer, self._answer_done_at, self._end_requested = IDLE, None, None, False
+        self._answer, self._answer_done_at, self._end_requested = None, None, False
+        self._to(IDLE, "panic")
         step = self.transport.grid.nearest_step(now)
-        self._close_ai_note(step)
-        self._cut_ai_roll(step)
+        self.roll.ai_note_off(step)
+        self.roll.cut_ai(step)
         self._reset_call(step)
         self.message = "panic"
 
@@ -271,7 +273,8 @@ class EngineCore:
                 step = grid.nearest_step(now)
                 self._stop_answer(step, now)
                 self._reset_call(step)
-                self.state, self._end_requested = IDLE, False
+                self._end_requested = False
+                self._to(IDLE, "the clock's song position jumped")
             self._next_step = expected
             return
         while grid.time_of(self._next_step + 0.5) <= now:
@@ -279,17 +282,17 @@ class EngineCore:
             self._next_step += 1
             self._on_step(step, now)
         if self._answer_done_at is not None and now >= self._answer_done_at:
-            self.state, self._answer_done_at = IDLE, None
+            self._answer_done_at = None
+            self._to(IDLE, "the answer's last note ended")
 
     def _on_step(self, step: int, now: float) -> None:
-        grid = self.transport.grid
-        if self.config.metronome and (step + 1) % self.config.steps_per_beat == 0:
-            beat = (step + 1) // self.config.steps_per_beat
-            note = METRONOME_NOTES[0 if beat % self.config.beats_per_bar == 0 else 1]
-            ch = self.config.metronome_channel
-            due = grid.time_of(step + 1)
-            self.sink.schedule(due, [0x90 | ch, note, 90], CLICK)
-            self.sink.schedule(due + METRONOME_SECONDS, [0x80 | ch, note, 0], CLICK)
+        config = self.config
+        if config.metronome:
+            clicks = metronome.clicks(
+                step + 1, config.steps_per_beat, config.beats_per_bar, config.metronome_channel, self.transport.grid
+            )
+            for due, data in clicks:
+                self.sink.schedule(due, data, Tag.METRONOME)
         if self.state == LISTENING:
             if self.call.first_step is None or step < self.call.first_step:
                 return
@@ -319,7 +322,8 @@ class EngineCore:
         config = self.config
         length = (notes[-1].end - notes[0].start) if notes else 0
         if length < config.min_call_steps:
-            self.state, self.message = IDLE, f"call of {length} steps ignored (minimum {config.min_call_steps})"
+            self.message = f"call of {length} steps ignored (minimum {config.min_call_steps})"
+            self._to(IDLE, self.message)
             self._reset_call(step + 1)
             return
         self.key = detect_key([n.pitch for n in notes], [n.duration for n in notes])
@@ -337,7 +341,7 @@ class EngineCore:
             call_steps=length,
             call_notes=len(notes),
         )
-        self.state = WAITING
+        self._to(WAITING, f"a call of {length} steps in {self.key}, answer from step {start}")
         if config.mode == "vary" and self.variator is not None:
             self._schedule_variation(notes, now)
             return
@@ -362,11 +366,11 @@ class EngineCore:
         channel = self.config.output_channel
         if k >= answer.end:
             if answer.sounding is not None:
-                self.sink.schedule(due, [0x80 | channel, answer.sounding, 0], AI)
-                self._close_ai_note(k)
+                self.sink.schedule(due, note_off(channel, answer.sounding), Tag.AI)
+                self.roll.ai_note_off(k)
             self._finish_answer(due)
             return
-        self.state = ANSWERING
+        self._to(ANSWERING, "the answer's first step")
         banned = (DELIMITER_ID, HOLD_ID, REST_ID) if answer.first else (DELIMITER_ID,)
         params = SamplingParams(self.config.temperature, 0, self.config.top_p)
         token = sample(self.models[self.config.style].logits, params, self.rng, banned)
@@ -376,14 +380,14 @@ class EngineCore:
         if token == HOLD_ID:
             return
         if answer.sounding is not None:
-            self.sink.schedule(due, [0x80 | channel, answer.sounding, 0], AI)
+            self.sink.schedule(due, note_off(channel, answer.sounding), Tag.AI)
             answer.sounding = None
-            self._close_ai_note(k)
+            self.roll.ai_note_off(k)
         if vocab.is_pitch(token):
             pitch = min(127, max(0, vocab.pitch_of(token) - answer.shift))
-            self.sink.schedule(due, [0x90 | channel, pitch, answer.velocity], AI)
+            self.sink.schedule(due, note_on(channel, pitch, answer.velocity), Tag.AI)
             answer.sounding = pitch
-            self._ai_note = (pitch, k)
+            self.roll.ai_note_on(pitch, k)
             if answer.first:
                 answer.first = False
                 self._log_turn(answer, due, now)
@@ -391,10 +395,10 @@ class EngineCore:
     def _stop_answer(self, step: int, now: float) -> None:
         """Stop the answer at once (the player took over, or the grid jumped): its pending
         events go, its sounding note is released, the roll keeps only what sounded."""
-        self.sink.cancel(AI, now)
+        self.sink.cancel(Tag.AI, now)
         self._answer, self._answer_done_at = None, None
-        self._close_ai_note(step)
-        self._cut_ai_roll(step)
+        self.roll.ai_note_off(step)
+        self.roll.cut_ai(step)
 
     def _finish_answer(self, last_off: float) -> None:
         """Every event of the answer is scheduled; it stays ``answering`` until ``last_off``
@@ -403,7 +407,7 @@ class EngineCore:
         if self.state == ANSWERING:
             self._answer_done_at = last_off
         else:
-            self.state = IDLE
+            self._to(IDLE, "an empty answer")
 
     def _schedule_variation(self, notes: list[Note], now: float) -> None:
         answer = self._answer
@@ -413,71 +417,45 @@ class EngineCore:
         origin = notes[0].start
         for note in varied:
             step = answer.start + note.start - origin
-            self.sink.schedule(grid.time_of(step), [0x90 | channel, note.pitch, answer.velocity], AI)
-            self.sink.schedule(grid.time_of(step + note.duration), [0x80 | channel, note.pitch, 0], AI)
-            self.roll.append(RollNote(AI_SOURCE, note.pitch, step, step + note.duration))
+            self.sink.schedule(grid.time_of(step), note_on(channel, note.pitch, answer.velocity), Tag.AI)
+            self.sink.schedule(grid.time_of(step + note.duration), note_off(channel, note.pitch), Tag.AI)
+            self.roll.add_ai(note.pitch, step, step + note.duration)
         span = max((n.end for n in varied), default=origin) - origin
         answer.vary, answer.end = True, answer.start + span
-        self.state = ANSWERING
+        self._to(ANSWERING, f"a variation of {len(varied)} notes")
         self._log_turn(answer, grid.time_of(answer.start), now)
 
     def _log_turn(self, answer: _Answer, due: float, now: float) -> None:
         self.turn_count += 1
-        self.turns.append(
-            Turn(
-                answer.call_steps,
-                answer.call_notes,
-                str(self.key),
-                answer.start,
-                due,
-                answer.end - answer.start,
-                due - now,
-                self.config.style,
-                self.config.mode,
-            )
+        turn = Turn(
+            answer.call_steps,
+            answer.call_notes,
+            str(self.key),
+            answer.start,
+            due,
+            answer.end - answer.start,
+            due - now,
+            self.config.style,
+            self.config.mode,
         )
+        self.turns.append(turn)
+        log.info("turn %d: %s", self.turn_count, turn)
 
-    # ---- the piano roll (loop thread; small tuples, no work at send time) ---------------
-    def _close_ai_note(self, end: int) -> None:
-        if self._ai_note is not None:
-            pitch, start = self._ai_note
-            self.roll.append(RollNote(AI_SOURCE, pitch, start, max(start + 1, end)))
-            self._ai_note = None
-
-    def _cut_ai_roll(self, step: int) -> None:
-        """A stopped answer's notes end at ``step`` in the roll; its future notes go (a variation
-        puts all its notes in the roll when it is scheduled)."""
-        if not any(n.source == AI_SOURCE and n.end is not None and n.end > step for n in self.roll):
-            return
-        kept = [
-            n._replace(end=step) if n.source == AI_SOURCE and n.end is not None and n.end > step else n
-            for n in self.roll
-            if not (n.source == AI_SOURCE and n.start >= step)
-        ]
-        self.roll.clear()
-        self.roll.extend(kept)
+    def _to(self, state: EngineState, why: str) -> None:
+        """The one place the state changes; each change is logged with its reason."""
+        if state is not self.state:
+            log.debug("%s -> %s: %s", self.state.value, state.value, why)
+            self.state = state
 
     def _reset_call(self, step: int) -> None:
         """Forget the call, keeping its notes for the roll."""
-        self.roll.extend(RollNote(PLAYER, n.pitch, n.start, n.end) for n in self.call.notes)
-        line = self.call.line_note()
-        if line is not None:
-            pitch, onset, end = line
-            self.roll.append(RollNote(PLAYER, pitch, onset, max(onset + 1, end if end is not None else step)))
+        self.roll.add_player(self.call.notes, self.call.line_note(), step)
         self.call.reset()
 
     def roll_notes(self, step: int) -> tuple[RollNote, ...]:
         """Notes sounding or ended in the last ROLL_BARS bars before ``step``, by start step."""
         since = step - ROLL_BARS * self.config.steps_per_bar
-        notes = [n for n in self.roll if n.end is None or n.end >= since]
-        notes.extend(RollNote(PLAYER, n.pitch, n.start, n.end) for n in self.call.notes if n.end >= since)
-        line = self.call.line_note()
-        if line is not None:
-            notes.append(RollNote(PLAYER, line[0], line[1], line[2]))
-        if self._ai_note is not None:
-            notes.append(RollNote(AI_SOURCE, self._ai_note[0], self._ai_note[1], None))
-        notes.sort(key=lambda n: n.start)
-        return tuple(notes)
+        return self.roll.notes(since, self.call.notes, self.call.line_note())
 
     # ---- observation -------------------------------------------------------------------
     def snapshot(self, now: float, stats: dict | None = None) -> Snapshot:
@@ -505,6 +483,6 @@ class EngineCore:
             message=self.message,
             stats=dict(stats or {}),
             notes=self.roll_notes(math.floor(grid.step_at(now))),
-            last_cc=self.last_cc,
-            cc_count=self.cc_count,
+            last_cc=self.knobs.last_cc,
+            cc_count=self.knobs.cc_count,
         )

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from livemelody import paths
 from livemelody.live.engine import Snapshot, Turn
+from livemelody.live.log import log_file
 from livemelody.live.process import EngineHandle, EngineOptions
 from livemelody.midi.ports import list_ports
 
@@ -74,24 +75,28 @@ def run_headless(
     handle = EngineHandle(options).start()
     info = handle.info
     if not options.demo:
-        remember_ports(options.api, info["input"], info["output"])
+        remember_ports(options.api, info.input, info.output)
     print(
-        f"livemelody: listening on {info['input']!r}, answering on {info['output']!r} "
+        f"livemelody: listening on {info.input!r}, answering on {info.output!r} "
         f"({options.config.style}, {options.config.mode}, {options.config.bpm:g} BPM); Ctrl-C stops",
         file=out,
         flush=True,
     )
-    print(f"livemelody: timing thread {info.get('priority', 'unknown')}", file=out, flush=True)
+    print(f"livemelody: timing thread {info.priority}", file=out, flush=True)
     if options.record:
         print(f"livemelody: recording to {options.record}", file=out, flush=True)
+    print(f"livemelody: engine log {log_file()}", file=out, flush=True)
     interrupted = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
-    seen_turns, message, shown_bpm = 0, "", None
+    seen_turns, seen_warnings, message, shown_bpm = 0, 0, "", None
     started = time.monotonic()
     try:
         while not interrupted and handle.alive():
             if duration is not None and time.monotonic() - started >= duration:
                 break
+            for warning in handle.warnings[seen_warnings:]:  # e.g. the session file cannot be written
+                print(f"livemelody: warning: {warning}", file=sys.stderr, flush=True)
+            seen_warnings = len(handle.warnings)
             snap = handle.snapshot
             if snap is not None and until is not None and until(snap):
                 break

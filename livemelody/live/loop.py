@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import gc
+import logging
 import queue
 import threading
 import time
@@ -20,11 +21,25 @@ import numpy as np
 
 from livemelody.clock import Clock
 from livemelody.config import EngineConfig
-from livemelody.live.engine import EngineCore, Snapshot, Variator
+from livemelody.events import Tag
+from livemelody.live.engine import EngineCore, EngineState, Snapshot, Variator
+from livemelody.live.protocol import (
+    Command,
+    EndCall,
+    InputLost,
+    Notice,
+    Panic,
+    ResetStats,
+    SetSettings,
+    Stop,
+    SwapOutput,
+)
 from livemelody.live.recorder import SessionRecorder
 from livemelody.live.scheduler import Scheduler
 from livemelody.midi.ports import StampQueue
 from livemelody.models.lstm import LstmSession
+
+log = logging.getLogger("livemelody.loop")
 
 SPIN_SECONDS = 0.0005
 """Hand over to ``clock.sleep_until`` (instead of waiting on the input queue) when the next
@@ -44,7 +59,7 @@ class RealtimeLoop:
 
     ``queue`` is filled by the input port's polling thread; ``send`` writes to the output port;
     ``publish`` receives a :class:`Snapshot` about every 50 ms (never blocking the loop).
-    Commands from other threads go through :meth:`submit`.
+    Commands from other threads (:mod:`livemelody.live.protocol`) go through :meth:`submit`.
     """
 
     def __init__(
@@ -74,12 +89,24 @@ class RealtimeLoop:
         self._stop = threading.Event()
         self._last_publish = self._last_stats = 0.0
         self._last_gc = self._last_full_gc = clock.now()
+        self._handlers: dict[type, Callable] = {  # each command type, explicitly
+            SetSettings: lambda c, now: self.core.set(**c.changes),
+            Panic: lambda c, now: self.core.panic(now),
+            EndCall: lambda c, now: self.core.end_call(),
+            ResetStats: lambda c, now: self.reset_stats(),
+            SwapOutput: lambda c, now: self.swap_output(c.send, c.message),
+            InputLost: lambda c, now: self.input_lost(c.message),
+            Notice: lambda c, now: self.notice(c.message),
+            Stop: lambda c, now: self.stop(),
+        }
 
     # ---- other threads -----------------------------------------------------------------
-    def submit(self, name: str, *args, **kwargs) -> None:
-        """Run ``core.<name>(*args, **kwargs)`` on the loop's thread (or a loop method for
-        names starting with ``loop_``); wakes the loop."""
-        self.commands.put((name, args, kwargs))
+    def submit(self, command: Command) -> None:
+        """Run ``command`` on the loop's thread, soon (wakes the loop); raises TypeError for
+        anything that is not a command of :mod:`livemelody.live.protocol`."""
+        if type(command) not in self._handlers:
+            raise TypeError(f"not an engine command: {command!r}")
+        self.commands.put(command)
         self.queue.wake()
 
     def stop(self) -> None:
@@ -101,9 +128,9 @@ class RealtimeLoop:
                 for stamp, data in self.queue.drain():
                     core.handle(stamp, data)
                     if self.recorder is not None:
-                        self.recorder.add("player", stamp, data)
+                        self.recorder.add(Tag.PLAYER, stamp, data)
                 self._run_commands(now)
-                if core.state in ("waiting", "answering") and core.next_wakeup() <= now:
+                if core.state in (EngineState.WAITING, EngineState.ANSWERING) and core.next_wakeup() <= now:
                     started = clock.now()
                     core.advance(now)
                     self.generation.append(clock.now() - started)
@@ -138,45 +165,41 @@ class RealtimeLoop:
     def _run_commands(self, now: float) -> None:
         while True:
             try:
-                name, args, kwargs = self.commands.get_nowait()
+                command = self.commands.get_nowait()
             except queue.Empty:
                 return
             try:
-                if name == "panic":
-                    self.core.panic(now)
-                elif name.startswith("loop_"):
-                    getattr(self, name)(*args, **kwargs)
-                else:
-                    getattr(self.core, name)(*args, **kwargs)
-            except ValueError as exc:
+                self._handlers[type(command)](command, now)
+            except ValueError as exc:  # an invalid setting: report, never stop the loop
                 self.core.message = str(exc)
 
-    def loop_set_send(self, send: Callable[[list[int]], None], message: str) -> None:
+    def swap_output(self, send: Callable[[list[int]], None], message: str) -> None:
         """Swap the output (port lost or back): everything sounding is released first."""
         self.scheduler.panic(self.clock.now())
         self.send = send
-        self.core.message = message
+        self.notice(message)
         self.scheduler.panic(self.clock.now())  # also clears a returning synth's held notes
 
-    def loop_reset_stats(self) -> None:
+    def reset_stats(self) -> None:
         """Forget the timing figures so far (a benchmark measures from a moment it chooses)."""
         self.scheduler.lateness.clear()
         self.generation.clear()
         self.stats.clear()
 
-    def loop_message(self, message: str) -> None:
+    def notice(self, message: str) -> None:
+        log.info("%s", message)
         self.core.message = message
 
-    def loop_input_lost(self, message: str) -> None:
+    def input_lost(self, message: str) -> None:
         self.core.end_call()
-        self.core.message = message
+        self.notice(message)
 
     def _send(self, data: list[int]) -> None:
         self.send(data)
 
     def _sent(self, stamp: float, data: list[int], tag: str) -> None:
-        if self.recorder is not None and tag != "metronome":
-            self.recorder.add("ai", stamp, data)
+        if self.recorder is not None and tag in (Tag.AI, Tag.PANIC):  # the player's track is the input's
+            self.recorder.add(Tag.AI, stamp, data)
 
     def _update_stats(self) -> None:
         self.stats.update(self.scheduler.lateness_stats())

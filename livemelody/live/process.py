@@ -13,7 +13,9 @@ with the child, so then there is nothing left to send to; connect to a named por
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import queue
 import signal
 import sys
 import threading
@@ -21,9 +23,24 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from livemelody import __version__
 from livemelody.config import EngineConfig
-from livemelody.constants import ALL_NOTES_OFF, ALL_SOUND_OFF, SUSTAIN
 from livemelody.live.engine import Snapshot
+from livemelody.live.protocol import (
+    EndCall,
+    Failed,
+    Panic,
+    Ready,
+    RecordingFailed,
+    ResetStats,
+    SetSettings,
+    SnapshotEvent,
+    Stop,
+    Stopped,
+)
+from livemelody.midi.spec import panic_messages
+
+log = logging.getLogger("livemelody.process")
 
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 3.0
@@ -52,6 +69,8 @@ class EngineOptions:
     """Loopback instead of ports: the built-in call is played into the engine (``livemelody demo``)."""
     demo_turns: int | None = None
     """With ``demo``: stop calling after this many calls (None: keep going)."""
+    verbose: bool = False
+    """Echo the engine's log to stderr (the log file is written either way)."""
     realtime: bool = True
     """Run the real-time loop under SCHED_FIFO where permitted (see :mod:`livemelody.live.priority`)."""
 
@@ -63,38 +82,51 @@ def _load_sessions(styles):
     return {style: load_lstm(style) for style in names}
 
 
-class SnapshotPublisher:
-    """Sends the latest snapshot to the parent from its own thread.
+class EventPublisher:
+    """Sends events to the parent from its own thread, the only one that writes the pipe.
 
     The loop only hands over a reference (never blocks): a busy dashboard reads its pipe late,
     and a full pipe would otherwise stall the real-time thread inside ``send``. Snapshots the
-    parent has not taken yet are replaced by newer ones, never queued.
+    parent has not taken yet are replaced by newer ones, never queued; other events (a
+    recording problem) are queued and all sent.
     """
 
     def __init__(self, connection, on_broken):
         self._connection, self._on_broken = connection, on_broken
         self._latest = None
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._ready = threading.Event()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="snapshots", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="events", daemon=True)
         self._thread.start()
 
     def publish(self, snapshot: Snapshot) -> None:
+        """The latest snapshot (from the loop: never waits)."""
         self._latest = snapshot
+        self._ready.set()
+
+    def post(self, event) -> None:
+        """An event of :mod:`livemelody.live.protocol` to send in order (from any thread)."""
+        self._events.put(event)
         self._ready.set()
 
     def _run(self) -> None:
         while True:
             self._ready.wait()
             self._ready.clear()
+            pending = []
+            while not self._events.empty():
+                pending.append(self._events.get())
             snapshot, self._latest = self._latest, None
             if snapshot is not None:
-                try:
-                    self._connection.send(("snapshot", snapshot))
-                except (BrokenPipeError, OSError):
-                    self._on_broken()
-                    return
-            if self._closed:
+                pending.insert(0, SnapshotEvent(snapshot))
+            try:
+                for event in pending:
+                    self._connection.send(event)
+            except (BrokenPipeError, OSError):
+                self._on_broken()
+                return
+            if self._closed and self._events.empty():
                 return
 
     def close(self) -> None:
@@ -141,9 +173,12 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     sys.setswitchinterval(0.0005)  # shorter GIL turns for the input and pipe threads
+    from livemelody.live.log import EngineLog
     from livemelody.live.priority import raise_thread_priority
 
+    engine_log = EngineLog(verbose=options.verbose)
     raise_thread_priority(realtime=False)  # nice -10 where allowed: every thread started below inherits it
+    publisher = EventPublisher(events, on_broken=stop.set)
     try:
         from livemelody.clock import MonotonicClock
         from livemelody.live.loop import RealtimeLoop
@@ -151,6 +186,10 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
         from livemelody.live.watch import PortWatcher
         from livemelody.midi.ports import RtInput, RtOutput, StampQueue
 
+        log.info("livemelody %s: api %s, in %r, out %r", __version__, options.api, options.input, options.output)
+        log.info("settings: %s", options.config)
+        if engine_log.problem:
+            publisher.post(RecordingFailed(engine_log.problem))
         sessions = _load_sessions(options.styles)
         stamp_queue = StampQueue()
         if options.demo:  # no MIDI system: an in-process loopback
@@ -163,9 +202,14 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
         clock = MonotonicClock()
         recorder = None
         if options.record is not None:
-            recorder = SessionRecorder(options.record, options.config.bpm, clock.now()).start()
 
-        publisher = SnapshotPublisher(events, on_broken=stop.set)
+            def recording_failed(message: str) -> None:
+                log.warning("%s", message)
+                publisher.post(RecordingFailed(message))
+
+            recorder = SessionRecorder(options.record, options.config.bpm, clock.now(), on_error=recording_failed)
+            recorder.start()
+
         loop = RealtimeLoop(
             options.config,
             sessions,
@@ -187,52 +231,48 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
         def read_commands() -> None:
             while not stop.is_set():
                 try:
-                    name, args, kwargs = commands.recv()
+                    command = commands.recv()
                 except (EOFError, OSError):
                     break
-                if name == "stop":
+                if isinstance(command, Stop):
                     break
-                loop.submit(name, *args, **kwargs)
+                try:
+                    loop.submit(command)
+                except TypeError as exc:  # not a command: say so in the log, play on
+                    log.error("%s", exc)
             stop.set()
             loop.stop()
 
         threading.Thread(target=read_commands, name="commands", daemon=True).start()
         # This thread runs the loop: raised last, so no helper thread inherits SCHED_FIFO.
         priority = raise_thread_priority(options.realtime)
-        events.send(
-            (
-                "ready",
-                {
-                    "input": midi_in.name,
-                    "output": midi_out.name,
-                    "styles": sorted(sessions),
-                    "grid_origin": loop.core.transport.grid.origin,
-                    "priority": priority,
-                },
-            )
-        )
+        ready = Ready(midi_in.name, midi_out.name, tuple(sorted(sessions)), loop.core.transport.grid.origin, priority)
+        log.info("ready: %s", ready)
+        publisher.post(ready)  # through the publisher: one thread writes the pipe
         if stop.is_set():
             loop.stop()
         loop.run()  # returns after stop(); has sent the panic
-        publisher.close()
         watcher.stop()
         if recorder is not None:
             recorder.close()
         midi_in.close()
         midi_out.close()
-        events.send(("stopped", loop.stats))
+        log.info("stopped: %s", loop.stats)
+        publisher.post(Stopped(dict(loop.stats)))
+        publisher.close()
     except Exception as exc:  # report, never a traceback in the user's terminal
         from livemelody.midi.ports import PortError
         from livemelody.models.metadata import ModelError
 
+        log.exception("the engine stopped on an error")
         text = str(exc) if isinstance(exc, (PortError, ModelError)) else f"{type(exc).__name__}: {exc}"
-        try:
-            events.send(("error", text))
-        except OSError:
-            pass
+        publisher.post(Failed(text))
+        publisher.close()
         if loop is not None:
             loop.scheduler.panic()
+        engine_log.close()
         sys.exit(2)
+    engine_log.close()
 
 
 class EngineHandle:
@@ -242,9 +282,11 @@ class EngineHandle:
         self.options = options
         self.config = options.config
         self.snapshot: Snapshot | None = None
-        self.info: dict = {}
+        self.info: Ready | None = None
         self.final_stats: dict | None = None
         self.died: str | None = None
+        self.warnings: list[str] = []
+        """Problems the engine reported while playing (a session file it cannot write), in order."""
         self._stopping = False
         self._lock = threading.Lock()
         context = multiprocessing.get_context("spawn")
@@ -262,15 +304,20 @@ class EngineHandle:
         if not self._events.poll(READY_TIMEOUT):
             self._process.kill()
             raise EngineError("the engine did not start in time")
-        try:
-            kind, payload = self._events.recv()
-        except (EOFError, OSError):
-            self._process.join(STOP_TIMEOUT)
-            raise EngineError(f"the engine process ended while starting (exit code {self._process.exitcode})") from None
-        if kind == "error":
-            self._process.join(STOP_TIMEOUT)
-            raise EngineError(payload)
-        self.info = payload
+        while True:  # warnings may come before Ready
+            try:
+                event = self._events.recv()
+            except (EOFError, OSError):
+                self._process.join(STOP_TIMEOUT)
+                code = self._process.exitcode
+                raise EngineError(f"the engine process ended while starting (exit code {code})") from None
+            if isinstance(event, Failed):
+                self._process.join(STOP_TIMEOUT)
+                raise EngineError(event.message)
+            if isinstance(event, Ready):
+                break
+            self._take(event)
+        self.info = event
         threading.Thread(target=self._receive, name="engine-events", daemon=True).start()
         threading.Thread(target=self._supervise, name="engine-supervisor", daemon=True).start()
         return self
@@ -283,32 +330,32 @@ class EngineHandle:
         return self._process.is_alive()
 
     # ---- commands ----------------------------------------------------------------------
-    def _send(self, name: str, *args, **kwargs) -> None:
+    def _send(self, command) -> None:
         with self._lock:
             try:
-                self._commands.send((name, args, kwargs))
+                self._commands.send(command)
             except (BrokenPipeError, OSError):
                 pass
 
     def set(self, **changes) -> None:
         """Change settings; invalid values raise ValueError here, before reaching the engine."""
         self.config = self.config.changed(**changes)
-        self._send("set", **changes)
+        self._send(SetSettings(changes))
 
     def panic(self) -> None:
-        self._send("panic")
+        self._send(Panic())
 
     def end_call(self) -> None:
-        self._send("end_call")
+        self._send(EndCall())
 
     def reset_stats(self) -> None:
         """Start the engine's timing figures (send lateness, generation time) afresh."""
-        self._send("loop_reset_stats")
+        self._send(ResetStats())
 
     def stop(self) -> dict | None:
         """Stop cleanly (the engine sends its panic); escalate to terminate and kill if needed."""
         self._stopping = True
-        self._send("stop")
+        self._send(Stop())
         self._process.join(STOP_TIMEOUT)
         if self._process.is_alive():
             self._process.terminate()
@@ -323,15 +370,20 @@ class EngineHandle:
     def _receive(self) -> None:
         while True:
             try:
-                kind, payload = self._events.recv()
+                event = self._events.recv()
             except (EOFError, OSError):
                 return
-            if kind == "snapshot":
-                self.snapshot = payload
-            elif kind == "stopped":
-                self.final_stats = payload
-            elif kind == "error":
-                self.died = payload
+            self._take(event)
+
+    def _take(self, event) -> None:
+        if isinstance(event, SnapshotEvent):
+            self.snapshot = event.snapshot
+        elif isinstance(event, RecordingFailed):
+            self.warnings.append(event.message)
+        elif isinstance(event, Stopped):
+            self.final_stats = event.stats
+        elif isinstance(event, Failed):
+            self.died = event.message
 
     def _supervise(self) -> None:
         # Wait on the sentinel, not join(): two threads joining one child race on waitpid, and
@@ -351,7 +403,7 @@ class EngineHandle:
             return
         from livemelody.midi.ports import PortError, RtOutput
 
-        channels = {self.config.output_channel, self.config.metronome_channel}
+        channels = (self.config.output_channel, self.config.metronome_channel)
         for _attempt in range(3):
             try:
                 port = RtOutput(self.options.api, self.options.output)
@@ -361,10 +413,7 @@ class EngineHandle:
         else:
             return
         try:
-            for channel in sorted(channels):
-                for note in range(128):
-                    port.send([0x80 | channel, note, 0])
-                for control in (SUSTAIN, ALL_NOTES_OFF, ALL_SOUND_OFF):
-                    port.send([0xB0 | channel, control, 0])
+            for data in panic_messages(channels):  # what sounds is unknown here: every note
+                port.send(data)
         finally:  # close() waits for the API to deliver
             port.close()

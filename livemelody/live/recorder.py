@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import mido
+
+from livemelody.events import Tag
 
 TICKS_PER_BEAT = 480
 
@@ -19,23 +22,39 @@ TICKS_PER_BEAT = 480
 class SessionRecorder:
     """Collects (seconds, bytes) per track; :meth:`flush` writes the file."""
 
-    def __init__(self, path: Path, bpm: float, origin: float, flush_seconds: float = 2.0):
+    def __init__(
+        self,
+        path: Path,
+        bpm: float,
+        origin: float,
+        flush_seconds: float = 2.0,
+        on_error: Callable[[str], None] | None = None,
+    ):
         self.path = Path(path)
+        self.on_error = on_error
+        """Told, in one line, when the file cannot be written (each new problem once)."""
+        self.error: str | None = None
+        """The last write problem (None once a write succeeds again)."""
         self.bpm = bpm
         self.origin = origin
         self.flush_seconds = flush_seconds
-        self._events: dict[str, list[tuple[float, list[int]]]] = {"player": [], "ai": []}
+        self._events: dict[Tag, list[tuple[float, list[int]]]] = {Tag.PLAYER: [], Tag.AI: []}
         self._lock = threading.Lock()
         self._dirty = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
 
     def start(self) -> SessionRecorder:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Start the background writes; a folder that cannot be created is reported (through
+        ``on_error``) and retried at each write, never raised: the music goes on."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._report(exc)
         self._thread.start()
         return self
 
-    def add(self, track: str, stamp: float, data: list[int]) -> None:
+    def add(self, track: Tag, stamp: float, data: list[int]) -> None:
         """Record a channel message (notes, controllers); called from the real-time thread."""
         if data and 0x80 <= data[0] < 0xF0:
             with self._lock:
@@ -58,7 +77,7 @@ class SessionRecorder:
         midi.tracks.append(conductor)
         seconds_per_tick = 60.0 / self.bpm / TICKS_PER_BEAT
         for name, items in events.items():
-            track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+            track = mido.MidiTrack([mido.MetaMessage("track_name", name=str(name))])
             last = 0
             for stamp, data in sorted(items, key=lambda e: e[0]):
                 tick = max(0, round((stamp - self.origin) / seconds_per_tick))
@@ -70,18 +89,33 @@ class SessionRecorder:
                 last = max(last, tick)
             midi.tracks.append(track)
         temporary = self.path.with_name(self.path.name + ".part")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         midi.save(str(temporary))
         os.replace(temporary, self.path)
+        self.error = None
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):
-            try:
-                self.flush()
-            except OSError:
-                pass
+            self._flush_reporting()
+
+    def _flush_reporting(self) -> None:
+        try:
+            self.flush()
+        except OSError as exc:
+            with self._lock:
+                self._dirty = True  # try again at the next write
+            self._report(exc)
+
+    def _report(self, exc: OSError) -> None:
+        message = f"cannot record the session to {self.path}: {exc.strerror or exc}"
+        if message != self.error:
+            self.error = message
+            if self.on_error is not None:
+                self.on_error(message)
 
     def close(self) -> None:
+        """Stop the background writes and write what is left (a failure is reported)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2)
-        self.flush()
+        self._flush_reporting()

@@ -11,11 +11,17 @@ from __future__ import annotations
 import collections
 import heapq
 import itertools
+import logging
 from collections.abc import Callable
 
 import numpy as np
 
-from livemelody.constants import ALL_NOTES_OFF, ALL_SOUND_OFF, SUSTAIN
+from livemelody.events import Tag
+from livemelody.midi.spec import NOTE_OFF, NOTE_ON, note_off, panic_messages
+
+log = logging.getLogger("livemelody.scheduler")
+STALL_SECONDS = 0.002
+"""A send later than this is a stall: counted and logged (docs/BENCHMARKS.md's targets)."""
 
 Send = Callable[[list[int]], None]
 
@@ -24,20 +30,22 @@ class Scheduler:
     """Owns the output's timing and its sounding notes (one thread: the real-time loop's)."""
 
     def __init__(
-        self, send: Send, now: Callable[[], float], on_sent: Callable[[float, list[int], str], None] | None = None
+        self, send: Send, now: Callable[[], float], on_sent: Callable[[float, list[int], Tag], None] | None = None
     ):
         self._send = send
         self._now = now
         self._on_sent = on_sent
-        self._heap: list[tuple[float, int, list[int], str]] = []
+        self._heap: list[tuple[float, int, list[int], Tag]] = []
         self._order = itertools.count()
-        self.sounding: dict[tuple[int, int], str] = {}  # (channel, note) -> tag
+        self.sounding: dict[tuple[int, int], Tag] = {}  # (channel, note) -> tag
         self.channels: set[int] = set()
         self.lateness: collections.deque[float] = collections.deque(maxlen=20_000)
         """Seconds each event was sent after its due time (most recent 20,000)."""
         self.send_errors = 0
+        self.stalls = 0
+        """Events sent more than STALL_SECONDS late (each is logged)."""
 
-    def schedule(self, due: float, data: list[int], tag: str) -> None:
+    def schedule(self, due: float, data: list[int], tag: Tag) -> None:
         heapq.heappush(self._heap, (due, next(self._order), data, tag))
 
     def next_due(self) -> float | None:
@@ -48,35 +56,36 @@ class Scheduler:
         sent = 0
         while self._heap and self._heap[0][0] <= now:
             due, _, data, tag = heapq.heappop(self._heap)
-            self.lateness.append(self._now() - due)
+            late = self._now() - due
+            self.lateness.append(late)
+            if late > STALL_SECONDS:
+                self.stalls += 1
+                log.warning("stall: a %s event sent %.2f ms late", tag, late * 1000)
             self._emit(data, tag)
             sent += 1
         return sent
 
-    def cancel(self, tag: str, now: float) -> None:
+    def cancel(self, tag: Tag, now: float) -> None:
         """Drop pending events of ``tag`` and release its sounding notes now."""
         self._heap = [e for e in self._heap if e[3] != tag]
         heapq.heapify(self._heap)
         for (channel, note), owner in list(self.sounding.items()):
             if owner == tag:
-                self._emit([0x80 | channel, note, 0], tag)
+                self._emit(note_off(channel, note), tag)
 
     def panic(self, now: float | None = None) -> None:
         """Silence everything this scheduler ever played; pending events are dropped."""
         self._heap.clear()
-        for channel, note in list(self.sounding):
-            self._emit([0x80 | channel, note, 0], "panic")
-        for channel in sorted(self.channels):
-            for control in (SUSTAIN, ALL_NOTES_OFF, ALL_SOUND_OFF):
-                self._emit([0xB0 | channel, control, 0], "panic")
+        for data in panic_messages(self.channels, list(self.sounding)):
+            self._emit(data, Tag.PANIC)
 
-    def _emit(self, data: list[int], tag: str) -> None:
+    def _emit(self, data: list[int], tag: Tag) -> None:
         status = data[0] & 0xF0
         channel = data[0] & 0x0F
-        if status == 0x90 and data[2] > 0:
+        if status == NOTE_ON and data[2] > 0:
             self.sounding[(channel, data[1])] = tag
             self.channels.add(channel)
-        elif status in (0x80, 0x90):
+        elif status in (NOTE_OFF, NOTE_ON):
             self.sounding.pop((channel, data[1]), None)
         try:
             self._send(data)

@@ -14,9 +14,12 @@ import collections
 import numpy as np
 
 from livemelody.clock import Grid
-from livemelody.constants import CLOCKS_PER_QUARTER
+from livemelody.config import SETTINGS
+from livemelody.midi.spec import CLOCKS_PER_QUARTER
 
 TICKS_PER_STEP = CLOCKS_PER_QUARTER // 4
+BPM = SETTINGS["bpm"]
+"""The tempo range followed: the live setting's."""
 WINDOW = 48
 """Ticks in the tempo fit (two beats)."""
 
@@ -73,7 +76,7 @@ class Transport:
         slope, intercept = np.polyfit(counts - counts[-1], times, 1)  # seconds per tick
         if slope <= 0:
             return
-        bpm = min(400.0, max(20.0, 60.0 / (slope * CLOCKS_PER_QUARTER)))
+        bpm = min(BPM.high, max(BPM.low, 60.0 / (slope * CLOCKS_PER_QUARTER)))
         step_seconds = 60.0 / bpm / 4
         # time of tick count[-1] is intercept; step 0 lies count[-1] / 6 steps before it
         self.grid = Grid(bpm, intercept - counts[-1] / TICKS_PER_STEP * step_seconds)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 
+from livemelody.live.protocol import InputLost, Notice, SwapOutput
 from livemelody.midi.ports import PortError, RtInput, RtOutput
 
 POLL_SECONDS = 1.0
@@ -45,18 +46,18 @@ class PortWatcher:
         if not present and not self.lost[direction]:
             self.lost[direction] = True
             if direction == "output":
-                self.loop.submit("loop_set_send", _discard, f"output port {self.out_name!r} lost; waiting for it")
+                self.loop.submit(SwapOutput(_discard, f"output port {self.out_name!r} lost; waiting for it"))
             else:
-                self.loop.submit("loop_input_lost", f"input port {self.in_name!r} lost; waiting for it")
+                self.loop.submit(InputLost(f"input port {self.in_name!r} lost; waiting for it"))
         elif present and self.lost[direction]:
             try:
                 if direction == "output":
                     old, self.midi_out = self.midi_out, RtOutput(self.api, self.out_name)
-                    self.loop.submit("loop_set_send", self.midi_out.send, f"output port {self.out_name!r} is back")
+                    self.loop.submit(SwapOutput(self.midi_out.send, f"output port {self.out_name!r} is back"))
                 else:
                     old = self.midi_in
                     self.midi_in = RtInput(self.api, self.in_name, old.queue)
-                    self.loop.submit("loop_message", f"input port {self.in_name!r} is back")
+                    self.loop.submit(Notice(f"input port {self.in_name!r} is back"))
                 self.lost[direction] = False
                 _close_quietly(old)
             except PortError:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, OptionList, Static
@@ -25,10 +25,20 @@ from textual.widgets.option_list import Option
 from livemelody.config import EngineConfig
 from livemelody.live.process import EngineHandle, EngineOptions
 from livemelody.settings import Settings, save_settings
-from livemelody.ui.logic import EngineRunner, MidiLearn, key_hints, roll_key, status_key, step_setting
+from livemelody.ui.logic import (
+    EngineRunner,
+    MidiLearn,
+    key_hints,
+    roll_key,
+    setting_bindings,
+    status_key,
+    step_setting,
+)
 from livemelody.ui.widgets import PianoRoll, StatusPanel, TurnLog
 
 POLL_SECONDS = 0.05
+FOOTER_SETTINGS = ("temperature", "style", "mode")
+"""Settings whose keys the footer shows (all of them are beside their rows and on the help screen)."""
 VIRTUAL = "(virtual port)"
 
 
@@ -48,12 +58,14 @@ class HelpScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
             yield Label("livemelody keys", classes="title")
-            yield Static("\n".join(self.lines))
+            with VerticalScroll(id="help-keys"):  # scrolls where the screen is short (80 x 24)
+                yield Static("\n".join(self.lines))
             yield Label(
-                "MIDI controllers: see the 'knobs (CC)' line; MIDI-learn (l) maps a knob. The dim keys beside each setting change it.",
+                "MIDI controllers: the 'knobs (CC)' line gives each knob's key and CC number (t20: temperature on CC 20); "
+                "MIDI-learn (l) maps a knob. The dim keys beside each setting change it.",
                 classes="hint",
             )
-            yield Label("Esc closes", classes="hint")
+            yield Label("Esc closes; arrows and PgUp/PgDn scroll", classes="hint")
 
 
 class PortScreen(ModalScreen[tuple[str | None, str | None] | None]):
@@ -110,21 +122,10 @@ class LiveMelodyApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     """Below 100 columns the status panel narrows (app.tcss), so the roll keeps some room."""
     BINDINGS = [
-        Binding("t", "step('temperature', 1)", "Temp+"),
-        Binding("T", "step('temperature', -1)", "Temp-"),
-        Binding("p", "step('top_p', 1)", "Top-p+", show=False),
-        Binding("P", "step('top_p', -1)", "Top-p-", show=False),
-        Binding("s", "step('style', 1)", "Style"),
-        Binding("m", "step('mode', 1)", "Mode"),
-        Binding("v", "step('amount', 1)", "Vary+", show=False),
-        Binding("V", "step('amount', -1)", "Vary-", show=False),
-        Binding("a", "step('answer_bars', 1)", "Answer+", show=False),
-        Binding("A", "step('answer_bars', -1)", "Answer-", show=False),
-        Binding("e", "step('end_silence_beats', 1)", "Silence+", show=False),
-        Binding("E", "step('end_silence_beats', -1)", "Silence-", show=False),
-        Binding("b", "step('bpm', 1)", "BPM+", show=False),
-        Binding("B", "step('bpm', -1)", "BPM-", show=False),
-        Binding("k", "step('metronome', 1)", "Metronome", show=False),
+        *(
+            Binding(key, f"step('{name}', {direction})", footer, show=name in FOOTER_SETTINGS, tooltip=help_text)
+            for key, name, direction, footer, help_text in setting_bindings()
+        ),
         Binding("enter", "end_call", "End call"),
         Binding("x,escape", "panic", "PANIC"),
         Binding("l", "learn", "Learn", tooltip="MIDI-learn: arm a control, then move a knob"),
@@ -132,6 +133,7 @@ class LiveMelodyApp(App):
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
+    """The settings' keys come from the settings table (:func:`~livemelody.ui.logic.setting_bindings`)."""
 
     def __init__(
         self,
@@ -157,6 +159,7 @@ class LiveMelodyApp(App):
         self._generation = 0
         self._engine_config: EngineConfig | None = None
         self._turns_seen = 0
+        self._warnings_seen = 0
         self._shown: tuple = (None, None)
         """(status_key, roll_key) of the snapshot the widgets show."""
         self._saved = self.settings
@@ -201,12 +204,12 @@ class LiveMelodyApp(App):
             return
         if self.runner.generation != self._generation:
             self._generation = self.runner.generation
-            self._turns_seen = 0
+            self._turns_seen = self._warnings_seen = 0
             self._shown = (None, None)
             if self.handle is not None:
                 info = self.handle.info
-                status.ports = (info.get("input", "-"), info.get("output", "-"))
-                status.timing = info.get("priority", "")
+                status.ports = (info.input, info.output)
+                status.timing = info.priority
                 status.notice = ""
             else:
                 status.notice = f"engine: {self.runner.error}"
@@ -215,6 +218,9 @@ class LiveMelodyApp(App):
             return
         if handle.died:
             status.notice = f"engine stopped: {handle.died} (o: pick ports to restart)"
+        elif len(handle.warnings) > self._warnings_seen:  # e.g. the session file cannot be written
+            self._warnings_seen = len(handle.warnings)
+            status.notice = handle.warnings[-1]
         snap = handle.snapshot
         if snap is None:
             return
@@ -294,8 +300,8 @@ class LiveMelodyApp(App):
             return
         own = ("livemelody:", "livemelody-", "livemelody scan")  # the engine's own clients: not choices
         inputs, outputs = ([n for n in names if not n.startswith(own)] for names in (inputs, outputs))
-        info = self.handle.info if self.handle is not None else {}
-        current = (info.get("input", VIRTUAL), info.get("output", VIRTUAL))
+        info = self.handle.info if self.handle is not None else None
+        current = (info.input, info.output) if info is not None else (VIRTUAL, VIRTUAL)
         self.push_screen(PortScreen(inputs, outputs, current), self._ports_chosen)
 
     def _ports_chosen(self, chosen) -> None:

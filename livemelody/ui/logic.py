@@ -12,49 +12,37 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 
-from livemelody.config import ControlMap, EngineConfig
-from livemelody.events import RollNote
+from livemelody.config import KNOBS, SETTINGS, ControlMap, EngineConfig
+from livemelody.events import RollNote, Tag
 
-TEMPERATURE_STEP, TEMPERATURE_MAX = 0.1, 2.0
-TOP_P_STEP, TOP_P_MIN = 0.05, 0.5
-AMOUNT_STEP, AMOUNT_MAX = 0.5, 6.0
-BPM_STEP = 5.0
-SILENCE_STEP = 0.25
-ANSWER_BARS_MAX = 8
-LEARNABLE = ("temperature", "style", "mode", "amount")
-
-
-def _clamp(value: float, low: float, high: float) -> float:
-    return round(min(high, max(low, value)), 3)
+LEARNABLE = KNOBS
+"""What MIDI-learn can map: every setting a controller can move (the settings table's knobs)."""
 
 
 def step_setting(config: EngineConfig, name: str, direction: int, styles: Sequence[str] = ()) -> dict:
-    """The change (for ``handle.set(**change)``) that moves ``name`` one step in ``direction``
-    (+1 / -1); {} where it is already at its limit."""
-    if name == "temperature":
-        value = _clamp(config.temperature + direction * TEMPERATURE_STEP, 0.0, TEMPERATURE_MAX)
-    elif name == "top_p":
-        value = _clamp(config.top_p + direction * TOP_P_STEP, TOP_P_MIN, 1.0)
-    elif name == "amount":
-        value = _clamp(config.amount + direction * AMOUNT_STEP, 0.0, AMOUNT_MAX)
-    elif name == "bpm":
-        value = _clamp(config.bpm + direction * BPM_STEP, 20.0, 400.0)
-    elif name == "end_silence_beats":
-        value = _clamp(config.end_silence_beats + direction * SILENCE_STEP, 0.25, 16.0)
-    elif name == "answer_bars":  # None (as long as the call) sits below 1
-        bars = (config.answer_bars or 0) + direction
-        value = None if bars <= 0 else min(ANSWER_BARS_MAX, bars)
-    elif name == "style":
-        options = list(styles) or [config.style]
-        index = options.index(config.style) if config.style in options else -1
-        value = options[(index + direction) % len(options)]
-    elif name == "mode":
-        value = "vary" if config.mode == "continue" else "continue"
-    elif name == "metronome":
-        value = not config.metronome
-    else:
-        raise KeyError(name)
+    """The change (for ``handle.set(**change)``) that moves setting ``name`` one dashboard step
+    in ``direction`` (+1 / -1), as its :class:`~livemelody.config.Setting` says; {} where it is
+    already at its limit. Raises KeyError for a name that is not a setting."""
+    setting = SETTINGS[name]
+    value = setting.stepped(getattr(config, name), direction, tuple(styles))
     return {} if getattr(config, name) == value else {name: value}
+
+
+def setting_bindings() -> list[tuple[str, str, int, str, str]]:
+    """(key, setting name, direction, footer text, help text) for every dashboard key of the
+    settings table: "t T" gives t (+1) and T (-1); one key steps forward (the next choice, or
+    on/off)."""
+    result = []
+    for setting in SETTINGS.values():
+        keys = setting.keys.split()
+        short, label = setting.short or setting.label, setting.label or setting.name.replace("_", " ")
+        if len(keys) == 2:
+            result.append((keys[0], setting.name, 1, f"{short}+", f"{label} up"))
+            result.append((keys[1], setting.name, -1, f"{short}-", f"{label} down"))
+        elif keys:
+            what = "on/off" if setting.kind is bool else "next"
+            result.append((keys[0], setting.name, 1, short, f"{label}: {what}"))
+    return result
 
 
 def learn_controls(controls: ControlMap, target: str, number: int) -> ControlMap:
@@ -75,7 +63,7 @@ class MidiLearn:
         self._armed_at = 0
 
     def cycle(self, cc_count: int) -> str | None:
-        """Off -> temperature -> style -> mode -> amount -> off; returns the armed target."""
+        """Off -> each knob of the settings table in turn -> off; returns the armed target."""
         order = (None, *LEARNABLE)
         self.target = order[(order.index(self.target) + 1) % len(order)]
         self._armed_at = cc_count
@@ -121,7 +109,7 @@ def roll_cells(
             continue
         end = note.end if note.end is not None else now_step + 1
         for step in range(max(note.start, first), min(end, now_step + 1)):
-            rows[row][step - first] = PLAYER_CELL if note.source == "player" else AI_CELL
+            rows[row][step - first] = PLAYER_CELL if note.source == Tag.PLAYER else AI_CELL
     return bottom, ["".join(r) for r in rows]
 
 

@@ -11,16 +11,33 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from livemelody.config import KNOBS, SETTINGS
 from livemelody.encoding.key import PITCH_CLASS_NAMES
+from livemelody.live.engine import EngineState
 from livemelody.ui.logic import AI_CELL, BAR_CELL, PLAYER_CELL, beat_dots, roll_cells
 
-STATE_STYLES = {"idle": "dim", "listening": "bold cyan", "waiting": "bold yellow", "answering": "bold magenta"}
+STATE_STYLES = {
+    EngineState.IDLE: "dim",
+    EngineState.LISTENING: "bold cyan",
+    EngineState.WAITING: "bold yellow",
+    EngineState.ANSWERING: "bold magenta",
+}
 CELL_STYLES = {PLAYER_CELL: ("█", "cyan"), AI_CELL: ("█", "magenta"), BAR_CELL: ("┊", "grey30")}
 
 
 def note_name(pitch: int) -> str:
     """Scientific pitch name of MIDI ``pitch`` (60 = C4), spelt as the key line spells keys."""
     return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def knobs_text(controls) -> str:
+    """The CC map in a few columns: each mapped knob as its dashboard key and controller
+    number ("t20 p24 s21 ..."); the help screen says which key is which."""
+    return " ".join(
+        f"{SETTINGS[name].keys.split()[0]}{getattr(controls, name)}"
+        for name in KNOBS
+        if getattr(controls, name) is not None
+    )
 
 
 class StatusPanel(Static):
@@ -66,21 +83,12 @@ class StatusPanel(Static):
         row("tempo", f"{snap.bpm:.0f} BPM ({clock})", hint("bpm"))
         row("beat", Text(beat_dots(snap.step, config.beats_per_bar), style="green", no_wrap=True))
         row("", "")
-        row("mode", config.mode, hint("mode"))
-        row("style", config.style, hint("style"))
-        row("temperature", f"{config.temperature:.2f}", hint("temperature"))
-        row("top-p", f"{config.top_p:.2f}", hint("top_p"))
-        row(
-            "answer",
-            "as long as the call" if config.answer_bars is None else f"{config.answer_bars} bars",
-            hint("answer_bars"),
-        )
-        row("variation", f"amount {config.amount:.2f}", hint("amount"))
-        row("end silence", f"{config.end_silence_beats:g} beats", hint("end_silence_beats"))
-        row("metronome", "on" if config.metronome else "off", hint("metronome"))
+        for setting in SETTINGS.values():  # every setting the dashboard shows, as the table says
+            if setting.label:
+                row(setting.label, setting.show(getattr(config, setting.name)), hint(setting.name))
         row("turns", str(snap.turns))
         controls = config.controls
-        row("knobs (CC)", f"temp {controls.temperature}, style {controls.style}, mode {controls.mode}", hint("learn"))
+        row("knobs (CC)", knobs_text(controls), hint("learn"))
         if self.learning:
             row("MIDI-learn", Text(f"move a knob for {self.learning}…", style="bold yellow reverse"))
         if snap.last_cc is not None:

@@ -9,6 +9,7 @@ from livemelody.config import EngineConfig
 from livemelody.events import RollNote
 from livemelody.live.engine import Snapshot, Turn
 from livemelody.live.process import EngineOptions
+from livemelody.live.protocol import Ready
 
 TWINKLE_ROLL = tuple(
     RollNote("player", p, s, s + 4) for p, s in [(60, 0), (60, 4), (67, 8), (67, 12), (69, 16), (69, 20), (67, 24)]
@@ -58,13 +59,15 @@ class FakeHandle:
         self.options = options
         self.config = options.config
         self.calls: list[tuple] = []
-        self.info = {
-            "input": options.input or "livemelody in (virtual)",
-            "output": options.output or "livemelody out (virtual)",
-            "styles": ["deutsch", "han"],
-            "priority": "realtime (SCHED_FIFO 5)",
-        }
+        self.info = Ready(
+            options.input or "livemelody in (virtual)",
+            options.output or "livemelody out (virtual)",
+            ("deutsch", "han"),
+            0.0,
+            "realtime (SCHED_FIFO 5)",
+        )
         self.died = None
+        self.warnings: list[str] = []
         self.final_stats = {"sent": 0}
         self.snapshot = make_snapshot(self.config)
 

@@ -1,12 +1,14 @@
 """The dashboard with a fake engine handle, driven by Textual's Pilot."""
 
 import asyncio
+import re
 import time
 
 from livemelody.config import EngineConfig
 from livemelody.live.process import EngineOptions
 from livemelody.settings import Settings
 from livemelody.ui.app import LiveMelodyApp, PortScreen
+from livemelody.ui.logic import setting_bindings
 from livemelody.ui.widgets import TurnLog
 from tests.ui.fakes import FakeHandle
 
@@ -136,7 +138,9 @@ def test_help_screen_lists_every_key_and_the_turn_log_fills():
     rows, lines = asyncio.run(run())
     assert rows == 1
     joined = "\n".join(lines)
-    for word in ("Temp+", "Style", "Mode", "PANIC", "MIDI-learn", "Ports", "BPM+", "Answer+", "Silence+", "Top-p+"):
+    for key, _, _, _, help_text in setting_bindings():  # every setting key of the table, explained
+        assert re.search(rf"^\s*{re.escape(key)}  {re.escape(help_text)}$", joined, re.MULTILINE), key
+    for word in ("PANIC", "MIDI-learn", "Ports", "Help", "Quit"):
         assert word in joined
 
 

@@ -19,7 +19,7 @@ from livemelody.ui.logic import EngineRunner, MidiLearn, beat_dots, key_hints, l
         ("top_p", 1, {}, {"top_p": 1.0}),
         ("answer_bars", -1, {"answer_bars": 1}, {"answer_bars": None}),
         ("answer_bars", 1, {}, {"answer_bars": 1}),
-        ("answer_bars", 1, {"answer_bars": 8}, {}),
+        ("answer_bars", 1, {"answer_bars": 16}, {}),
         ("bpm", -1, {"bpm": 20.0}, {}),
         ("end_silence_beats", -1, {}, {"end_silence_beats": 0.75}),
         ("mode", 1, {}, {"mode": "vary"}),
@@ -47,7 +47,15 @@ def test_midi_learn_waits_for_a_new_cc_and_disarms():
     assert learn.check(ControlMap(), 5, (74, 1)) is None  # the CC seen before arming
     target, controls = learn.check(ControlMap(), 6, (74, 1))
     assert target == "temperature" and controls.temperature == 74 and learn.target is None
-    assert [learn.cycle(0) for _ in range(5)] == ["temperature", "style", "mode", "amount", None]
+    assert [learn.cycle(0) for _ in range(7)] == [
+        "temperature",
+        "top_p",
+        "style",
+        "mode",
+        "amount",
+        "answer_bars",
+        None,
+    ]
 
 
 def test_roll_cells_place_player_and_ai_notes_with_now_at_the_right():
