@@ -225,7 +225,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-live", action="store_true", help="skip the live rows over JACK (about 12 minutes)")
     parser.add_argument("--live-only", action="store_true", help="only the live rows (not with --write-docs)")
     parser.add_argument("--turns", type=int, default=12, help="calls played per live scenario; default 12")
+    parser.add_argument(
+        "--soak",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="only the soak (benchmarks/soak.py): MINUTES of a set with the dashboard, recording, metronome",
+    )
+    parser.add_argument(
+        "--soak-baseline",
+        type=Path,
+        default=None,
+        metavar="TREE",
+        help="with --soak: the same soak in another checkout (e.g. `git archive main` unpacked), beside it",
+    )
     args = parser.parse_args(argv)
+    if args.soak is not None:
+        from benchmarks.soak import soak_rows
+
+        rows, notes = soak_rows(args.soak, args.soak_baseline)
+        print(environment())
+        for note in notes:
+            print(note)
+        print(table(rows))
+        return 0 if all(r.met is not False for r in rows) else 1
     if args.live_only and (args.no_live or args.write_docs):
         parser.error("--live-only goes with neither --no-live nor --write-docs (the docs hold every row)")
     rows: list[Row] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -188,6 +189,12 @@ def _port_options(parser) -> None:
         "--virtual", action="store_true", help='create virtual ports "livemelody in" / "livemelody out"'
     )
     parser.add_argument("--api", default=None, help="alsa, jack, coremidi or winmm")
+    parser.add_argument(
+        "--synth",
+        action="store_true",
+        help="play through FluidSynth (General MIDI): the AI on vibraphone, your notes (MIDI thru, on unless "
+        "--no-thru) on piano; no DAW needed",
+    )
 
 
 def _engine_options(parser) -> None:
@@ -355,8 +362,10 @@ def _headline(meta) -> str:
 
 
 def cmd_styles(args) -> int:
-    from livemelody.models.registry import installed_models
+    from livemelody.models.registry import installed_models, unreadable_models
 
+    for problem in unreadable_models():
+        print(f"livemelody: warning: {problem}", file=sys.stderr)
     models = installed_models()
     if not models:
         raise UserError("no models installed")
@@ -367,19 +376,20 @@ def cmd_styles(args) -> int:
 
 
 def cmd_ports(args) -> int:
-    from livemelody.live.headless import print_ports
-    from livemelody.midi.ports import default_api
+    from livemelody.live.headless import print_ports, remembered_api
+    from livemelody.midi.ports import ENV_API, default_api
 
-    return print_ports((args.api or default_api()).lower())
+    return print_ports((args.api or os.environ.get(ENV_API) or remembered_api() or default_api()).lower())
 
 
 def resolve_settings(args):
     """(settings from the file, the engine config with the command line applied over them)."""
     from livemelody.models.metadata import ModelError
-    from livemelody.models.registry import find_model
+    from livemelody.models.registry import find_model, unreadable_models
     from livemelody.settings import load_settings
 
     settings, warnings = load_settings()
+    warnings += unreadable_models()
     for warning in warnings:
         print(f"livemelody: warning: {warning}", file=sys.stderr)
     config = settings.config
@@ -408,10 +418,19 @@ def _record_path(args):
 
 
 def _engine_options_from(args, demo: bool = False):
-    from livemelody.live.headless import choose_ports
+    from livemelody.live.headless import choose_ports, remembered_api
     from livemelody.live.process import EngineOptions
-    from livemelody.midi.ports import default_api
+    from livemelody.midi.ports import ENV_API, default_api, working_api
 
+    if getattr(args, "synth", False):
+        from livemelody.live.synth import HINT, audio_available
+
+        if not audio_available():  # said before anything else is tried (the MIDI system, the ports)
+            raise UserError(HINT)
+        if args.output is not None:
+            raise UserError("--synth plays the output itself; leave out --out, or drop --synth")
+        if args.thru is None:  # a controller with no sound hears itself too
+            args.thru = True
     settings, config = resolve_settings(args)
     common = dict(
         config=config,
@@ -424,17 +443,45 @@ def _engine_options_from(args, demo: bool = False):
         return settings, EngineOptions(
             api="loopback", input=None, output=None, demo=True, demo_turns=args.turns, **common
         )
-    api = (args.api or settings.api or default_api()).lower()
+    named = args.api or settings.api or os.environ.get(ENV_API)
+    api = working_api((named or remembered_api() or default_api()).lower(), others=not named)
     saved = (settings.input, settings.output) if api == (settings.api or api) else (None, None)
     in_spec, out_spec = choose_ports(api, args.input, args.output, args.virtual, saved)
     return settings, EngineOptions(api=api, input=in_spec, output=out_spec, **common)
+
+
+def _start_synth(args, options):
+    """With ``--synth``: FluidSynth started, and ``options`` with its MIDI input as the output;
+    (options, synth or None). Raises UserError with an install hint when it is missing."""
+    if not args.synth:
+        return options, None
+    from dataclasses import replace
+
+    from livemelody.live.synth import AI_PROGRAM, PLAYER_PROGRAM, Synth, SynthError
+    from livemelody.midi.ports import list_ports
+
+    config = options.config
+    programs = {config.output_channel: AI_PROGRAM}
+    if config.thru_channel != config.output_channel:
+        programs[config.thru_channel] = PLAYER_PROGRAM
+    try:
+        synth = Synth(options.api, programs, lambda: list_ports(options.api)[1]).start()
+    except SynthError as exc:
+        raise UserError(str(exc)) from None
+    print(f"livemelody: FluidSynth on {synth.port!r}: {synth.describe()}", flush=True)
+    return replace(options, output=synth.port), synth
 
 
 def cmd_run(args) -> int:
     from livemelody.live.headless import run_headless
 
     _, options = _engine_options_from(args)
-    return run_headless(options, duration=args.duration)
+    options, synth = _start_synth(args, options)
+    try:
+        return run_headless(options, duration=args.duration)
+    finally:
+        if synth is not None:
+            synth.stop()
 
 
 def cmd_dashboard(args) -> int:
@@ -442,13 +489,18 @@ def cmd_dashboard(args) -> int:
     from livemelody.ui.app import run_dashboard
 
     settings, options = _engine_options_from(args)
-    return run_dashboard(options, settings, list_ports=lambda: list_ports(options.api))
+    options, synth = _start_synth(args, options)
+    try:
+        return run_dashboard(options, settings, list_ports=lambda: list_ports(options.api))
+    finally:
+        if synth is not None:
+            synth.stop()
 
 
 def cmd_demo(args) -> int:
-    from livemelody.live.demo import audio_available, render_wav
     from livemelody.live.engine import EngineState
     from livemelody.live.headless import run_headless
+    from livemelody.live.synth import audio_available, render_wav
 
     if args.headless and args.turns is None:
         args.turns = 2

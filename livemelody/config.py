@@ -27,6 +27,9 @@ from livemelody.encoding.vocab import STEPS_PER_QUARTER
 DEFAULT_STYLE = "deutsch"
 """The style played when none is chosen (and when a saved one is no longer installed)."""
 CC_MAX = 127
+METERS = ("2/4", "3/4", "4/4", "5/4", "6/8", "9/8", "12/8")
+"""The meters offered: x/4 counts quarter-note beats; x/8 is compound (6/8: two dotted-quarter
+beats of three eighths). The tempo (BPM) always counts quarter notes."""
 """Highest controller value and number (MIDI 1.0: 7-bit data bytes)."""
 
 
@@ -184,10 +187,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             low=20.0, high=400.0, flag="--bpm", keys="b B", step=5.0, short="BPM"),
     Setting("clock_source", str, "internal", "follow MIDI clock on the input with 'external'",
             choices=("internal", "external"), flag="--clock", live=False),
-    Setting("beats_per_bar", int, 4, "quarter-note beats per bar (grid, metronome accent, lengths in bars)",
-            low=1, high=16, flag="--beats-per-bar"),
+    Setting("meter", str, "4/4", "time signature: the grid's bars, the metronome, lengths in bars, the recording "
+            "(x/8 is compound: its beat is a dotted quarter)",
+            choices=METERS, flag="--meter", short="Meter"),
+    Setting("key_confidence", float, 0.2, "a call whose key is less certain than this keeps the session's key "
+            "(0 = always the call's own; a scale or tune scores about 0.3, a fragment of 2-4 notes under 0.16)",
+            low=0.0, high=1.0, flag="--key-confidence"),
     Setting("input_channel", int, None, "listen to one MIDI channel",
             low=0, high=15, none="all", one_based=True, flag="--channel"),
+    Setting("include_drums", bool, False, "listening on all channels, channel 10 (GM drums) is part of the call too",
+            flag="--drums"),
     Setting("output_channel", int, 0, "answer on this MIDI channel",
             low=0, high=15, one_based=True, flag="--out-channel"),
     Setting("metronome_channel", int, 9, "the metronome's MIDI channel",
@@ -268,8 +277,27 @@ class _EngineConfigBase:
         return STEPS_PER_QUARTER
 
     @property
+    def meter_fraction(self) -> tuple[int, int]:
+        """The meter as (numerator, denominator): (6, 8)."""
+        numerator, denominator = self.meter.split("/")
+        return int(numerator), int(denominator)
+
+    @property
     def steps_per_bar(self) -> int:
-        return STEPS_PER_QUARTER * self.beats_per_bar
+        """16th steps in a bar: 16 in 4/4, 12 in 3/4 and 6/8."""
+        numerator, denominator = self.meter_fraction
+        return numerator * STEPS_PER_QUARTER * 4 // denominator
+
+    @property
+    def steps_per_pulse(self) -> int:
+        """16th steps in one beat of the meter (metronome clicks, "answer on the beat"): a
+        quarter note in x/4, a dotted quarter in compound x/8 (6 steps)."""
+        return STEPS_PER_QUARTER if self.meter_fraction[1] == 4 else STEPS_PER_QUARTER * 3 // 2
+
+    @property
+    def beats_per_bar(self) -> int:
+        """Beats of the meter in a bar (3 in 3/4, 2 in 6/8): the metronome's clicks."""
+        return self.steps_per_bar // self.steps_per_pulse
 
     def changed(self, **changes):
         """A validated copy with ``changes`` applied."""

@@ -75,6 +75,8 @@ def _apply_engine(config: EngineConfig, table, warnings: list[str]) -> EngineCon
         warnings.append("[engine] is not a table; ignored")
         return config
     for key, raw in table.items():
+        if key == "beats_per_bar" and isinstance(raw, int) and f"{raw}/4" in SETTINGS["meter"].choices:
+            key, raw = "meter", f"{raw}/4"  # the setting before the meter (quarter-note beats per bar)
         setting = SETTINGS.get(key)
         if setting is None:
             warnings.append(f"unknown setting engine.{key} ignored")

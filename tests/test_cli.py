@@ -143,7 +143,7 @@ def test_headless_demo_answers_and_saves_the_session(tiny_models, tmp_path, caps
         "--style",
         "tiny",
         "--bpm",
-        "400",
+        "240",
         "--no-audio",
         "--record",
         str(session),
@@ -276,3 +276,15 @@ def test_vary_of_a_long_melody_varies_and_writes_its_first_16_events(tiny_models
     assert code == 0, err
     assert "the first 16 of 24 notes and rests varied" in text
     assert len([m for m in mido.MidiFile(tmp_path / "o.mid").tracks[1] if m.type == "note_on"]) == 16
+
+
+def test_synth_without_fluidsynth_is_one_line_with_what_to_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # FluidSynth not on the path
+    code, out, err = run(capsys, "run", "--synth", "--virtual", "--api", "jack", "--no-record")
+    assert code == 2 and err.count("\n") == 1
+    assert "livemelody: error: --synth needs FluidSynth" in err and "apt install fluidsynth fluid-soundfont-gm" in err
+
+
+def test_synth_is_the_output_so_out_is_refused(capsys):
+    code, out, err = run(capsys, "run", "--synth", "--out", "somewhere", "--api", "jack", "--no-record")
+    assert code == 2 and "leave out --out" in err

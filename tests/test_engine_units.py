@@ -3,7 +3,6 @@ recorder's reported failures and the engine log."""
 
 import logging
 
-import mido
 import pytest
 
 from livemelody.clock import Grid, ManualClock
@@ -14,7 +13,6 @@ from livemelody.live.knobs import SUSTAIN_RELEASE, Knobs
 from livemelody.live.log import EngineLog, log_file
 from livemelody.live.loop import RealtimeLoop
 from livemelody.live.protocol import EndCall, Notice, SetSettings
-from livemelody.live.recorder import SessionRecorder
 from livemelody.live.roll import RollHistory
 from livemelody.midi.fake import FakeOutput, sounding_notes
 from livemelody.midi.ports import StampQueue
@@ -129,23 +127,6 @@ def test_state_changes_are_logged_with_their_reason(session, caplog):
 
 
 # ---- recorder failures and the engine log ----------------------------------------------------
-
-
-def test_a_recorder_that_cannot_write_says_so_once_and_recovers(tmp_path):
-    blocker = tmp_path / "not a folder"
-    blocker.write_text("a file where the sessions folder should be")
-    problems = []
-    recorder = SessionRecorder(blocker / "session.mid", 100.0, 0.0, flush_seconds=3600, on_error=problems.append)
-    recorder.start()  # the folder cannot be made: reported, not raised
-    recorder.add(Tag.PLAYER, 0.1, [0x90, 60, 100])
-    recorder._flush_reporting()
-    recorder._flush_reporting()
-    assert len(problems) == 1 and "cannot record the session" in problems[0] and str(blocker) in problems[0]
-    blocker.unlink()  # the problem goes away: the next write succeeds, nothing was lost
-    recorder.close()
-    assert recorder.error is None
-    notes = [m for m in mido.MidiFile(blocker / "session.mid").tracks[1] if m.type == "note_on"]
-    assert [m.note for m in notes] == [60]
 
 
 def test_the_engine_log_is_a_file_in_the_state_folder():

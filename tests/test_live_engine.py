@@ -284,3 +284,51 @@ def test_midi_thru_sends_the_players_notes_at_once_on_their_channel_and_panic_re
     off, _, _, _ = make(sessions)  # thru is off by default: nothing reaches the output
     off.handle(0.0, [0x90, 60, 90])
     assert off.sink.next_due() is None
+
+
+# ---- meter, answer length in vary mode, key confidence, dynamics ------------------------------
+
+
+@pytest.mark.parametrize(("meter", "bar", "beat"), [("3/4", 12, 4), ("6/8", 12, 6), ("4/4", 16, 4)])
+def test_the_meter_sets_bars_metronome_beats_and_answer_length(sessions, meter, bar, beat):
+    core, sched, out, clock = make(sessions, meter=meter, metronome=True, answer_bars=1, answer_start="beat")
+    perform(core, sched, clock, play(core, D_MAJOR_CALL), until=80 * STEP)
+    clicks = [(round(t / STEP), d[1]) for t, d in out.sent if d[0] == 0x99 and d[2] > 0]
+    assert {s % beat for s, _ in clicks} == {0}  # a click on every beat of the meter, nothing between
+    assert {s for s, n in clicks if n == 76} == {s for s, _ in clicks if s % bar == 0}  # the accent on each bar line
+    turn = core.turns[-1]
+    assert turn.answer_steps == bar and turn.answer_start_step % beat == 0
+
+
+def test_vary_mode_answers_for_the_set_length(sessions):
+    core, sched, out, clock = make(sessions, lambda s, n, a, r: list(n), mode="vary", answer_bars=2, answer_start="bar")
+    perform(core, sched, clock, play(core, D_MAJOR_CALL), until=80 * STEP)
+    ons = [round(t / STEP) for t, d in out.sent if d[0] == 0x90 and d[2] > 0]
+    assert core.turns[-1].answer_steps == 32
+    assert ons == [32 + 2 * i for i in range(16)]  # the 16-step call twice: two bars, on the grid
+    assert max(t for t, d in out.sent if d[0] == 0x80) <= 64 * STEP + 1e-6
+    assert out.sounding() == set() and core.state == IDLE
+
+
+def test_a_call_too_short_to_tell_its_key_keeps_the_sessions_key(sessions):
+    core, sched, out, clock = make(sessions, answer_start="step")
+    perform(core, sched, clock, play(core, D_MAJOR_CALL), until=60 * STEP)
+    assert str(core.key) == "D" and not core.key_kept and core.key_confidence > 0.2
+    c_e_g = [(60, 80, 2), (64, 82, 2), (67, 84, 2)]  # a C major triad: which key? too little to tell
+    perform(core, sched, clock, play(core, c_e_g), until=110 * STEP)
+    snap = core.snapshot(clock.now())
+    assert snap.key == "D" and snap.key_kept and snap.key_confidence < 0.2 and core.turns[-1].key_kept
+    core.set(key_confidence=0.0)  # the threshold off: every call its own key
+    perform(core, sched, clock, play(core, [(p, s + 40, d) for p, s, d in c_e_g]), until=160 * STEP)
+    assert str(core.key) == "C" and not core.key_kept
+
+
+def test_the_answers_dynamics_follow_the_calls_velocity_contour(sessions):
+    core, sched, out, clock = make(sessions, lambda s, n, a, r: list(n), mode="vary", answer_start="bar")
+    events = []
+    for i, (pitch, start, length) in enumerate(D_MAJOR_CALL):  # a crescendo, 40 to 110
+        events.append((start * STEP, [0x90, pitch, 40 + 10 * i]))
+        events.append(((start + length) * STEP - 0.01, [0x80, pitch, 0]))
+    perform(core, sched, clock, events, until=60 * STEP)
+    velocities = [d[2] for _, d in out.sent if d[0] == 0x90 and d[2] > 0]
+    assert velocities == [40 + 10 * i for i in range(8)]

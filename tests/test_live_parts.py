@@ -1,11 +1,9 @@
 """Scheduler, recorder, transport, port resolution and config: the live engine's parts."""
 
-import mido
 import pytest
 
 from livemelody.clock import ManualClock
 from livemelody.config import ControlMap, EngineConfig
-from livemelody.live.recorder import SessionRecorder
 from livemelody.live.scheduler import Scheduler
 from livemelody.live.transport import Transport
 from livemelody.midi.fake import FakeOutput
@@ -59,26 +57,10 @@ def test_a_failing_port_does_not_break_the_books():
     assert sched.send_errors >= 2 and not sched.sounding
 
 
-def test_recorder_writes_two_tracks_with_tempo(tmp_path):
-    path = tmp_path / "s.mid"
-    rec = SessionRecorder(path, bpm=120, origin=10.0, flush_seconds=60)
-    rec.add("player", 10.0, [0x90, 60, 90])
-    rec.add("player", 10.5, [0x80, 60, 0])
-    rec.add("ai", 11.0, [0x90, 62, 80])
-    rec.add("ai", 11.5, [0x80, 62, 0])
-    rec.add("ai", 11.5, [0xF8])  # clock: not recorded
-    rec.flush()
-    midi = mido.MidiFile(path)
-    assert [t.name for t in midi.tracks[1:]] == ["player", "ai"]
-    assert mido.tempo2bpm(next(m.tempo for m in midi.tracks[0] if m.type == "set_tempo")) == pytest.approx(120)
-    ai = [m for m in midi.tracks[2] if not m.is_meta]
-    assert ai[0].time == 480 * 2 and ai[1].time == 480  # 1 s = 2 beats at 120 BPM
-    assert not path.with_name("s.mid.part").exists()
-
-
 def test_transport_song_position_and_internal_tempo_change():
     transport = Transport(100, 0.0, external=True)
     transport.handle(0xF2, [0xF2, 16, 0], 5.0)  # position: step 16
+    transport.handle(0xFB, [0xFB], 5.0)  # continue from there
     for i in range(30):
         transport.handle(0xF8, [0xF8], 5.0 + i * 0.025)  # 100 BPM: 25 ms a tick
     assert transport.bpm == pytest.approx(100, abs=0.01)
@@ -130,3 +112,31 @@ def test_control_map_refuses_clashes():
     with pytest.raises(ValueError, match="share"):
         ControlMap(temperature=20, style=20)
     assert ControlMap().lookup(26) == "panic" and ControlMap().lookup(7) is None
+
+
+def test_fake_output_closes_once_and_refuses_to_send_after():
+    port = FakeOutput(lambda: 0.0)
+    port.send([0x90, 60, 1])
+    port.close()
+    port.close()  # harmless
+    with pytest.raises(PortError, match="closed"):
+        port.send([0x80, 60, 0])
+    assert port.sent == [(0.0, [0x90, 60, 1])]
+
+
+def test_timings_give_the_percentiles_of_the_values_within_one_bin():
+    import numpy as np
+
+    from livemelody.live.timings import BIN_SECONDS, Timings
+
+    values = np.random.default_rng(3).exponential(0.0003, 20_000)
+    values[7] = 0.25  # beyond the last bin: counted there, the exact maximum kept
+    timings = Timings()
+    for value in values:
+        timings.append(float(value))
+    for q in (50, 99, 99.9):
+        assert timings.percentile_ms(q) == pytest.approx(np.percentile(values, q) * 1000, abs=BIN_SECONDS * 1000)
+    assert timings.max == 0.25 and len(timings) == 20_000
+    assert timings.count_over(0.002) == pytest.approx(int((values > 0.002).sum()), abs=2)
+    timings.clear()
+    assert not timings and timings.percentile_ms(99) == 0.0

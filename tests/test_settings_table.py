@@ -166,5 +166,5 @@ def test_a_setting_fixed_at_start_is_refused_while_playing_and_live_ones_are_not
     assert [s.name for s in fixed] == ["clock_source"]
     with pytest.raises(ValueError, match="clock_source is chosen when the engine starts"):
         core.set(clock_source="external")
-    core.set(clock_source="internal", beats_per_bar=3, input_channel=4)  # unchanged, or live: fine
+    core.set(clock_source="internal", meter="3/4", input_channel=4)  # unchanged, or live: fine
     assert core.config.beats_per_bar == 3 and core.config.input_channel == 4

@@ -42,7 +42,7 @@ def capture_demo(home: Path, width: int, height: int) -> tuple[str, str]:
         str(REPO),
     )
     try:
-        terminal.wait_for(lambda s: re.search(r"\b1\s+\d+ notes/", s), 40, "the first turn")
+        terminal.wait_for(lambda s: re.search(r"\b1\s+\d+ st\s+\S+/", s), 40, "the first turn")
         time.sleep(2.0)  # some of the answer on the roll
         demo = terminal.screen()
         terminal.keys("?")

@@ -3,7 +3,7 @@
 numpy and the standard library only; ``training`` imports this package, never the reverse.
 """
 
-from livemelody.encoding.key import Key, detect_key, to_reference, transpose, transposition_to_reference
+from livemelody.encoding.key import Key, detect_key, key_confidence, to_reference, transpose, transposition_to_reference
 from livemelody.encoding.melody import fold_pitch, notes_to_tokens, tokens_to_notes
 from livemelody.encoding.vocab import STEPS_PER_QUARTER, Vocabulary
 
@@ -12,6 +12,7 @@ __all__ = [
     "STEPS_PER_QUARTER",
     "Vocabulary",
     "detect_key",
+    "key_confidence",
     "fold_pitch",
     "notes_to_tokens",
     "to_reference",

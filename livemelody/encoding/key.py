@@ -48,26 +48,53 @@ class Key:
         return 0 if self.mode == "major" else 9
 
 
-def detect_key(pitches: Iterable[int], weights: Iterable[float] | None = None) -> Key:
-    """Most likely key of a melody (Krumhansl-Schmuckler correlation).
-
-    ``pitches`` are MIDI numbers; ``weights`` (same length, e.g. durations in steps) weight
-    each note, 1 each if omitted. An empty melody gets C major.
-    """
+def _key_scores(pitches: Iterable[int], weights: Iterable[float] | None) -> np.ndarray | None:
+    """Correlation of the melody's pitch-class histogram with each of the 24 key profiles
+    (majors on C..B, then minors), or None where there is no evidence."""
     pitches = np.asarray(list(pitches), dtype=np.int64)
     w = np.ones(len(pitches)) if weights is None else np.asarray(list(weights), dtype=np.float64)
     if len(pitches) == 0 or w.sum() <= 0:
-        return Key(0, "major")
+        return None
     if len(w) != len(pitches):
         raise ValueError("pitches and weights differ in length")
     histogram = np.bincount(pitches % 12, weights=w, minlength=12)
     centred = histogram - histogram.mean()
     denominator = np.linalg.norm(_TEMPLATES_CENTRED, axis=1) * np.linalg.norm(centred)
     if denominator.max() == 0:  # every pitch class equally weighted: no evidence
-        return Key(0, "major")
-    scores = _TEMPLATES_CENTRED @ centred / np.where(denominator == 0, 1, denominator)
+        return None
+    return _TEMPLATES_CENTRED @ centred / np.where(denominator == 0, 1, denominator)
+
+
+def _key_of(index: int) -> Key:
+    return Key(index % 12, "major" if index < 12 else "minor")
+
+
+def detect_key(pitches: Iterable[int], weights: Iterable[float] | None = None) -> Key:
+    """Most likely key of a melody (Krumhansl-Schmuckler correlation).
+
+    ``pitches`` are MIDI numbers; ``weights`` (same length, e.g. durations in steps) weight
+    each note, 1 each if omitted. An empty melody gets C major.
+    """
+    scores = _key_scores(pitches, weights)
+    return Key(0, "major") if scores is None else _key_of(int(np.argmax(scores)))
+
+
+def key_confidence(pitches: Iterable[int], weights: Iterable[float] | None = None) -> tuple[Key, float]:
+    """(:func:`detect_key`'s key, how sure it is): the best key's correlation minus the best
+    correlation of a key that would transpose the melody differently (a relative major or
+    minor transposes alike, so it is no rival), in 0..2; 0 for no evidence.
+
+    Measured on these profiles: a scale or a tune of 5+ notes scores 0.25-0.37; fragments of
+    1-4 notes (C-G, C-E-G, D-E-F#-G) 0.0-0.16.
+    """
+    pitches, weights = list(pitches), None if weights is None else list(weights)
+    scores = _key_scores(pitches, weights)
+    if scores is None:
+        return Key(0, "major"), 0.0
     best = int(np.argmax(scores))
-    return Key(best % 12, "major" if best < 12 else "minor")
+    shift = transposition_to_reference(_key_of(best))
+    rivals = [s for i, s in enumerate(scores) if transposition_to_reference(_key_of(i)) != shift]
+    return _key_of(best), float(scores[best] - max(rivals))
 
 
 def transposition_to_reference(key: Key) -> int:

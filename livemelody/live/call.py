@@ -47,6 +47,7 @@ class CallTracker:
         self.first_step: int | None = None
         self.last_final: int | None = None
         self._pending: dict[int, tuple[int, int]] = {}  # step -> (pitch, velocity), highest wins
+        self._early_off: dict[int, int] = {}  # pitch -> step of a release heard before its onset was final
         self._line: _LineNote | None = None
         self._last_kind = "rest"
 
@@ -61,10 +62,13 @@ class CallTracker:
             self._pending[step] = (pitch, velocity)
 
     def note_off(self, step: int, pitch: int) -> None:
-        """A key came up; only the line note's release matters."""
+        """A key came up; only the line note's release matters. A note shorter than about half
+        a step is released before its onset step is final: the release is kept until then."""
         line = self._line
         if line is not None and line.pitch == pitch and line.end is None:
             line.end = max(line.onset + 1, step)
+        elif any(pending == pitch for pending, _ in self._pending.values()):
+            self._early_off[pitch] = step
 
     def sounding(self) -> bool:
         return self._line is not None and self._line.end is None
@@ -84,6 +88,7 @@ class CallTracker:
         """Decide step ``step`` (call in order, once the grid passed step + 1/2)."""
         self.last_final = step
         onset = self._pending.pop(step, None)
+        early_off = None if onset is None else self._early_off.pop(onset[0], None)
         line = self._line
         if line is not None and line.end is not None and line.end <= step:
             self._close(line.end)
@@ -92,6 +97,8 @@ class CallTracker:
             if line is not None:
                 self._close(step)
             self._line = _LineNote(onset[0], step, onset[1])
+            if early_off is not None:
+                self._line.end = max(step + 1, early_off)
             self._last_kind = "note"
             return StepToken(step, "note", onset[0])
         if self._line is not None or self._last_kind == "rest":

@@ -3,30 +3,21 @@
 A :class:`DemoCaller` thread in the engine process plays the built-in call ("Ah vous dirais-je
 maman") into the engine's input queue, stamped on the engine's grid as a musician would play
 it, whenever the engine is idle; the engine answers as it would over real ports. The session
-is recorded; where FluidSynth and a General MIDI soundfont are installed the recording can be
-rendered to a WAV file (:func:`render_wav`).
+is recorded; where FluidSynth and a General MIDI soundfont are installed the recording is
+rendered to a WAV file (:func:`livemelody.live.synth.render_wav`: two instruments, a normal level).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from livemelody.events import Note
 from livemelody.live.engine import EngineState
 from livemelody.midi.spec import note_off, note_on
 from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
 
-SOUNDFONTS = (
-    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
-    "/usr/share/sounds/sf2/default-GM.sf2",
-    "/usr/share/soundfonts/FluidR3_GM.sf2",
-    "/usr/share/soundfonts/default.sf2",
-)
 RELEASE_BEFORE_END = 0.02
 """Seconds before a note's grid end that the demo lifts the key (as a player would)."""
 
@@ -99,32 +90,3 @@ class DemoCaller:
                     return
                 self.loop.queue.put(stamp, data)
             self.played += 1
-
-
-def find_soundfont() -> Path | None:
-    for name in SOUNDFONTS:
-        if Path(name).is_file():
-            return Path(name)
-    return None
-
-
-def audio_available() -> bool:
-    """FluidSynth and a General MIDI soundfont are installed (never required)."""
-    return shutil.which("fluidsynth") is not None and find_soundfont() is not None
-
-
-def render_wav(midi_path: Path, wav_path: Path, timeout: float = 120) -> Path | None:
-    """Render the session with FluidSynth (``fluidsynth -F``); None when it is not available or fails."""
-    soundfont = find_soundfont()
-    if shutil.which("fluidsynth") is None or soundfont is None or not Path(midi_path).is_file():
-        return None
-    try:
-        subprocess.run(
-            ["fluidsynth", "-ni", "-q", "-F", str(wav_path), "-r", "44100", str(soundfont), str(midi_path)],
-            check=True,
-            capture_output=True,
-            timeout=timeout,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return Path(wav_path) if Path(wav_path).is_file() else None

@@ -14,6 +14,7 @@ when they sound) -> ``idle`` (when the answer's last note-off sounds).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -24,15 +25,18 @@ from typing import Protocol
 import numpy as np
 
 from livemelody.config import SETTINGS, EngineConfig
-from livemelody.encoding import Key, detect_key, transposition_to_reference
+from livemelody.encoding import Key, key_confidence, transposition_to_reference
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
 from livemelody.events import Note, RollNote, Tag
 from livemelody.live import metronome
 from livemelody.live.call import CallTracker
+from livemelody.live.dynamics import Contour, contour, velocity_at
+from livemelody.live.held import RELEASING_CONTROLLERS, HeldNotes, listens
 from livemelody.live.knobs import SUSTAIN_RELEASE, Knobs
 from livemelody.live.roll import ROLL_BARS, RollHistory
+from livemelody.live.sensing import SENSING_TIMEOUT, SensingWatchdog
 from livemelody.live.streaming import StreamingLstm
-from livemelody.live.transport import Transport
+from livemelody.live.transport import RELOCATED, STOPPED, Transport
 from livemelody.midi.spec import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, note_off, note_on
 from livemelody.models.lstm import LstmSession
 from livemelody.sampling import SamplingParams, sample
@@ -76,7 +80,8 @@ class _Answer:
     end: int
     shift: int
     """Semitones that moved the call to C major / A minor (subtracted from answer pitches)."""
-    velocity: int
+    dynamics: Contour
+    """The call's velocity contour, stretched over the answer (:mod:`livemelody.live.dynamics`)."""
     gap_rest: bool
     """The first gap step (between call and answer) is a rest onset rather than a hold."""
     call_steps: int
@@ -84,6 +89,10 @@ class _Answer:
     sounding: int | None = None
     first: bool = True
     vary: bool = False
+
+    def velocity(self, step: int) -> int:
+        """The velocity of an answer note starting at grid ``step``."""
+        return velocity_at(self.dynamics, (step - self.start) / max(1, self.end - self.start))
 
 
 @dataclass(frozen=True)
@@ -97,9 +106,13 @@ class Turn:
     answer_start_time: float
     answer_steps: int
     ready_early: float
-    """How long before its due time the answer's first note was ready (seconds)."""
+    """How long before its due time the answer's first note was ready (seconds): the compute
+    margin, measured by the loop's clock once the step that made it was computed
+    (:meth:`EngineCore.turn_ready`)."""
     style: str
     mode: str
+    key_kept: bool = False
+    """The call was too short to tell its key: the session's key was kept."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,22 @@ class Snapshot:
     """(controller number, value) of the last control change seen on the input."""
     cc_count: int = 0
     """How many control changes the input has carried (tells a repeated CC from none)."""
+    key_confidence: float | None = None
+    """How sure the last call's key was (:func:`~livemelody.encoding.key_confidence`)."""
+    key_kept: bool = False
+    """The last call's key was too uncertain (below the ``key_confidence`` setting): the session's was kept."""
+
+
+def fit_to_length(notes: Sequence[Note], origin: int, period: int, length: int) -> list[tuple[int, int, int]]:
+    """(offset, pitch, duration) of ``notes`` (steps from ``origin``) repeated every ``period``
+    steps and cut at ``length`` steps: a phrase fitted to the answer's set length."""
+    placed = []
+    for copy in range(0, length, period):
+        for note in notes:
+            start = copy + note.start - origin
+            if 0 <= start < length:
+                placed.append((start, note.pitch, min(note.duration, length - start)))
+    return placed
 
 
 class EngineCore:
@@ -157,12 +186,18 @@ class EngineCore:
         self.turns: collections.deque[Turn] = collections.deque(maxlen=64)
         self.turn_count = 0
         self.key: Key | None = None
+        self.session_key: Key | None = None
+        """The last key told with confidence: kept for calls too short to tell theirs."""
+        self.key_confidence: float | None = None
+        self.key_kept = False
         self.message = ""
         self._next_step = math.floor(self.transport.grid.step_at(now) - 0.5) + 1
         self._end_requested = False
         self._answer: _Answer | None = None
         self._answer_done_at: float | None = None
         """Grid time (seconds) of a finished answer's last note-off: answering until then."""
+        self.held = HeldNotes()
+        self.sensing = SensingWatchdog()
 
     # ---- input -------------------------------------------------------------------------
     def handle(self, stamp: float, data: list[int]) -> None:
@@ -170,21 +205,59 @@ class EngineCore:
         if not data:
             return
         status = data[0]
+        self.sensing.seen(stamp, status)
         if status >= 0xF0:
-            self.transport.handle(status, data, stamp)
+            if self.transport.handle(status, data, stamp) in (STOPPED, RELOCATED) and self.transport.external:
+                self._transport_moved(stamp)
             return
-        if self.config.input_channel is not None and status & 0x0F != self.config.input_channel:
+        channel = status & 0x0F
+        if not listens(self.config, channel):
             return
         kind = status & 0xF0
         if self.config.thru and kind in (NOTE_ON, NOTE_OFF) and len(data) >= 3:  # sent at once, panic-safe
             self.sink.schedule(stamp, [kind | self.config.thru_channel, data[1], data[2]], Tag.PLAYER)
         if kind == NOTE_ON and len(data) >= 3 and data[2] > 0:
+            self.held.press(channel, data[1])
             self._note_on(stamp, data[1], data[2])
         elif kind in (NOTE_OFF, NOTE_ON) and len(data) >= 2:
-            if self.state == LISTENING:
-                self.call.note_off(self.transport.grid.nearest_step(stamp), data[1])
+            self.held.release(channel, data[1])
+            self._note_off(stamp, data[1])
         elif kind == CONTROL_CHANGE and len(data) >= 3:
+            if data[1] in RELEASING_CONTROLLERS:
+                self._release(stamp, self.held.release_channel(channel))
             self._control(stamp, data[1], data[2])
+
+    def _note_off(self, stamp: float, pitch: int) -> None:
+        if self.state == LISTENING:
+            self.call.note_off(self.transport.grid.nearest_step(stamp), pitch)
+
+    def _transport_moved(self, stamp: float) -> None:
+        """External clock Stop, Start, Continue or Song Position: the song position jumped or
+        froze, so the answer stops at once (its sounding note released) and the call is dropped."""
+        self.sink.cancel(Tag.METRONOME, stamp)
+        if self.state != IDLE:
+            step = self.transport.grid.nearest_step(stamp)
+            self._stop_answer(step, stamp)
+            self._reset_call(step)
+            self._end_requested = False
+            self._to(IDLE, "the clock stopped or its song position moved")
+        self._next_step = math.floor(self.transport.grid.step_at(stamp) - 0.5) + 1
+
+    def _release(self, stamp: float, pitches: list[int]) -> None:
+        """Keys released without their note-offs (a channel-mode message, a silent input): the
+        call hears them end, and their MIDI thru copies end at the output."""
+        for pitch in pitches:
+            if self.config.thru:
+                self.sink.schedule(stamp, note_off(self.config.thru_channel, pitch), Tag.PLAYER)
+            self._note_off(stamp, pitch)
+
+    def _input_gone(self, now: float) -> None:
+        """Active Sensing stopped: every held key is taken as released (MIDI 1.0)."""
+        self._release(now, [pitch for _channel, pitch in self.held.release_all()])
+        self.message = (
+            f"input silent for {SENSING_TIMEOUT * 1000:.0f} ms after Active Sensing: "
+            "cable or device gone, held notes released"
+        )
 
     def _note_on(self, stamp: float, pitch: int, velocity: int) -> None:
         step = self.transport.grid.nearest_step(stamp)
@@ -263,6 +336,8 @@ class EngineCore:
 
     def advance(self, now: float) -> None:
         """Finalize every step whose half-step point has passed, generating one step ahead."""
+        if self.sensing.expired(now):
+            self._input_gone(now)
         grid = self.transport.grid
         if self.transport.external and not self.transport.running:
             self._next_step = math.floor(grid.step_at(now) - 0.5) + 1
@@ -289,7 +364,7 @@ class EngineCore:
         config = self.config
         if config.metronome:
             clicks = metronome.clicks(
-                step + 1, config.steps_per_beat, config.beats_per_bar, config.metronome_channel, self.transport.grid
+                step + 1, config.steps_per_pulse, config.beats_per_bar, config.metronome_channel, self.transport.grid
             )
             for due, data in clicks:
                 self.sink.schedule(due, data, Tag.METRONOME)
@@ -326,17 +401,16 @@ class EngineCore:
             self._to(IDLE, self.message)
             self._reset_call(step + 1)
             return
-        self.key = detect_key([n.pitch for n in notes], [n.duration for n in notes])
+        self._choose_key(notes)
         shift = transposition_to_reference(self.key)
-        unit = {"step": 1, "beat": config.steps_per_beat, "bar": config.steps_per_bar}[config.answer_start]
+        unit = {"step": 1, "beat": config.steps_per_pulse, "bar": config.steps_per_bar}[config.answer_start]
         start = -(-(step + 1) // unit) * unit
         answer_steps = config.answer_bars * config.steps_per_bar if config.answer_bars else length
-        velocity = int(round(np.mean([n.velocity for n in notes])))
         self._answer = _Answer(
             start,
             start + answer_steps,
             shift,
-            velocity,
+            contour(notes),
             gap_rest=bool(notes and notes[-1].end > step),
             call_steps=length,
             call_notes=len(notes),
@@ -347,6 +421,14 @@ class EngineCore:
             return
         for model in self.models.values():
             model.choose(shift)
+
+    def _choose_key(self, notes: list[Note]) -> None:
+        """The call's key, or the session's where the call is too short to tell its own."""
+        key, self.key_confidence = key_confidence([n.pitch for n in notes], [n.duration for n in notes])
+        self.key_kept = self.key_confidence < self.config.key_confidence and self.session_key is not None
+        if self.key_kept:
+            key = self.session_key
+        self.key = self.session_key = key
 
     def _answer_step(self, k: int, now: float) -> None:
         """Feed or generate model step ``k`` (its events sound at grid time of k)."""
@@ -385,7 +467,7 @@ class EngineCore:
             self.roll.ai_note_off(k)
         if vocab.is_pitch(token):
             pitch = min(127, max(0, vocab.pitch_of(token) - answer.shift))
-            self.sink.schedule(due, note_on(channel, pitch, answer.velocity), Tag.AI)
+            self.sink.schedule(due, note_on(channel, pitch, answer.velocity(k)), Tag.AI)
             answer.sounding = pitch
             self.roll.ai_note_on(pitch, k)
             if answer.first:
@@ -415,14 +497,19 @@ class EngineCore:
         grid = self.transport.grid
         channel = self.config.output_channel
         origin = notes[0].start
-        for note in varied:
-            step = answer.start + note.start - origin
-            self.sink.schedule(grid.time_of(step), note_on(channel, note.pitch, answer.velocity), Tag.AI)
-            self.sink.schedule(grid.time_of(step + note.duration), note_off(channel, note.pitch), Tag.AI)
-            self.roll.add_ai(note.pitch, step, step + note.duration)
         span = max((n.end for n in varied), default=origin) - origin
-        answer.vary, answer.end = True, answer.start + span
-        self._to(ANSWERING, f"a variation of {len(varied)} notes")
+        if self.config.answer_bars is not None:  # the set length: the variation repeated or cut to it
+            placed = fit_to_length(varied, origin, max(1, answer.call_steps, span), answer.end - answer.start)
+        else:  # as long as the call: the variation as it came
+            placed = [(n.start - origin, n.pitch, n.duration) for n in varied]
+            answer.end = answer.start + span
+        for offset, pitch, duration in placed:
+            step = answer.start + offset
+            self.sink.schedule(grid.time_of(step), note_on(channel, pitch, answer.velocity(step)), Tag.AI)
+            self.sink.schedule(grid.time_of(step + duration), note_off(channel, pitch), Tag.AI)
+            self.roll.add_ai(pitch, step, step + duration)
+        answer.vary = True
+        self._to(ANSWERING, f"a variation of {len(varied)} notes over {answer.end - answer.start} steps")
         self._log_turn(answer, grid.time_of(answer.start), now)
 
     def _log_turn(self, answer: _Answer, due: float, now: float) -> None:
@@ -437,9 +524,16 @@ class EngineCore:
             due - now,
             self.config.style,
             self.config.mode,
+            self.key_kept,
         )
         self.turns.append(turn)
         log.info("turn %d: %s", self.turn_count, turn)
+
+    def turn_ready(self, now: float) -> None:
+        """The last turn's answer was ready at ``now`` (seconds): record its measured margin."""
+        if self.turns:
+            turn = self.turns[-1]
+            self.turns[-1] = dataclasses.replace(turn, ready_early=turn.answer_start_time - now)
 
     def _to(self, state: EngineState, why: str) -> None:
         """The one place the state changes; each change is logged with its reason."""
@@ -475,6 +569,8 @@ class EngineCore:
             step=math.floor(grid.step_at(now)),
             grid_origin=grid.origin,
             key=None if self.key is None else str(self.key),
+            key_confidence=self.key_confidence,
+            key_kept=self.key_kept,
             call_steps=call_steps,
             answer_step=answer_step,
             turns=self.turn_count,

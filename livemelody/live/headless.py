@@ -12,7 +12,11 @@ from livemelody import paths
 from livemelody.live.engine import Snapshot, Turn
 from livemelody.live.log import log_file
 from livemelody.live.process import EngineHandle, EngineOptions
+from livemelody.midi.names import find_port
 from livemelody.midi.ports import list_ports
+
+LAST_API = "last_api"
+"""Key of the ports file that holds the MIDI API last used (the others are API names)."""
 
 
 def remembered_ports(api: str) -> dict:
@@ -22,11 +26,21 @@ def remembered_ports(api: str) -> dict:
         return {}
 
 
+def remembered_api() -> str | None:
+    """The MIDI API the last session used (None if none is remembered)."""
+    try:
+        api = json.loads(paths.ports_file().read_text()).get(LAST_API)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return api if isinstance(api, str) else None
+
+
 def remember_ports(api: str, input_name: str, output_name: str) -> None:
-    """Keep the chosen ports by name (ALSA numbers change between sessions)."""
+    """Keep the chosen ports by name (ALSA numbers change between sessions), and the API."""
     path = paths.ports_file()
     try:
         known = json.loads(path.read_text()) if path.exists() else {}
+        known[LAST_API] = api
         known[api] = {k: v for k, v in (("input", input_name), ("output", output_name)) if not v.endswith("(virtual)")}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(known, indent=1))
@@ -43,8 +57,9 @@ def choose_ports(
 ) -> tuple[str | None, str | None]:
     """Ports to open: as given; else the first candidate that exists now, the ``saved`` ones
     (the settings file's, picked in the dashboard) before the ones ``run`` last used; else
-    virtual. A port that is gone is never chosen unasked: the musician gets virtual ports
-    rather than an error."""
+    virtual. A remembered port is found again under new ALSA numbers or a JACK -NN suffix
+    (:func:`livemelody.midi.names.find_port`). A port that is gone is never chosen unasked:
+    the musician gets virtual ports, and a line saying so, rather than an error."""
     if virtual:
         return None, None
     remembered = remembered_ports(api)
@@ -53,10 +68,24 @@ def choose_ports(
     if (given_in is None and candidates_in) or (given_out is None and candidates_out):
         inputs, outputs = list_ports(api)
         if given_in is None:
-            given_in = next((name for name in candidates_in if name in inputs), None)
+            given_in = _first_present(candidates_in, inputs, "input")
         if given_out is None:
-            given_out = next((name for name in candidates_out if name in outputs), None)
+            given_out = _first_present(candidates_out, outputs, "output")
     return given_in, given_out
+
+
+def _first_present(candidates: list[str], names: list[str], direction: str) -> str | None:
+    """The current name of the first candidate present (numbers may differ); else None, said."""
+    for name in candidates:
+        found = find_port(name, names)
+        if found is not None:
+            return found
+    if candidates:
+        print(
+            f"livemelody: remembered {direction} port {candidates[0]!r} is not present; using a virtual port",
+            file=sys.stderr,
+        )
+    return None
 
 
 def describe(turn: Turn, number: int) -> str:
@@ -98,8 +127,6 @@ def run_headless(
                 print(f"livemelody: warning: {warning}", file=sys.stderr, flush=True)
             seen_warnings = len(handle.warnings)
             snap = handle.snapshot
-            if snap is not None and until is not None and until(snap):
-                break
             if snap is not None:
                 if snap.turns > seen_turns and snap.last_turn is not None:
                     seen_turns = snap.turns
@@ -114,6 +141,8 @@ def run_headless(
                 if snap.message and snap.message != message:
                     message = snap.message
                     print(f"livemelody: {message}", file=out, flush=True)
+                if until is not None and until(snap):  # after its turn is printed
+                    break
             time.sleep(0.02)
     finally:
         signal.signal(signal.SIGINT, lambda *_: None)  # a second Ctrl-C must not cut the panic short

@@ -9,15 +9,12 @@ Whatever way the loop ends (stop, exception, Ctrl-C), it sends the panic before 
 
 from __future__ import annotations
 
-import collections
 import gc
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
-
-import numpy as np
 
 from livemelody.clock import Clock
 from livemelody.config import EngineConfig
@@ -36,6 +33,7 @@ from livemelody.live.protocol import (
 )
 from livemelody.live.recorder import SessionRecorder
 from livemelody.live.scheduler import Scheduler
+from livemelody.live.timings import Timings
 from livemelody.midi.ports import StampQueue
 from livemelody.models.lstm import LstmSession
 
@@ -84,8 +82,12 @@ class RealtimeLoop:
         self.scheduler = Scheduler(self._send, clock.now, on_sent=self._sent)
         self.core = EngineCore(config, sessions, self.scheduler, clock.now(), seed=seed, variator=variator)
         self.stats: dict = {}
-        self.generation: collections.deque[float] = collections.deque(maxlen=20_000)
+        self.generation = Timings()
         """Seconds each engine advance took while a turn was being answered."""
+        self._recorded_grid = self._recorded_config = self._recorded_meter = None
+        self._deadline = clock.now()
+        """The deadline the loop last waited for (seconds): a stall's wake-up is measured against it."""
+        self._gc_seconds = self._publish_seconds = 0.0
         self._stop = threading.Event()
         self._last_publish = self._last_stats = 0.0
         self._last_gc = self._last_full_gc = clock.now()
@@ -125,18 +127,28 @@ class RealtimeLoop:
         try:
             while not self._stop.is_set():
                 now = clock.now()
+                drained = 0
                 for stamp, data in self.queue.drain():
+                    drained += 1
                     core.handle(stamp, data)
                     if self.recorder is not None:
-                        self.recorder.add(Tag.PLAYER, stamp, data)
+                        self._record(Tag.PLAYER, stamp, data)
                 self._run_commands(now)
+                turns = core.turn_count
                 if core.state in (EngineState.WAITING, EngineState.ANSWERING) and core.next_wakeup() <= now:
                     started = clock.now()
                     core.advance(now)
                     self.generation.append(clock.now() - started)
                 else:
                     core.advance(now)
-                scheduler.send_due(clock.now())
+                if core.turn_count != turns:  # an answer's first note is ready now: its real margin
+                    core.turn_ready(clock.now())
+                if self.recorder is not None:
+                    self._record_grid(now)
+                stalls, before_send = scheduler.stalls, clock.now()
+                scheduler.send_due(before_send)
+                if scheduler.stalls != stalls:
+                    self._log_stall(now, drained, before_send)
                 self._maybe_publish(clock.now())
                 self._wait(clock)
         finally:
@@ -145,6 +157,20 @@ class RealtimeLoop:
             self._update_stats()
             if self.publish is not None:
                 self.publish(core.snapshot(clock.now(), self._stats_now()))
+
+    def _log_stall(self, woke: float, drained: int, before_send: float) -> None:
+        """What ran around a stall (the scheduler has logged the late send itself): how late
+        the loop woke for the deadline it waited for (the OS or another thread's GIL turn),
+        then its own work in this turn, and its garbage collection and publishing before."""
+        log.warning(
+            "stall context: woke %.2f ms after its deadline; this turn: %d input messages, engine and commands "
+            "%.2f ms; last collection %.2f ms, last publish %.2f ms",
+            (woke - self._deadline) * 1000,
+            drained,
+            (before_send - woke) * 1000,
+            self._gc_seconds * 1000,
+            self._publish_seconds * 1000,
+        )
 
     def _wait(self, clock: Clock) -> None:
         now = clock.now()
@@ -156,7 +182,9 @@ class RealtimeLoop:
             self._last_gc = now
             if now - self._last_full_gc > FULL_GC_SECONDS:
                 self._last_full_gc = now
+            self._gc_seconds = clock.now() - now
             now = clock.now()
+        self._deadline = deadline
         if deadline - now > SPIN_SECONDS:
             self.queue.wait(deadline - now - SPIN_SECONDS)  # returns early on input or a command
         elif deadline > now:
@@ -199,16 +227,32 @@ class RealtimeLoop:
 
     def _sent(self, stamp: float, data: list[int], tag: str) -> None:
         if self.recorder is not None and tag in (Tag.AI, Tag.PANIC):  # the player's track is the input's
-            self.recorder.add(Tag.AI, stamp, data)
+            self._record(Tag.AI, stamp, data)
+
+    def _record(self, track: Tag, stamp: float, data: list[int]) -> None:
+        self._record_grid(stamp)
+        self.recorder.add(track, stamp, data)
+
+    def _record_grid(self, stamp: float) -> None:
+        """Tell the recorder the grid (tempo) and meter in force, when they change (an identity
+        test each: the transport and the config are replaced, never changed in place)."""
+        grid, config = self.core.transport.grid, self.core.config
+        if grid is not self._recorded_grid:
+            self._recorded_grid = grid
+            self.recorder.grid_changed(stamp, grid)
+        if config is not self._recorded_config:
+            self._recorded_config = config
+            if config.meter_fraction != self._recorded_meter:
+                self._recorded_meter = config.meter_fraction
+                self.recorder.meter_changed(stamp, self._recorded_meter)
 
     def _update_stats(self) -> None:
         self.stats.update(self.scheduler.lateness_stats())
         if self.generation:
-            values = np.array(self.generation) * 1000
             self.stats.update(
-                gen_p50_ms=float(np.percentile(values, 50)),
-                gen_p99_ms=float(np.percentile(values, 99)),
-                gen_max_ms=float(values.max()),
+                gen_p50_ms=self.generation.percentile_ms(50),
+                gen_p99_ms=self.generation.percentile_ms(99),
+                gen_max_ms=self.generation.max * 1000,
                 gen_budget_ms=self.core.transport.grid.step_seconds * 500,
             )  # half a step
 
@@ -231,6 +275,7 @@ class RealtimeLoop:
             self._last_stats = now
         self._last_publish = now
         self.publish(self.core.snapshot(now, self._stats_now()))
+        self._publish_seconds = self.clock.now() - now
 
 
 def run_in_thread(loop: RealtimeLoop) -> threading.Thread:

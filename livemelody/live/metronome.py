@@ -16,7 +16,8 @@ def clicks(
     step: int, steps_per_beat: int, beats_per_bar: int, channel: int, grid: Grid
 ) -> list[tuple[float, list[int]]]:
     """(due time in seconds, bytes) of the click that sounds at grid ``step`` (16th steps; step
-    0 is a downbeat): a note-on and its note-off ``CLICK_SECONDS`` later if ``step`` starts a
+    0 is a downbeat; a beat of the meter is ``steps_per_beat`` steps: 4 in x/4, 6 in compound
+    x/8, see :attr:`EngineConfig.steps_per_pulse`): a note-on and its note-off ``CLICK_SECONDS`` later if ``step`` starts a
     beat, nothing otherwise."""
     if step % steps_per_beat != 0:
         return []

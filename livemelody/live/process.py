@@ -28,6 +28,7 @@ from livemelody.config import EngineConfig
 from livemelody.live.engine import Snapshot
 from livemelody.live.protocol import (
     EndCall,
+    EngineWarning,
     Failed,
     Panic,
     Ready,
@@ -75,11 +76,23 @@ class EngineOptions:
     """Run the real-time loop under SCHED_FIFO where permitted (see :mod:`livemelody.live.priority`)."""
 
 
-def _load_sessions(styles):
+def _load_sessions(styles, required: str) -> tuple[dict, list[str]]:
+    """(style -> LstmSession, one warning per style skipped). Styles named in ``styles`` and
+    the ``required`` one must load (ModelError otherwise); another installed style that does
+    not load is skipped with a warning rather than stopping the engine."""
+    from livemelody.models.metadata import ModelError
     from livemelody.models.registry import installed_models, load_lstm
 
     names = styles or tuple(sorted(m.style for _, m in installed_models("lstm")))
-    return {style: load_lstm(style) for style in names}
+    sessions, warnings = {}, []
+    for style in names:
+        try:
+            sessions[style] = load_lstm(style)
+        except ModelError as exc:
+            if styles or style == required:
+                raise
+            warnings.append(f"style {style!r} skipped: {exc}")
+    return sessions, warnings
 
 
 class EventPublisher:
@@ -136,18 +149,24 @@ class EventPublisher:
         self._thread.join(timeout=2)
 
 
-def _load_variator(styles):
-    """Vary mode's function over the installed VAEs (None if there are none)."""
+def _load_variator(styles, warnings: list[str]):
+    """Vary mode's function over the installed VAEs (None if there are none); a VAE that is
+    installed but does not load adds a line to ``warnings``."""
     from livemelody.models.metadata import ModelError
-    from livemelody.models.registry import load_vae
+    from livemelody.models.registry import installed_models, load_vae
     from livemelody.variation import vary
 
+    installed = {m.style for _, m in installed_models("vae_encoder")} & {
+        m.style for _, m in installed_models("vae_decoder")
+    }
     vaes = {}
     for style in styles:
+        if style not in installed:
+            continue
         try:
             vaes[style] = load_vae(style)
-        except ModelError:
-            continue
+        except ModelError as exc:
+            warnings.append(f"vary mode for {style!r} skipped: {exc}")
     if not vaes:
         return None
 
@@ -190,7 +209,7 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
         log.info("settings: %s", options.config)
         if engine_log.problem:
             publisher.post(RecordingFailed(engine_log.problem))
-        sessions = _load_sessions(options.styles)
+        sessions, warnings = _load_sessions(options.styles, options.config.style)
         stamp_queue = StampQueue()
         if options.demo:  # no MIDI system: an in-process loopback
             from livemelody.midi.fake import FakeInput, NullOutput
@@ -207,7 +226,12 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
                 log.warning("%s", message)
                 publisher.post(RecordingFailed(message))
 
-            recorder = SessionRecorder(options.record, options.config.bpm, clock.now(), on_error=recording_failed)
+            recorder = SessionRecorder(
+                options.record,
+                meter=options.config.meter_fraction,
+                song_position=options.config.clock_source == "external",
+                on_error=recording_failed,
+            )
             recorder.start()
 
         loop = RealtimeLoop(
@@ -219,7 +243,7 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
             recorder=recorder,
             publish=publisher.publish,
             seed=options.seed,
-            variator=_load_variator(tuple(sessions)),
+            variator=_load_variator(tuple(sessions), warnings),
         )
         if options.demo:
             from livemelody.live.demo import DemoCaller
@@ -249,14 +273,18 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
         ready = Ready(midi_in.name, midi_out.name, tuple(sorted(sessions)), loop.core.transport.grid.origin, priority)
         log.info("ready: %s", ready)
         publisher.post(ready)  # through the publisher: one thread writes the pipe
+        for warning in warnings:
+            log.warning("%s", warning)
+            publisher.post(EngineWarning(warning))
         if stop.is_set():
             loop.stop()
         loop.run()  # returns after stop(); has sent the panic
         watcher.stop()
         if recorder is not None:
             recorder.close()
-        midi_in.close()
-        midi_out.close()
+        # the ports open now: the watcher replaces (and closes) a port that was lost and came back
+        for port in (getattr(watcher, "midi_in", midi_in), getattr(watcher, "midi_out", midi_out), midi_in, midi_out):
+            port.close()
         log.info("stopped: %s", loop.stats)
         publisher.post(Stopped(dict(loop.stats)))
         publisher.close()
@@ -289,6 +317,8 @@ class EngineHandle:
         """Problems the engine reported while playing (a session file it cannot write), in order."""
         self._stopping = False
         self._lock = threading.Lock()
+        self._ended = threading.Lock()
+        self._end_handled = False
         context = multiprocessing.get_context("spawn")
         self._commands, child_commands = context.Pipe()
         self._events, child_events = context.Pipe(duplex=False)
@@ -329,6 +359,11 @@ class EngineHandle:
     def alive(self) -> bool:
         return self._process.is_alive()
 
+    @property
+    def exitcode(self) -> int | None:
+        """The engine process's exit code once it has ended (0: a clean stop; -N: signal N)."""
+        return self._process.exitcode
+
     # ---- commands ----------------------------------------------------------------------
     def _send(self, command) -> None:
         with self._lock:
@@ -363,7 +398,7 @@ class EngineHandle:
         if self._process.is_alive():
             self._process.kill()
             self._process.join(STOP_TIMEOUT)
-            self._fallback_panic()
+        self._engine_ended()  # here, not only on the supervisor's thread: a daemon thread dies with us
         return self.final_stats
 
     # ---- observation and supervision ----------------------------------------------------
@@ -378,7 +413,7 @@ class EngineHandle:
     def _take(self, event) -> None:
         if isinstance(event, SnapshotEvent):
             self.snapshot = event.snapshot
-        elif isinstance(event, RecordingFailed):
+        elif isinstance(event, (RecordingFailed, EngineWarning)):
             self.warnings.append(event.message)
         elif isinstance(event, Stopped):
             self.final_stats = event.stats
@@ -392,10 +427,27 @@ class EngineHandle:
 
         wait([self._process.sentinel])
         if self._stopping:
-            return  # stop() escalates (terminate, kill, fallback panic) if the child hangs
-        self._process.join(STOP_TIMEOUT)
-        self.died = self.died or f"engine process ended unexpectedly (exit code {self._process.exitcode})"
-        self._fallback_panic()
+            return  # stop() escalates (terminate, kill) if the child hangs, then handles the end
+        self._engine_ended()
+
+    def _engine_ended(self) -> None:
+        """Once, whoever notices first (supervisor or stop): unless the engine exited cleanly
+        (exit code 0: a stop command, Ctrl-C or SIGTERM, after its own panic), say so and send
+        the fallback panic, delivered before this returns."""
+        with self._ended:
+            if self._end_handled:
+                return
+            self._end_handled = True
+            self._process.join(STOP_TIMEOUT)
+            code = self._process.exitcode
+            if code == 0:
+                return
+            if code is not None and code < 0:
+                reason = f"killed by {_signal_name(-code)}"
+            else:
+                reason = f"exit code {code}"
+            self.died = self.died or f"engine process ended unexpectedly ({reason})"
+            self._fallback_panic()
 
     def _fallback_panic(self) -> None:
         """Silence the output from this process: the engine cannot any more."""
@@ -417,3 +469,10 @@ class EngineHandle:
                 port.send(data)
         finally:  # close() waits for the API to deliver
             port.close()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

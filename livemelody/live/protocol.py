@@ -5,7 +5,7 @@ command pipe (:class:`SetSettings`, :class:`Panic`, :class:`EndCall`, :class:`Re
 :class:`Stop`), or from helper threads inside the engine process (:class:`SwapOutput`,
 :class:`InputLost`, :class:`Notice`). Events go from the engine process to the parent over
 the event pipe (:class:`Ready`, :class:`SnapshotEvent`, :class:`RecordingFailed`,
-:class:`Stopped`, :class:`Failed`). Each is dispatched by its type, explicitly; nothing is
+:class:`EngineWarning`, :class:`Stopped`, :class:`Failed`). Each is dispatched by its type, explicitly; nothing is
 looked up by name. All are picklable except :class:`SwapOutput`, which never leaves its process.
 """
 
@@ -104,6 +104,13 @@ class RecordingFailed:
 
 
 @dataclass(frozen=True)
+class EngineWarning:
+    """Something the engine skipped but plays on without (a style or VAE that does not load)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class Stopped:
     """The engine stopped cleanly; its final timing figures (milliseconds, counts)."""
 
@@ -117,4 +124,4 @@ class Failed:
     message: str
 
 
-Event = Ready | SnapshotEvent | RecordingFailed | Stopped | Failed
+Event = Ready | SnapshotEvent | RecordingFailed | EngineWarning | Stopped | Failed

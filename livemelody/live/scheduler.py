@@ -8,15 +8,13 @@ every channel it used: CC123 alone does not release notes held by the sustain pe
 
 from __future__ import annotations
 
-import collections
 import heapq
 import itertools
 import logging
 from collections.abc import Callable
 
-import numpy as np
-
 from livemelody.events import Tag
+from livemelody.live.timings import Timings
 from livemelody.midi.spec import NOTE_OFF, NOTE_ON, note_off, panic_messages
 
 log = logging.getLogger("livemelody.scheduler")
@@ -39,8 +37,8 @@ class Scheduler:
         self._order = itertools.count()
         self.sounding: dict[tuple[int, int], Tag] = {}  # (channel, note) -> tag
         self.channels: set[int] = set()
-        self.lateness: collections.deque[float] = collections.deque(maxlen=20_000)
-        """Seconds each event was sent after its due time (most recent 20,000)."""
+        self.lateness = Timings()
+        """Seconds each event was sent after its due time (since the start or a reset)."""
         self.send_errors = 0
         self.stalls = 0
         """Events sent more than STALL_SECONDS late (each is logged)."""
@@ -95,13 +93,16 @@ class Scheduler:
             self._on_sent(self._now(), data, tag)
 
     def lateness_stats(self) -> dict[str, float]:
-        """p50 / p99 / max lateness in milliseconds over the recorded sends."""
-        if not self.lateness:
+        """p50 / p99 / p99.9 / max lateness in milliseconds over the recorded sends, and the
+        stall count (sends later than STALL_SECONDS)."""
+        late = self.lateness
+        if not late:
             return {}
-        values = np.array(self.lateness) * 1000
         return {
-            "late_p50_ms": float(np.percentile(values, 50)),
-            "late_p99_ms": float(np.percentile(values, 99)),
-            "late_max_ms": float(values.max()),
-            "sent": len(values),
+            "late_p50_ms": late.percentile_ms(50),
+            "late_p99_ms": late.percentile_ms(99),
+            "late_p999_ms": late.percentile_ms(99.9),
+            "late_max_ms": late.max * 1000,
+            "sent": len(late),
+            "stalls": late.count_over(STALL_SECONDS),
         }

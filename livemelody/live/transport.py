@@ -1,17 +1,19 @@
 """Where the 16th-step grid is: an internal tempo, or the tempo of incoming MIDI clock.
 
 External clock: 24 ticks (0xF8) per quarter note, i.e. 6 per 16th step; Start (0xFA) resets
-the song position to 0, Continue (0xFB) resumes, Stop (0xFC) pauses, Song Position Pointer
-(0xF2) sets the position in 16th steps. The tempo and the grid origin are a least-squares
-line through the last ``WINDOW`` ticks (time against tick count), which averages out the
-jitter of each tick's arrival.
+the song position to 0, Continue (0xFB) resumes from where Stop (0xFC) paused it, Song
+Position Pointer (0xF2) sets it in 16th steps. The song position moves only while running:
+many hardware masters keep sending ticks while stopped, and those set the tempo only
+(MIDI 1.0). The tempo is a least-squares line through the last ``WINDOW`` ticks (time
+against tick number), which averages out the jitter of each tick's arrival; a gap longer
+than ``STALE_SECONDS`` (a stop, a pause) starts the fit afresh. The grid's origin is placed
+by the position of the latest tick, or by the Start / Continue / Song Position message
+itself until a tick follows it.
 """
 
 from __future__ import annotations
 
 import collections
-
-import numpy as np
 
 from livemelody.clock import Grid
 from livemelody.config import SETTINGS
@@ -22,6 +24,12 @@ BPM = SETTINGS["bpm"]
 """The tempo range followed: the live setting's."""
 WINDOW = 48
 """Ticks in the tempo fit (two beats)."""
+STALE_SECONDS = 0.2
+"""A gap between ticks longer than this starts the tempo fit afresh: the slowest tempo followed
+(20 BPM) ticks every 0.125 s, so a longer gap is a pause, not a tempo."""
+TICK, STOPPED, RELOCATED = "tick", "stopped", "relocated"
+"""What :meth:`Transport.handle` reports: a clock tick; Stop; the song position jumped (Start,
+Continue, Song Position Pointer)."""
 
 
 class Transport:
@@ -31,7 +39,8 @@ class Transport:
         self.grid = Grid(bpm, origin)
         self.external = external
         self.running = not external
-        self._count = -1  # MIDI clock ticks since song position 0; the next tick is _count + 1
+        self._count = -1  # song position of the latest tick, in ticks; the next tick while running is _count + 1
+        self._index = -1  # every tick received, running or not (the tempo fit's x axis)
         self._ticks: collections.deque[tuple[int, float]] = collections.deque(maxlen=WINDOW)
 
     @property
@@ -46,37 +55,64 @@ class Transport:
         grid = Grid(bpm)
         self.grid = Grid(bpm, now - step * grid.step_seconds)
 
-    def handle(self, status: int, data: list[int], stamp: float) -> bool:
-        """Apply one system real-time/common message; True if it was a transport message."""
+    def handle(self, status: int, data: list[int], stamp: float) -> str | None:
+        """Apply one system real-time/common message at ``stamp`` (seconds); returns TICK,
+        STOPPED, RELOCATED, or None for a message that is not about the transport."""
         if status == 0xF8:
-            self._count += 1
-            if self.external:
-                self._ticks.append((self._count, stamp))
-                self._fit()
-        elif status == 0xFA:
+            self._tick(stamp)
+            return TICK
+        if status == 0xFA:
             self._count, self.running = -1, True
-            self._ticks.clear()
+            self._anchor(0, stamp)
         elif status == 0xFB:
             self.running = True
+            self._anchor(self._count + 1, stamp)
         elif status == 0xFC:
             self.running = False
+            return STOPPED
         elif status == 0xF2 and len(data) >= 3:
             position = data[1] | (data[2] << 7)  # in 16th steps
             self._count = position * TICKS_PER_STEP - 1
-            self._ticks.clear()
+            self._anchor(self._count + 1, stamp)
         else:
-            return False
-        return True
+            return None
+        return RELOCATED
 
-    def _fit(self) -> None:
+    def _anchor(self, position: int, stamp: float) -> None:
+        """Song position ``position`` (ticks) is at ``stamp`` (external clock only)."""
+        if self.external:
+            self.grid = Grid(self.grid.bpm, stamp - position / TICKS_PER_STEP * self.grid.step_seconds)
+
+    def _tick(self, stamp: float) -> None:
+        self._index += 1
+        if self.running:
+            self._count += 1
+        if not self.external:
+            return
+        if self._ticks and stamp - self._ticks[-1][1] > STALE_SECONDS:
+            self._ticks.clear()
+        self._ticks.append((self._index, stamp))
+        bpm, at = self._fit(stamp)
+        position = self._count if self.running else self._count + 1  # stopped: the position waits
+        self.grid = Grid(bpm, at - position / TICKS_PER_STEP * Grid(bpm).step_seconds)
+
+    def _fit(self, stamp: float) -> tuple[float, float]:
+        """(tempo in BPM, fitted time of the latest tick): the line through the window's ticks,
+        or the tempo so far and ``stamp`` while fewer than 3 ticks are in it."""
         if len(self._ticks) < 3:
-            return
-        counts = np.array([c for c, _ in self._ticks], dtype=np.float64)
-        times = np.array([t for _, t in self._ticks], dtype=np.float64)
-        slope, intercept = np.polyfit(counts - counts[-1], times, 1)  # seconds per tick
+            return self.grid.bpm, stamp
+        # Least squares, time against tick index, in closed form: 26 us for 48 points in pure
+        # Python where np.polyfit took 53 us (measured here), on every tick, on the real-time thread.
+        last_index, last_time = self._ticks[-1]
+        n = len(self._ticks)
+        xs = [i - last_index for i, _ in self._ticks]
+        ys = [t - last_time for _, t in self._ticks]
+        mean_x, mean_y = sum(xs) / n, sum(ys) / n
+        sxx = sum((x - mean_x) ** 2 for x in xs)
+        if sxx <= 0:
+            return self.grid.bpm, stamp
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx  # seconds per tick
         if slope <= 0:
-            return
-        bpm = min(BPM.high, max(BPM.low, 60.0 / (slope * CLOCKS_PER_QUARTER)))
-        step_seconds = 60.0 / bpm / 4
-        # time of tick count[-1] is intercept; step 0 lies count[-1] / 6 steps before it
-        self.grid = Grid(bpm, intercept - counts[-1] / TICKS_PER_STEP * step_seconds)
+            return self.grid.bpm, stamp
+        intercept = last_time + mean_y - slope * mean_x  # the fitted time of the latest tick
+        return min(BPM.high, max(BPM.low, 60.0 / (slope * CLOCKS_PER_QUARTER))), intercept

@@ -1,5 +1,6 @@
 """Noticing ports that vanish and return: ``send()`` does not fail when a device goes, so
-the port list is polled about once a second, and a lost port is reopened by name.
+the port list is polled about once a second, and a lost port is reopened by name (the same
+name with other ALSA numbers or JACK suffix counts: :mod:`livemelody.midi.names`).
 
 Listing goes through the engine's own port clients: with JACK every extra client is another
 thread woken every period, which an idle engine should not pay for."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 import threading
 
 from livemelody.live.protocol import InputLost, Notice, SwapOutput
+from livemelody.midi.names import find_port
 from livemelody.midi.ports import PortError, RtInput, RtOutput
 
 POLL_SECONDS = 1.0
@@ -37,12 +39,18 @@ class PortWatcher:
 
     def _run(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
-            if self.out_name:
-                self._check("output", self.out_name in _names(self.midi_out))
-            if self.in_name:
-                self._check("input", self.in_name in _names(self.midi_in))
+            self.poll()
 
-    def _check(self, direction: str, present: bool) -> None:
+    def poll(self) -> None:
+        """Look at the port lists once (the thread does this every POLL_SECONDS)."""
+        if self.out_name:
+            self._check("output", find_port(self.out_name, _names(self.midi_out)))
+        if self.in_name:
+            self._check("input", find_port(self.in_name, _names(self.midi_in)))
+
+    def _check(self, direction: str, current: str | None) -> None:
+        """``current``: the watched port's name now (its numbers may have changed), or None."""
+        present = current is not None
         if not present and not self.lost[direction]:
             self.lost[direction] = True
             if direction == "output":
@@ -52,12 +60,12 @@ class PortWatcher:
         elif present and self.lost[direction]:
             try:
                 if direction == "output":
-                    old, self.midi_out = self.midi_out, RtOutput(self.api, self.out_name)
-                    self.loop.submit(SwapOutput(self.midi_out.send, f"output port {self.out_name!r} is back"))
+                    old, self.midi_out = self.midi_out, RtOutput(self.api, current)
+                    self.loop.submit(SwapOutput(self.midi_out.send, f"output port {current!r} is back"))
                 else:
                     old = self.midi_in
-                    self.midi_in = RtInput(self.api, self.in_name, old.queue)
-                    self.loop.submit(Notice(f"input port {self.in_name!r} is back"))
+                    self.midi_in = RtInput(self.api, current, old.queue)
+                    self.loop.submit(Notice(f"input port {current!r} is back"))
                 self.lost[direction] = False
                 _close_quietly(old)
             except PortError:

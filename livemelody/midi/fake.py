@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from livemelody.midi.ports import StampQueue
+from livemelody.midi.ports import PortError, StampQueue
 
 
 def sounding_notes(messages: Iterable[list[int]]) -> set[tuple[int, int]]:
@@ -46,12 +46,16 @@ class FakeOutput:
         self.name = name
         self._now = now
         self.sent: list[tuple[float, list[int]]] = []
+        self.closed = False
 
     def send(self, data: list[int]) -> None:
+        """Record ``data``; raises PortError after :meth:`close`, as the rtmidi output does."""
+        if self.closed:
+            raise PortError(f"MIDI port {self.name!r} is closed")
         self.sent.append((self._now(), list(data)))
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
     def sounding(self) -> set[tuple[int, int]]:
         """(channel, note) pairs left on after everything sent so far."""

@@ -11,6 +11,7 @@ by argument or by the ``LIVEMELODY_MIDI_API`` environment variable.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import sys
 import threading
@@ -20,10 +21,14 @@ from typing import Protocol
 
 import rtmidi
 
+from livemelody.midi.names import find_port
+
 ENV_API = "LIVEMELODY_MIDI_API"
 CLIENT_NAME = "livemelody"
 VIRTUAL_IN = "livemelody in"
 VIRTUAL_OUT = "livemelody out"
+SYSEX = 0xF0
+"""System exclusive: counted for timing by the input, never queued (nothing here reads it)."""
 INPUT_QUEUE_LIMIT = 8192
 """Most stamped messages kept waiting; beyond that the oldest are dropped (and counted)."""
 
@@ -58,21 +63,64 @@ def _api_id(api: str) -> int:
     return APIS[api]
 
 
-def _client(kind: type, api: str, name: str = CLIENT_NAME):
+FIXES = "start JACK (e.g. `jackd -d alsa`), load the ALSA sequencer (`sudo modprobe snd-seq`), choose the API with --api, or try `livemelody demo`"
+"""What the user can do when no MIDI API works (one line, after the reason)."""
+_REASONS = {"jack": "no JACK server is running", "alsa": "no ALSA sequencer (/dev/snd/seq)"}
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """File descriptor 2 goes to /dev/null meanwhile: the ALSA and JACK C libraries print their
+    own diagnostics there (over a dashboard, too); livemelody says what went wrong in one line."""
     try:
-        return kind(_api_id(api), name=name)
+        sys.stderr.flush()
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):  # no fd 2 to redirect (an embedding host): print what they print
+        yield
+        return
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def _client(kind: type, api: str, name: str = CLIENT_NAME):
+    api_id = _api_id(api)
+    try:
+        with quiet_stderr():
+            return kind(api_id, name=name)
+    except Exception:  # rtmidi raises SystemError/RuntimeError when the API has no server
+        raise PortError(f"cannot use the {api} MIDI API: {_REASONS.get(api, 'it did not start')}; {FIXES}") from None
+
+
+def probe_api(api: str) -> None:
+    """Raise :class:`PortError` (one line naming the fixes) unless ``api`` can open a client now."""
+    _client(rtmidi.MidiOut, api, CLIENT_NAME + " probe").delete()
+
+
+def working_api(preferred: str, others: bool) -> str:
+    """``preferred`` if it works now; else, when ``others`` is true (the user named no API),
+    the first other compiled API that does. Raises :class:`PortError`: for ``preferred`` when
+    it was named, else one line saying there is no MIDI system at all."""
+    try:
+        probe_api(preferred)
+        return preferred
     except PortError:
-        raise
-    except Exception as exc:  # rtmidi raises SystemError/RuntimeError when the API has no server
-        first = str(exc).split("\n")[0].split(".")[0]
-        hint = (
-            " (is the JACK server running?)"
-            if api == "jack"
-            else " (no ALSA sequencer? try --api jack)"
-            if api == "alsa"
-            else ""
-        )
-        raise PortError(f"cannot use the {api} MIDI API: {first}{hint}") from None
+        if not others:
+            raise
+    compiled = set(rtmidi.get_compiled_api())
+    for api in (a for a, number in APIS.items() if a != preferred and number in compiled):
+        try:
+            probe_api(api)
+            return api
+        except PortError:
+            continue
+    tried = "; ".join(_REASONS.get(a, f"{a} unavailable") for a, n in APIS.items() if n in compiled)
+    raise PortError(f"no MIDI system: {tried}; {FIXES}")
 
 
 class PortScanner:
@@ -105,7 +153,8 @@ def list_ports(api: str) -> tuple[list[str], list[str]]:
 
 
 def resolve(spec: str, names: list[str], direction: str) -> int:
-    """Index of the port ``spec`` names: an index, an exact name, or a unique substring (any case)."""
+    """Index of the port ``spec`` names: an index, an exact name, the same name with other
+    numbers (:func:`livemelody.midi.names.find_port`), or a unique substring (any case)."""
     listing = "; ".join(f"{i}: {n}" for i, n in enumerate(names)) or "none"
     if spec.strip().isdigit():
         index = int(spec)
@@ -114,6 +163,9 @@ def resolve(spec: str, names: list[str], direction: str) -> int:
         raise PortError(f"no {direction} port number {index}; {direction} ports: {listing}")
     if spec in names:
         return names.index(spec)
+    again = find_port(spec, names)  # the same port under new ALSA numbers or a JACK -NN suffix
+    if again is not None:
+        return names.index(again)
     matches = [i for i, n in enumerate(names) if spec.lower() in n.lower()]
     if len(matches) == 1:
         return matches[0]
@@ -197,17 +249,42 @@ class StampQueue:
 
 
 class _RtPort:
-    """What rtmidi inputs and outputs share: listing ports through their own client."""
+    """What rtmidi inputs and outputs share: listing ports through their own client, and a
+    closed state (as mido's port base classes have): :meth:`close` may be called any number of
+    times; listing or sending after it raises :class:`PortError`. The lock keeps a send on the
+    real-time thread from racing a close on the port watcher's (RtMidi frees its client on
+    delete, and a call after that crashes the process)."""
 
-    _rt: rtmidi.MidiIn | rtmidi.MidiOut
+    _rt: rtmidi.MidiIn | rtmidi.MidiOut | None
+    name: str
+
+    def _init_state(self) -> None:
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def _closed_error(self) -> PortError:
+        return PortError(f"MIDI port {getattr(self, 'name', '?')!r} is closed")
 
     def list_names(self) -> list[str]:
         """Port names this API sees now in this port's direction (sources for an input,
         destinations for an output), through this port's own client: no extra JACK client."""
-        try:
-            return list(self._rt.get_ports())
-        except Exception as exc:
-            raise PortError(f"cannot list ports: {exc}") from None
+        with self._lock:
+            if self.closed:
+                raise self._closed_error()
+            try:
+                return list(self._rt.get_ports())
+            except Exception as exc:
+                raise PortError(f"cannot list ports: {exc}") from None
+
+    def _release(self) -> None:
+        """Close and free the RtMidi client, once."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            rt, self._rt = self._rt, None
+            rt.close_port()
+            rt.delete()
 
 
 class RtInput(_RtPort):
@@ -220,7 +297,8 @@ class RtInput(_RtPort):
     while messages flow and every ``IDLE_POLL_SECONDS`` after ``IDLE_AFTER`` quiet seconds,
     which keeps an idle engine's CPU use low.
 
-    Stamps do not depend on the poll interval: the summed RtMidi deltas give each message's
+    Stamps do not depend on the poll interval: the summed RtMidi deltas, of every message
+    (Active Sensing and system exclusive included, see ``__init__``), give each message's
     time on the API's clock, and the offset to the monotonic clock is the smallest
     (poll time - summed time) seen, i.e. from the poll that came soonest after a message;
     the offset may creep up by ``DRIFT`` seconds per second so slow clock drift is followed.
@@ -232,9 +310,14 @@ class RtInput(_RtPort):
     DRIFT = 1e-4
 
     def __init__(self, api: str, spec: str | None, queue: StampQueue | None = None):
+        self._init_state()
         self.queue = queue or StampQueue()
         self._rt = _client(rtmidi.MidiIn, api)
-        self._rt.ignore_types(sysex=True, timing=False, active_sense=True)  # keep MIDI clock
+        # Nothing is ignored by RtMidi: the delta time of a message it ignores is lost (its JACK
+        # and ALSA inputs measure each delta from the previous message, ignored or not), so with
+        # Active Sensing every 300 ms summed deltas fell 7.7 s behind in 10 s (measured over
+        # JACK). System exclusive is dropped here instead, after its delta has been counted.
+        self._rt.ignore_types(sysex=False, timing=False, active_sense=False)
         self.name = _open(self._rt, spec, VIRTUAL_IN, "input")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="midi-in", daemon=True)
@@ -253,7 +336,8 @@ class RtInput(_RtPort):
                     break
                 data, delta = message
                 summed = 0.0 if summed is None else summed + max(delta, 0.0)
-                batch.append((data, summed))
+                if data and data[0] != SYSEX:
+                    batch.append((data, summed))
             if not batch:
                 continue
             last_message = polled = now()
@@ -270,10 +354,13 @@ class RtInput(_RtPort):
         return self.queue.drain()
 
     def close(self) -> None:
+        """Stop polling and close the port; harmless when already closed."""
         self._stop.set()
-        self._thread.join(timeout=1)
-        self._rt.close_port()
-        self._rt.delete()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=1)
+        if self._thread.is_alive():  # still inside RtMidi: freeing it now would crash the process
+            return
+        self._release()
 
 
 class RtOutput(_RtPort):
@@ -286,17 +373,22 @@ class RtOutput(_RtPort):
     DRAIN_SECONDS = 0.05
 
     def __init__(self, api: str, spec: str | None):
+        self._init_state()
         self._last_send = 0.0
         self._rt = _client(rtmidi.MidiOut, api)
         self.name = _open(self._rt, spec, VIRTUAL_OUT, "output")
 
     def send(self, data: list[int]) -> None:
-        self._rt.send_message(data)
+        """Send one message (raw bytes); raises :class:`PortError` after :meth:`close`."""
+        with self._lock:
+            if self.closed:
+                raise self._closed_error()
+            self._rt.send_message(data)
         self._last_send = time.monotonic()
 
     def close(self) -> None:
+        """Wait for the last send to be delivered, then close; harmless when already closed."""
         wait = self._last_send + self.DRAIN_SECONDS - time.monotonic()
-        if wait > 0:
+        if wait > 0 and not self.closed:
             time.sleep(wait)
-        self._rt.close_port()
-        self._rt.delete()
+        self._release()

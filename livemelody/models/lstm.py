@@ -28,10 +28,39 @@ class LstmSession:
         expected = (["tokens", "h", "c"], ["logits", "h_out", "c_out"])
         if (self.metadata.inputs, self.metadata.outputs) != expected:
             raise ModelError(f"{json_path}: unexpected I/O names {self.metadata.inputs} -> {self.metadata.outputs}")
-        self.vocab = Vocabulary.from_symbols(self.metadata.encoding.symbols)
-        self.hidden_size = int(self.metadata.dimensions["hidden_size"])
+        try:
+            self.vocab = Vocabulary.from_symbols(self.metadata.encoding.symbols)
+            self.hidden_size = int(self.metadata.dimensions["hidden_size"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{json_path}: bad metadata ({exc})") from None
         self._session = open_session(verified_onnx_path(json_path, self.metadata))
         self._outputs = list(self.metadata.outputs)
+        self._check_graph(json_path)
+
+    def _check_graph(self, json_path: Path) -> None:
+        """One step from the zero state: the graph must take the metadata's hidden size and
+        give one logit per vocabulary symbol; the vocabulary must be the range the metadata
+        names. Raises :class:`ModelError` (one line) otherwise."""
+        encoding, dims = self.metadata.encoding, self.metadata.dimensions
+        problems = []
+        if (self.vocab.low, self.vocab.high) != (encoding.pitch_low, encoding.pitch_high):
+            problems.append(
+                f"vocabulary pitches {self.vocab.low}-{self.vocab.high}, pitch range {encoding.pitch_low}-{encoding.pitch_high}"
+            )
+        if "vocab_size" in dims and dims["vocab_size"] != self.vocab.size:
+            problems.append(f"vocab_size {dims['vocab_size']}, {self.vocab.size} symbols")
+        try:
+            logits, (h, c) = self.run(np.zeros((1, 1), np.int64), self.zero_state())
+        except Exception as exc:  # onnxruntime's own error types: a hidden size the graph refuses
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            problems.append(f"hidden_size {self.hidden_size} refused by the graph ({first[:120]})")
+        else:
+            if logits.shape[-1] != self.vocab.size:
+                problems.append(f"the graph gives {logits.shape[-1]} logits for {self.vocab.size} symbols")
+            if h.shape[-1] != self.hidden_size:
+                problems.append(f"the graph's hidden size is {h.shape[-1]}, metadata says {self.hidden_size}")
+        if problems:
+            raise ModelError(f"{json_path}: model metadata does not match its graph: {'; '.join(problems)}")
 
     @property
     def style(self) -> str:

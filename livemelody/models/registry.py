@@ -45,6 +45,19 @@ def installed_models(kind: str | None = None) -> list[tuple[Path, ModelMetadata]
     return found
 
 
+def unreadable_models() -> list[str]:
+    """One line per ``.json`` in the model folders that is not a readable model sidecar
+    (:func:`installed_models` skips those; the user should hear which file and why)."""
+    problems = []
+    for folder in model_dirs():
+        for json_path in sorted(folder.glob("*.json")):
+            try:
+                load_metadata(json_path)
+            except ModelError as exc:
+                problems.append(f"model ignored: {exc}")
+    return problems
+
+
 def find_model(kind: str, style: str) -> tuple[Path, ModelMetadata]:
     """The installed model of ``kind`` for ``style``; a clear :class:`ModelError` if none."""
     models = installed_models(kind)

@@ -52,10 +52,35 @@ class VaeSession:
         if len(run_ids) != 1 or None in run_ids:
             raise ModelError(f"{encoder_json.name} and {decoder_json.name} come from different training runs")
         dims = self.encoder_metadata.dimensions
-        self.length = int(dims["phrase_length"])
-        self.latent_size = int(dims["latent_size"])
+        try:
+            self.length = int(dims["phrase_length"])
+            self.latent_size = int(dims["latent_size"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{encoder_json}: bad metadata dimensions ({exc})") from None
         self._encoder = open_session(verified_onnx_path(encoder_json, self.encoder_metadata))
         self._decoder = open_session(verified_onnx_path(decoder_json, self.decoder_metadata))
+        self._check_graphs(encoder_json)
+
+    def _check_graphs(self, json_path: Path) -> None:
+        """Encode one phrase and decode one latent: the graphs must take and give the phrase
+        length, latent size and class counts the metadata names; else :class:`ModelError`."""
+        problems = []
+        try:
+            mean, sigma = self.encode(np.zeros(self.length, np.int64), np.zeros(self.length, np.int64))
+            pitch_logits, duration_logits = self.decode_logits(np.zeros(self.latent_size, np.float32))
+        except Exception as exc:  # onnxruntime refuses the shapes the metadata gives
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            problems.append(f"phrase_length {self.length} / latent_size {self.latent_size} refused ({first[:120]})")
+        else:
+            if mean.shape != (1, self.latent_size) or sigma.shape != (1, self.latent_size):
+                problems.append(f"the encoder gives {mean.shape[-1]} latent units, metadata says {self.latent_size}")
+            expected = (1, self.length)
+            if pitch_logits.shape != (*expected, len(PITCH_SYMBOLS)):
+                problems.append(f"pitch logits {pitch_logits.shape}, expected {(*expected, len(PITCH_SYMBOLS))}")
+            if duration_logits.shape != (*expected, len(DURATION_STEPS)):
+                problems.append(f"duration logits {duration_logits.shape}, expected {(*expected, len(DURATION_STEPS))}")
+        if problems:
+            raise ModelError(f"{json_path}: model metadata does not match its graph: {'; '.join(problems)}")
 
     @property
     def style(self) -> str:

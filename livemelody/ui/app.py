@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from livemelody.config import EngineConfig
+from livemelody.config import SETTINGS, EngineConfig
 from livemelody.live.process import EngineHandle, EngineOptions
 from livemelody.settings import Settings, save_settings
 from livemelody.ui.logic import (
@@ -37,6 +37,8 @@ from livemelody.ui.logic import (
 from livemelody.ui.widgets import PianoRoll, StatusPanel, TurnLog
 
 POLL_SECONDS = 0.05
+SAVED_NOTICE_SECONDS = 3.0
+"""How long the dashboard says "saved: ..." after a change."""
 FOOTER_SETTINGS = ("temperature", "style", "mode")
 """Settings whose keys the footer shows (all of them are beside their rows and on the help screen)."""
 VIRTUAL = "(virtual port)"
@@ -162,7 +164,6 @@ class LiveMelodyApp(App):
         self._warnings_seen = 0
         self._shown: tuple = (None, None)
         """(status_key, roll_key) of the snapshot the widgets show."""
-        self._saved = self.settings
 
     # ---- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -218,6 +219,8 @@ class LiveMelodyApp(App):
             return
         if handle.died:
             status.notice = f"engine stopped: {handle.died} (o: pick ports to restart)"
+        elif not handle.alive():  # ended cleanly, but not by us (a SIGTERM from outside)
+            status.notice = "engine stopped (o: pick ports to restart)"
         elif len(handle.warnings) > self._warnings_seen:  # e.g. the session file cannot be written
             self._warnings_seen = len(handle.warnings)
             status.notice = handle.warnings[-1]
@@ -225,10 +228,10 @@ class LiveMelodyApp(App):
         if snap is None:
             return
         if snap.config != self._engine_config:  # changed here, or by a knob on the engine side
-            first = self._engine_config is None
-            self._engine_config = self.config = snap.config
-            if not first:  # the command line's overrides are saved only once something changes
-                self._persist()
+            previous, self._engine_config = self._engine_config, snap.config
+            self.config = snap.config
+            if previous is not None:  # what changed while playing is saved; the command line's options never are
+                self._persist(previous, snap.config)
         learned = self.learn.check(self.config.controls, snap.cc_count, snap.last_cc)
         if learned is not None:
             target, controls = learned
@@ -257,15 +260,37 @@ class LiveMelodyApp(App):
         self.config = self.config.changed(**changes)
         self.query_one(StatusPanel).notice = ""
 
-    def _persist(self) -> None:
-        settings = self.settings.changed(config=self.config)
-        if settings != self._saved and self.save is not None:
-            try:
-                self.save(settings)
-            except OSError as exc:
-                self.query_one(StatusPanel).notice = f"settings not saved: {exc}"
-            self._saved = settings
+    def _persist(self, before: EngineConfig, after: EngineConfig) -> None:
+        """Save the settings that changed from ``before`` to ``after`` (keys, knobs, MIDI-learn)
+        over the saved ones: options given on the command line apply to this run only."""
+        names = [n for n in (*SETTINGS, "controls") if getattr(after, n) != getattr(before, n)]
+        if not names:
+            return
+        config = self.settings.config.changed(**{n: getattr(after, n) for n in names})
+        what = ", ".join(f"{n} {SETTINGS[n].show(getattr(after, n))}" if n in SETTINGS else n for n in names)
+        self._save(self.settings.changed(config=config), what)
+
+    def _save(self, settings: Settings, what: str) -> None:
+        """Remember ``settings``; write them unless this is the demo (a sandbox: never saved)."""
         self.settings = settings
+        if self.save is None or self.demo:
+            return
+        status = self.query_one(StatusPanel)
+        try:
+            self.save(settings)
+        except OSError as exc:
+            status.notice = f"settings not saved: {exc}"
+            return
+        notice = status.notice = f"saved: {what}"
+        self.set_timer(SAVED_NOTICE_SECONDS, lambda: self._clear_notice(notice))
+
+    def _clear_notice(self, notice: str) -> None:
+        try:
+            status = self.query_one(StatusPanel)
+        except NoMatches:
+            return
+        if status.notice == notice:
+            status.notice = ""
 
     def action_step(self, name: str, direction: int) -> None:
         styles = self.handle.snapshot.styles if self.handle is not None and self.handle.snapshot else ()
@@ -308,8 +333,7 @@ class LiveMelodyApp(App):
         if chosen is None:
             return
         self.options = replace(self.options, input=chosen[0], output=chosen[1], config=self.config)
-        self.settings = self.settings.changed(api=self.options.api, input=chosen[0], output=chosen[1])
-        self._persist()
+        self._save(self.settings.changed(api=self.options.api, input=chosen[0], output=chosen[1]), "ports")
         status = self.query_one(StatusPanel)
         status.snapshot, status.notice = None, "restarting the engine on the new ports…"
         self.runner.start(self.options)  # the old engine stops first, with its panic

@@ -156,9 +156,10 @@ def roll_key(snap) -> tuple:
     return snap.step, snap.notes
 
 
-def beat_dots(step: int, beats_per_bar: int) -> str:
-    """The beat indicator: one dot per beat of the bar, the current beat filled."""
-    beat = (step // 4) % beats_per_bar
+def beat_dots(step: int, beats_per_bar: int, steps_per_beat: int = 4) -> str:
+    """The beat indicator: one dot per beat of the bar (``steps_per_beat`` 16th steps each),
+    the current beat filled."""
+    beat = (step // steps_per_beat) % beats_per_bar
     return " ".join("●" if b == beat else "○" for b in range(beats_per_bar))
 
 

@@ -78,10 +78,14 @@ class StatusPanel(Static):
             return table
         config = snap.config
         row("state", Text(snap.state.upper(), style=STATE_STYLES.get(snap.state, ""), no_wrap=True), hint("state"))
-        row("key", snap.key or "-")
+        key = snap.key or "-"
+        if snap.key_confidence is not None:
+            key += f" ({'kept: ' if snap.key_kept else ''}sure {snap.key_confidence:.2f})"
+        row("key", key)
         clock = "ext clock" if snap.external_clock else "internal"
         row("tempo", f"{snap.bpm:.0f} BPM ({clock})", hint("bpm"))
-        row("beat", Text(beat_dots(snap.step, config.beats_per_bar), style="green", no_wrap=True))
+        dots = beat_dots(snap.step, config.beats_per_bar, config.steps_per_pulse)
+        row("beat", Text(f"{dots}  {config.meter}", style="green", no_wrap=True))
         row("", "")
         for setting in SETTINGS.values():  # every setting the dashboard shows, as the table says
             if setting.label:
@@ -122,21 +126,24 @@ class PianoRoll(Widget):
 
 
 class TurnLog(DataTable):
-    """One row per turn: call, key, answer, style and mode, and how early the answer was ready."""
+    """One row per turn, the columns a player reads first on the left (80 columns show at least
+    #, answer and style): the answer's length in 16th steps, style/mode, the key, the call
+    (notes, steps), and the compute margin: how long before its due time the answer's first
+    note was ready, as measured."""
 
     can_focus = False  # the main screen's keys are all the app's: nothing there takes focus
 
     def on_mount(self) -> None:
         self.cursor_type = "none"
-        self.add_columns("#", "call", "key", "answer (steps)", "style / mode", "ready early")
+        self.add_columns("#", "answer", "style", "key", "call", "margin")
 
     def add_turn(self, number: int, turn) -> None:
         self.add_row(
             str(number),
-            f"{turn.call_notes} notes/{turn.call_steps} st",
-            turn.key,
-            f"{turn.answer_steps} from {turn.answer_start_step}",
-            f"{turn.style}/{turn.mode}",
+            f"{turn.answer_steps} st",
+            f"{turn.style}/{turn.mode[:4]}",
+            f"{turn.key} kept" if turn.key_kept else turn.key,
+            f"{turn.call_notes}n {turn.call_steps}st",
             f"{turn.ready_early * 1000:.1f} ms",
         )
         self.scroll_end(animate=False)

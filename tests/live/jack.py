@@ -140,8 +140,10 @@ class Player:
         self.rt.send_message(data)
         return stamp
 
-    def play(self, events: list[tuple[float, list[int]]], origin: float) -> None:
-        """Send each (seconds after origin, bytes) at its time (sleep, then spin)."""
+    def play(self, events: list[tuple[float, list[int]]], origin: float) -> list[float]:
+        """Send each (seconds after origin, bytes) at its time (sleep, then spin); returns when
+        each was really sent (monotonic seconds): on a busy machine a send can be late."""
+        sent = []
         for at, data in events:
             due = origin + at
             while time.monotonic() < due - 0.0005:
@@ -149,6 +151,8 @@ class Player:
             while time.monotonic() < due:
                 pass
             self.rt.send_message(data)
+            sent.append(time.monotonic())
+        return sent
 
     def play_notes(self, notes: list[tuple[int, int]], step_seconds: float, velocity: int = 100) -> None:
         """Play ``notes`` ((MIDI pitch, length in steps), one after another) from now, each

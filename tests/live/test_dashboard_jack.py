@@ -48,7 +48,9 @@ def test_dashboard_over_jack_with_every_control_live(rig):
     assert "kbd:player" in screen and "synth:in" in screen and re.search(r"timing\s+(realtime|nice)", screen)
 
     player.play_notes(D_MAJOR, STEP)  # a call in D: the answer comes, in D, and the turn is logged
-    screen = terminal.wait_for(lambda s: re.search(r"\b1\s+\d+ notes/\d+ st\s+D\b", s), 10, "the first turn")
+    screen = terminal.wait_for(
+        lambda s: re.search(r"\b1\s+\d+ st\s+\S+\s+D( kept)?\s+\d+n \d+st", s), 10, "the first turn"
+    )
     assert wait_for(lambda: answer_notes(synth), 5)
 
     for key, shown in (
@@ -76,7 +78,7 @@ def test_dashboard_over_jack_with_every_control_live(rig):
     terminal.wait_for(lambda s: re.search(r"mode\s+vary", s), 5, "vary mode")
     synth.clear()
     player.play_notes(D_MAJOR, STEP)
-    terminal.wait_for(lambda s: re.search(r"\b2\s+\d+ notes/\d+ st\s+D\s+.*han/vary", s), 10, "the vary turn")
+    terminal.wait_for(lambda s: re.search(r"\b2\s+\d+ st\s+han/vary\s+D( kept)?\s+\d+n \d+st", s), 10, "the vary turn")
     assert wait_for(lambda: answer_notes(synth), 5)
 
     for _attempt in range(3):  # panic while the variation plays (again if a JACK xrun dropped it)

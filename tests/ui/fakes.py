@@ -86,6 +86,9 @@ class FakeHandle:
     def end_call(self) -> None:
         self.calls.append(("end_call",))
 
+    def alive(self) -> bool:
+        return not any(call[0] == "stop" for call in self.calls)
+
     def stop(self):
         self.calls.append(("stop",))
         return self.final_stats

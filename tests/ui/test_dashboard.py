@@ -9,7 +9,7 @@ from livemelody.live.process import EngineOptions
 from livemelody.settings import Settings
 from livemelody.ui.app import LiveMelodyApp, PortScreen
 from livemelody.ui.logic import setting_bindings
-from livemelody.ui.widgets import TurnLog
+from livemelody.ui.widgets import StatusPanel, TurnLog
 from tests.ui.fakes import FakeHandle
 
 SIZE = (120, 36)
@@ -70,6 +70,51 @@ def test_keys_change_the_engines_settings_and_they_are_saved():
     assert {"mode": "vary"} in sets
     last = saved[-1].config
     assert (last.temperature, last.style, last.answer_bars, last.bpm) == (1.1, "han", 2, 105.0)
+
+
+def test_command_line_options_apply_to_this_run_only_and_what_changes_is_saved():
+    saved = []
+    file_config = EngineConfig(temperature=0.8)  # the settings file
+    run_config = file_config.changed(bpm=140.0, metronome=True)  # plus --bpm 140 --metronome
+    options = EngineOptions(config=run_config, api="jack", input=None, output=None)
+    app = LiveMelodyApp(
+        options, Settings(file_config), start_engine=FakeHandle.start_engine, list_ports=None, save=saved.append
+    )
+
+    async def run():
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot)
+            await settle(pilot)
+            assert saved == []  # starting saves nothing
+            await pilot.press("t")
+            await settle(pilot)
+            return str(app.query_one("#status").notice)
+
+    notice = asyncio.run(run())
+    app.shutdown()
+    last = saved[-1].config
+    assert last.temperature == 0.9  # changed in the dashboard: saved
+    assert (last.bpm, last.metronome) == (100.0, False)  # the command line's: this run only
+    assert notice == "saved: temperature 0.90"
+
+
+def test_the_demo_is_a_sandbox_that_saves_nothing():
+    saved = []
+    options = EngineOptions(config=EngineConfig(), api="loopback", input=None, output=None, demo=True)
+    app = LiveMelodyApp(
+        options, Settings(options.config), start_engine=FakeHandle.start_engine, save=saved.append, demo=True
+    )
+
+    async def run():
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot)
+            await pilot.press("t", "s", "b", "k")
+            await settle(pilot)
+            return [c for c in pilot.app.handle.calls if c[0] == "set"]
+
+    sets = asyncio.run(run())
+    app.shutdown()
+    assert sets and saved == []
 
 
 def test_panic_and_end_call_reach_the_engine_and_shutdown_stops_it():
@@ -147,3 +192,34 @@ def test_help_screen_lists_every_key_and_the_turn_log_fills():
 def test_a_setting_at_its_limit_sends_nothing():
     handle = press_keys(make_app(temperature=2.0), "t")  # already at the top: nothing sent
     assert not [c for c in handle.calls if c[0] == "set"]
+
+
+def test_an_engine_that_ended_from_outside_is_said():
+    app = make_app()
+
+    async def run():
+        async with app.run_test(size=SIZE) as pilot:
+            handle = await started(pilot)
+            handle.calls.append(("stop",))  # the engine process ended (say a SIGTERM from outside)
+            await settle(pilot)
+            return app.query_one(StatusPanel).notice
+
+    assert asyncio.run(run()) == "engine stopped (o: pick ports to restart)"
+
+
+def test_at_80_columns_the_turn_log_shows_the_answer_and_the_style():
+    app = make_app()
+
+    async def run():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await settle(pilot)
+            table = app.query_one(TurnLog)
+            shown = [str(c.label) for c in table.columns.values()]
+            widths = [c.get_render_width(table) for c in table.columns.values()]
+            return shown, widths, table.scrollable_content_region.width, [str(v) for v in table.get_row_at(0)]
+
+    shown, widths, visible, row = asyncio.run(run())
+    last = shown.index("style")
+    assert shown.index("answer") < last and sum(widths[: last + 1]) <= visible
+    assert row[1].endswith(" st") and "/" in row[2]  # the answer's length, style/mode

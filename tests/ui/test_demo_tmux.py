@@ -25,8 +25,10 @@ def test_demo_shows_an_answer_and_quits_cleanly(terminal, tmp_path):
         program_env(tmp_path),
         str(REPO),
     )
-    # the turn log's first row: the call (14 notes of the tune) and the answer in the call's key, C
-    screen = terminal.wait_for(lambda text: re.search(r"1\s+14 notes/64 st\s+C\s+64 from", text), 40, "the first turn")
+    # the turn log's first row: the answer as long as the call, the style, the call's key C, the call (14 notes)
+    screen = terminal.wait_for(
+        lambda text: re.search(r"1\s+64 st\s+deutsch/cont\s+C\s+14n 64st", text), 40, "the first turn"
+    )
     assert "livemelody demo" in screen and "demo call (loopback)" in screen and "deutsch" in screen
     terminal.keys("q")
     screen = terminal.wait_for(lambda text: "EXIT=" in text, 15, "the exit status")
