@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-audio", action="store_true", help="do not render the session to WAV even if FluidSynth is installed"
     )
     demo.add_argument("--duration", type=_number(float, 0, low_open=True), default=None, help=argparse.SUPPRESS)
+    _plugin_commands(commands)
     for command in commands.choices.values():  # --debug before or after the command
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -160,6 +161,24 @@ def _version() -> str:
         return version("livemelody")
     except PackageNotFoundError:
         return "(not installed)"
+
+
+PLUGIN_GROUP = "livemelody.commands"
+_PLUGINS: dict = {}  # name -> handler of the subcommands other packages register (`train`)
+
+
+def _plugin_commands(commands) -> None:
+    """Subcommands registered through the ``livemelody.commands`` entry point group: each entry
+    point is a function ``register(subparsers) -> handler(args) -> int`` (the training package's
+    ``train``); the runtime never imports them by name."""
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=PLUGIN_GROUP):
+        if point.name not in COMMANDS:
+            try:
+                _PLUGINS[point.name] = point.load()(commands)
+            except ImportError:  # a registered package that is gone: its command is simply absent
+                continue
 
 
 def _file_options(parser) -> None:
@@ -608,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:  # the instrument's face: the dashboard, with the saved settings
             args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "dashboard"])
-        return COMMANDS[args.command](args)
+        return {**COMMANDS, **_PLUGINS}[args.command](args)
     except (UserError, MidiFileError, ModelError, PortError, EngineError, ValueError) as exc:
         if debug:
             raise

@@ -8,6 +8,7 @@ import venv
 import pytest
 
 from tests.conftest import REPO
+from training.cli import MISSING_EXTRA
 
 
 @pytest.mark.slow
@@ -45,6 +46,12 @@ def test_fresh_install_continues_from_outside_the_checkout(tmp_path):
             )
             assert run.returncode == 0, run.stderr
             assert (work / out).stat().st_size > 100
+    # `train` is listed (the training package is in the wheel) and, without the extra, says what to install
+    train = subprocess.run(
+        [str(livemelody), "train", "mine", str(work)], capture_output=True, text=True, cwd=work, env=env
+    )
+    assert train.returncode == 2, train.stderr
+    assert train.stderr.strip() == f"livemelody: error: {MISSING_EXTRA}"
     styles = subprocess.run([str(livemelody), "styles"], capture_output=True, text=True, cwd=work, env=env)
     assert "site-packages/livemelody/exported_models" in styles.stdout, styles.stdout
     where = subprocess.run(

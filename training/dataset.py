@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from livemelody.encoding import Vocabulary, notes_to_tokens, to_reference
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.events import Note
-from training.corpus import REST, load_style
+from training.corpus import CACHE_DIR, REST, load_style
 
 SPLIT_RULE = (
     "song-level: u = int(sha256('<style>:<song id>')[:8], 16) / 2**32; "
@@ -54,12 +55,15 @@ def prepare_song(song_id: str, raw_notes: list[list[int]], vocab: Vocabulary) ->
     return Song(song_id, shift, tuple(moved), tuple(notes_to_tokens(moved, vocab)))
 
 
-def load_songs(style: str, vocab: Vocabulary, tunes: int | None = None) -> tuple[dict[str, list[Song]], dict[str, int]]:
+def load_songs(
+    style: str, vocab: Vocabulary, tunes: int | None = None, cache_dir: Path = CACHE_DIR
+) -> tuple[dict[str, list[Song]], dict[str, int]]:
     """(prepared songs of ``style`` by split name, tunes kept by each preprocessing step).
 
-    ``tunes`` parses only the first tunes of each ABC file (smoke tests).
+    ``tunes`` parses only the first tunes of each ABC file (smoke tests, style evidence);
+    ``cache_dir`` is where the parse is cached (:func:`training.corpus.load_style`).
     """
-    cache = load_style(style, limit=tunes)
+    cache = load_style(style, cache_dir=cache_dir, limit=tunes)
     splits: dict[str, list[Song]] = {"train": [], "valid": [], "test": []}
     for raw in cache["songs"]:
         splits[split_of(style, raw["id"])].append(prepare_song(raw["id"], raw["notes"], vocab))

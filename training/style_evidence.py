@@ -66,15 +66,27 @@ class LogisticRegression:
         return ((x - self.mean) / self.std @ self.w + self.b > 0).astype(int)
 
 
-def continuations(session: LstmSession, count: int, steps: int, temperature: float, seed: int) -> list[list[Note]]:
-    """``count`` continuations of the primer, each ``steps`` long, in the model's key."""
-    primer, _, _ = primer_tokens(AH_VOUS_DIRAI_JE_MAMAN, session)
+def continuations(
+    session: LstmSession,
+    count: int,
+    steps: int,
+    temperature: float,
+    seed: int,
+    primers: Sequence[Sequence[Note]] = (AH_VOUS_DIRAI_JE_MAMAN,),
+) -> list[list[Note]]:
+    """``count`` continuations, each ``steps`` long, in the model's key; continuation i follows
+    ``primers[i % len(primers)]`` (default: the seed's European primer)."""
+    tokens_of = [primer_tokens(primer, session)[0] for primer in primers]
     rng = np.random.default_rng(seed)
     result = []
-    for _ in range(count):
-        tokens = continue_tokens(session, primer, steps, SamplingParams(temperature), rng)
+    for i in range(count):
+        tokens = continue_tokens(session, tokens_of[i % len(tokens_of)], steps, SamplingParams(temperature), rng)
         result.append(tokens_to_notes(tokens, session.vocab))
     return result
+
+
+OPENING_STEPS = 32
+"""The opening of a held-out song used as a primer: its notes starting in the first 2 bars of 4/4."""
 
 
 def run(models_dir: Path, count: int, steps: int, temperature: float, seed: int) -> dict:
@@ -110,6 +122,63 @@ def run(models_dir: Path, count: int, steps: int, temperature: float, seed: int)
         str(length): {style: own_style_share(label, style, length) for label, style in enumerate(STYLES)}
         for length in (64, 128, 256)
     }
+    return result
+
+
+def against_base_styles(
+    name: str,
+    own: dict[str, list[Sequence[Note]]],
+    base: dict[str, dict[str, list[Sequence[Note]]]],
+    sessions: dict[str, LstmSession],
+    count: int = 100,
+    steps: int = 128,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> dict:
+    """Style evidence for a user's style ``name``: one classifier, ``name`` against the base styles.
+
+    ``own``: the style's songs (notes, C major / A minor) by split (``train``, ``test``);
+    ``base``: each base style's songs by split; ``sessions``: the LSTM of ``name`` and of each
+    base style. The classifier trains on every ``train`` song (label 1: ``name``), is measured on
+    the ``test`` songs, then classifies ``count`` continuations from each model, of the European
+    primer and of the openings (first :data:`OPENING_STEPS` steps) of the style's held-out songs:
+    the share heard as ``name`` should be high for its own model and low for the others.
+    """
+    x_train = np.array([features(n) for n in own["train"]] + [features(n) for b in base.values() for n in b["train"]])
+    y_train = np.array([1] * len(own["train"]) + [0] * sum(len(b["train"]) for b in base.values()))
+    classifier = LogisticRegression().fit(x_train, y_train)
+
+    def heard_as_own(songs: list[Sequence[Note]]) -> float:
+        usable = [s for s in songs if len(s) >= 2]
+        return float(np.sum(classifier.predict(np.array([features(s) for s in usable])) == 1) / max(len(songs), 1))
+
+    result: dict = {
+        "features": "pitch-class, interval, duration histograms + pitch mean/spread (47)",
+        "classifier": f"logistic regression, {name} (1) against {', '.join(base)} (0)",
+        "train_songs": {name: len(own["train"]), **{style: len(b["train"]) for style, b in base.items()}},
+        "continuation_steps": steps,
+        "temperature": temperature,
+        "count": count,
+        "seed": seed,
+        "test_songs": {name: len(own["test"]), **{style: len(b["test"]) for style, b in base.items()}},
+        "test_accuracy": {
+            name: heard_as_own(own["test"]),
+            **{style: 1 - heard_as_own(b["test"]) for style, b in base.items()},
+        },
+        "continuations_heard_as_" + name: {
+            model: heard_as_own(continuations(session, count, steps, temperature, seed))
+            for model, session in sessions.items()
+        },
+    }
+    openings = [[n for n in song if n.start < OPENING_STEPS] for song in own["test"]]
+    openings = [o for o in openings if len(o) >= 2]
+    if openings:
+        result["opening_steps"] = OPENING_STEPS
+        result["openings"] = len(openings)
+        result["continuations_of_openings_heard_as_" + name] = {
+            model: heard_as_own(continuations(session, count, steps, temperature, seed, openings))
+            for model, session in sessions.items()
+        }
     return result
 
 

@@ -250,10 +250,16 @@ def evaluate_seed(pitch_vae: SeedVAE, rhythm_vae: SeedVAE, test: Phrases, seed: 
 # ---------------------------------------------------------------- the phrase VAE
 
 
-def train_phrase(config: VaeConfig, phrases: dict[str, Phrases]) -> tuple[PhraseVAE, dict]:
-    """The shipped VAE: cross-entropy of both heads + weight * max(KL - free bits, 0), per phrase."""
+def train_phrase(
+    config: VaeConfig, phrases: dict[str, Phrases], model: PhraseVAE | None = None
+) -> tuple[PhraseVAE, dict]:
+    """The shipped VAE: cross-entropy of both heads + weight * max(KL - free bits, 0), per phrase.
+
+    ``model``: weights to start from (fine-tuning a trained VAE); None = a fresh one of the config's sizes.
+    """
     set_seeds(config.seed, config.threads)
-    model = PhraseVAE(PhraseShape(PHRASE_LENGTH, PITCH_CLASSES, len(DURATION_STEPS), config.hidden, config.latent))
+    if model is None:
+        model = PhraseVAE(PhraseShape(PHRASE_LENGTH, PITCH_CLASSES, len(DURATION_STEPS), config.hidden, config.latent))
     train, valid = phrases["train"], phrases["valid"]
     pitches, durations = torch.from_numpy(train.pitches), torch.from_numpy(train.durations)
     valid_p, valid_d = torch.from_numpy(valid.pitches), torch.from_numpy(valid.durations)
