@@ -136,8 +136,9 @@ def _meta_problem(meta_type: int, payload: bytes) -> str | None:
     """Why mido (or a player) cannot use this meta event, or None."""
     try:
         message = build_meta_message(meta_type, payload)
-    except Exception as exc:  # mido raises KeySignatureError, IndexError, KeyError ...
-        return f"{_META_NAMES.get(meta_type, f'meta 0x{meta_type:02X}')} ({type(exc).__name__})"
+    except Exception:  # mido raises KeySignatureError, IndexError, KeyError ...: the data says why
+        data = f"data {payload.hex(' ').upper()}" if payload else "no data"
+        return f"{_META_NAMES.get(meta_type, f'meta 0x{meta_type:02X}')} ({data})"
     if message.type == "set_tempo" and (len(payload) != 3 or message.tempo == 0):
         return "tempo 0" if message.tempo == 0 else f"tempo of {len(payload)} bytes"
     if message.type == "time_signature" and (len(payload) != 4 or message.numerator == 0 or payload[1] > 6):
