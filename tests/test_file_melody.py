@@ -10,6 +10,7 @@ from livemelody.events import Note
 from livemelody.midi.files import MelodyFile, read_melody
 from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN as TWINKLE
 from livemelody.variation import one_after_another
+from testkit.midi import note_track
 from tests.conftest import write_midi
 
 TPB = 480
@@ -18,21 +19,7 @@ STEP = TPB // 4
 
 def part_track(notes, channel=0, name=None, program=None):
     """A mido track of (pitch, start step, duration steps) notes; chords allowed."""
-    events = []
-    for pitch, start, duration in notes:
-        events.append((start * STEP, 1, mido.Message("note_on", channel=channel, note=pitch, velocity=80)))
-        events.append(((start + duration) * STEP, 0, mido.Message("note_off", channel=channel, note=pitch)))
-    events.sort(key=lambda e: (e[0], e[1]))
-    track = mido.MidiTrack()
-    if name:
-        track.append(mido.MetaMessage("track_name", name=name))
-    if program is not None:
-        track.append(mido.Message("program_change", channel=channel, program=program))
-    tick = 0
-    for at, _, message in events:
-        track.append(message.copy(time=at - tick))
-        tick = at
-    return track
+    return note_track(notes, channel, name, program, TPB)
 
 
 def song(path, *tracks, numerator=4, conductor_extra=()):

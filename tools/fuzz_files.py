@@ -40,6 +40,8 @@ from pathlib import Path
 
 import mido
 
+from testkit.midi import note_track
+
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO / "tests" / "fixtures" / "cases"
 TIMEOUT_S = 10.0
@@ -52,22 +54,7 @@ BATCH = 250
 
 
 def _track(notes, channel=0, name=None, program=None, tpb=480):
-    step = tpb // 4
-    events = []
-    for pitch, start, duration in notes:
-        events.append((start * step, 1, mido.Message("note_on", channel=channel, note=pitch, velocity=70 + pitch % 20)))
-        events.append(((start + duration) * step, 0, mido.Message("note_off", channel=channel, note=pitch)))
-    events.sort(key=lambda e: (e[0], e[1]))
-    track = mido.MidiTrack()
-    if name:
-        track.append(mido.MetaMessage("track_name", name=name))
-    if program is not None:
-        track.append(mido.Message("program_change", channel=channel, program=program))
-    tick = 0
-    for at, _, message in events:
-        track.append(message.copy(time=at - tick))
-        tick = at
-    return track
+    return note_track(notes, channel, name, program, tpb, velocity=lambda pitch: 70 + pitch % 20)
 
 
 def _save(midi: mido.MidiFile) -> bytes:
