@@ -14,7 +14,6 @@ from testkit.midi import note_track
 from tests.conftest import write_midi
 
 TPB = 480
-STEP = TPB // 4
 
 
 def part_track(notes, channel=0, name=None, program=None):
