@@ -636,6 +636,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("livemelody: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `livemelody styles | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141  # 128 + SIGPIPE, as a shell reports it
 
 
 if __name__ == "__main__":

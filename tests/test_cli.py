@@ -288,3 +288,14 @@ def test_synth_without_fluidsynth_is_one_line_with_what_to_install(monkeypatch, 
 def test_synth_is_the_output_so_out_is_refused(capsys):
     code, out, err = run(capsys, "run", "--synth", "--out", "somewhere", "--api", "jack", "--no-record")
     assert code == 2 and "leave out --out" in err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    import subprocess
+    import sys
+
+    # `true` exits without reading: every write livemelody makes meets a closed pipe
+    result = subprocess.run(
+        f"{sys.executable} -m livemelody styles | true", shell=True, capture_output=True, text=True, timeout=120
+    )
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
