@@ -137,7 +137,7 @@ def soak(minutes: float) -> dict:
         "sent": stats.get("sent"),
         "gen_p99_ms": stats.get("gen_p99_ms"),
         "session_bytes": record.stat().st_size if record.exists() else 0,
-        "priority": handles[-1].info.priority if handles else "?",
+        "priority": _priority(handles[-1].info) if handles else "?",
         "tree": str(Path(sys.modules["livemelody"].__file__).parent.parent),
     }
 
@@ -160,6 +160,11 @@ def run_tree(tree: Path, minutes: float, env: dict) -> dict:
     return json.loads(lines[-1])
 
 
+def _priority(info) -> str:
+    """The engine's scheduling, from its ready event: a ``Ready`` now, a dict in older trees."""
+    return info.get("priority", "?") if isinstance(info, dict) else info.priority
+
+
 def soak_rows(minutes: float, baseline: Path | None, period: int = 32) -> tuple[list, list[str]]:
     """Rows for benchmarks.run: the soak here, and in ``baseline`` (another checkout) beside it."""
     from benchmarks.run import Row
@@ -172,6 +177,7 @@ def soak_rows(minutes: float, baseline: Path | None, period: int = 32) -> tuple[
     here = Path(__file__).resolve().parent.parent
     try:
         results = [("soak", run_tree(here, minutes, server.env()))]
+        print(json.dumps(results[0][1]), file=sys.stderr, flush=True)  # kept if the baseline fails
         if baseline is not None:
             results.append(("baseline soak", run_tree(Path(baseline).resolve(), minutes, server.env())))
     finally:
