@@ -414,6 +414,12 @@ def live_rows(turns: int = 12) -> tuple[list, list[str]]:
     return rows, notes
 
 
+def _at_most(row, name: str, value_ms: float, limit_ms: float, target: bool):
+    """A ``row`` (benchmarks.run.Row) in ms with the verdict ``value <= limit`` where the
+    scenario has a target (none for baselines)."""
+    return row(name, value_ms, "ms", f"<= {limit_ms:g} ms" if target else "", value_ms <= limit_ms if target else None)
+
+
 def _scenario_rows(Row, result: LiveResult) -> list:
     """Lateness rows of one scenario; targets apply to every scenario but the baselines."""
     late = result.lateness_ms
@@ -425,20 +431,8 @@ def _scenario_rows(Row, result: LiveResult) -> list:
             float(np.percentile(late, 50)),
             "ms",
         ),
-        Row(
-            f"{result.scenario}: scheduled notes, lateness p99",
-            p99,
-            "ms",
-            "<= 1 ms" if target else "",
-            p99 <= 1 if target else None,
-        ),
-        Row(
-            f"{result.scenario}: scheduled notes, lateness max",
-            worst,
-            "ms",
-            "<= 5 ms" if target else "",
-            worst <= 5 if target else None,
-        ),
+        _at_most(Row, f"{result.scenario}: scheduled notes, lateness p99", p99, 1, target),
+        _at_most(Row, f"{result.scenario}: scheduled notes, lateness max", worst, 5, target),
         Row(
             f"{result.scenario}: first answer note minus its grid time, max of {len(result.first_note_ms)}",
             max(result.first_note_ms),
@@ -454,20 +448,8 @@ def _scenario_rows(Row, result: LiveResult) -> list:
     if "late_p99_ms" in stats:
         p99, worst = stats["late_p99_ms"], stats["late_max_ms"]
         rows += [
-            Row(
-                f"{result.scenario}: engine send lateness p99 (before JACK)",
-                p99,
-                "ms",
-                "<= 1 ms" if target else "",
-                p99 <= 1 if target else None,
-            ),
-            Row(
-                f"{result.scenario}: engine send lateness max (before JACK)",
-                worst,
-                "ms",
-                "<= 5 ms" if target else "",
-                worst <= 5 if target else None,
-            ),
+            _at_most(Row, f"{result.scenario}: engine send lateness p99 (before JACK)", p99, 1, target),
+            _at_most(Row, f"{result.scenario}: engine send lateness max (before JACK)", worst, 5, target),
         ]
     if "gen_p99_ms" in stats:
         ratio = stats["gen_max_ms"] / stats["gen_budget_ms"]

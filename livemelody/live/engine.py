@@ -176,6 +176,8 @@ class EngineCore:
         self.config = config
         self.sink = sink
         self.models = {style: StreamingLstm(session) for style, session in sessions.items()}
+        self.styles = tuple(sorted(self.models))
+        """The loaded styles, in the order the style knob spans them."""
         self.variator = variator
         self.rng = np.random.default_rng(seed)
         self.transport = Transport(config.bpm, now, external=config.clock_source == "external")
@@ -278,7 +280,7 @@ class EngineCore:
         self.call.note_on(step, pitch, velocity)
 
     def _control(self, stamp: float, number: int, value: int) -> None:
-        effect = self.knobs.handle(number, value, self.config, tuple(sorted(self.models)))
+        effect = self.knobs.handle(number, value, self.config, self.styles)
         if effect is None:
             return
         if effect.action == SUSTAIN_RELEASE:
@@ -575,7 +577,7 @@ class EngineCore:
             answer_step=answer_step,
             turns=self.turn_count,
             last_turn=self.turns[-1] if self.turns else None,
-            styles=tuple(sorted(self.models)),
+            styles=self.styles,
             message=self.message,
             stats=dict(stats or {}),
             notes=self.roll_notes(math.floor(grid.step_at(now))),
