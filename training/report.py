@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from livemelody.models.metadata import load_metadata
+from training.doc_sections import keep_sections
 
 REPO = Path(__file__).resolve().parent.parent
 STYLES = ("deutsch", "han")
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=REPO / "exported_models")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "EVALUATION.md")
     args = parser.parse_args(argv)
-    args.out.write_text(render(args.models))
+    old = args.out.read_text() if args.out.exists() else ""
+    args.out.write_text(keep_sections(render(args.models), old))
     print(f"wrote {args.out}")
     return 0
 
