@@ -87,13 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     vary.add_argument("input", type=Path, help="MIDI file whose melody is the phrase to vary")
     _file_options(vary)
+    amount = SETTINGS["amount"]
     vary.add_argument(
         "--amount",
         type=_number(float, 0),
-        default=3.0,
-        help="how far from the original: z = mean + amount * sigma * noise. 0 is the reconstruction; "
-        "up to about 1 the phrase comes back nearly unchanged (the model learnt to absorb that "
-        "much noise); 2 to 4 change a few notes, 6 about half (docs/VAE.md); default 3",
+        default=amount.default,
+        help=f"{amount.help.removeprefix('vary mode: ')}; more than 1 strays further; default {amount.default:g}",
     )
     vary.add_argument("--count", type=_number(int, 1, 64), default=4, help="number of variations; default 4")
     _seed_option(vary)

@@ -7,8 +7,10 @@ models were trained in (:func:`livemelody.encoding.phrase.register_shift`), enco
 trimmed back to the phrase's length and moved back to the player's key and octave, starting
 where the phrase starts.
 
-- variation: ``z = mean + amount * sigma * eps``, ``eps ~ N(0, I)``; amount 0 is the
-  reconstruction, 1 a draw from the encoder's posterior;
+- variation: ``z = mean + s * sigma * eps``, ``eps ~ N(0, I)``, where the noise scale
+  ``s = noise_scale(amount)`` comes from the variation amount (0..1, the knob): amount 0 is
+  the reconstruction, and the share of events changed rises about evenly with the amount up to
+  about half the phrase at 1 (see :data:`AMOUNT_CURVE`);
 - interpolation: from ``mean(A)`` to ``mean(B)``, linear or spherical (slerp).
 """
 
@@ -25,6 +27,12 @@ from livemelody.events import Note
 from livemelody.models.vae import VaeSession
 
 INTERPOLATIONS = ("slerp", "linear")
+AMOUNT_CURVE = ((0.0, 0.0), (0.05, 1.5), (1.0, 8.0))
+"""(variation amount, noise scale s) points; :func:`noise_scale` is linear between them and
+beyond the last. Measured on the shipped VAEs' held-out phrases (``python -m
+training.amount_curve``, the table in docs/EVALUATION.md): up to s = 1.5 the decoder gives the
+phrase back nearly unchanged (it learnt to absorb the posterior's own noise), so the knob starts
+there; above, the share of events changed rises about linearly with s, to about half at the top."""
 
 
 @dataclass(frozen=True)
@@ -84,13 +92,27 @@ def to_notes(
     return transpose(events_to_notes(kept, phrase.start, phrase.velocity), -phrase.shift)
 
 
-def perturb(mean: np.ndarray, sigma: np.ndarray, amount: float, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` latents [count, latent]: mean + amount * sigma * eps (mean, sigma [latent] or [1, latent])."""
+def noise_scale(amount: float) -> float:
+    """The variation amount (0..1; more is allowed) -> the noise scale s of :func:`perturb`,
+    piecewise linear through :data:`AMOUNT_CURVE`. Raises ValueError for a negative or
+    non-finite amount."""
     if not np.isfinite(amount) or amount < 0:
         raise ValueError(f"amount must be a finite number >= 0, not {amount!r}")
+    (a0, s0), (a1, s1) = AMOUNT_CURVE[-2:]
+    if amount >= a1:
+        return float(s1 + (amount - a1) * (s1 - s0) / (a1 - a0))
+    knobs, scales = zip(*AMOUNT_CURVE)
+    return float(np.interp(amount, knobs, scales))
+
+
+def perturb(mean: np.ndarray, sigma: np.ndarray, scale: float, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` latents [count, latent]: mean + scale * sigma * eps (mean, sigma [latent] or
+    [1, latent]); ``scale`` is the noise scale s (see :func:`noise_scale`)."""
+    if not np.isfinite(scale) or scale < 0:
+        raise ValueError(f"amount must be a finite number >= 0, not {scale!r}")
     mean, sigma = np.reshape(mean, (1, -1)), np.reshape(sigma, (1, -1))
     eps = rng.standard_normal((count, mean.shape[1]))
-    return (mean + amount * sigma * eps).astype(np.float32)
+    return (mean + scale * sigma * eps).astype(np.float32)
 
 
 def vary(
@@ -102,12 +124,14 @@ def vary(
     key: Key | None = None,
 ) -> tuple[EncodedPhrase, list[list[Note]]]:
     """(the encoded phrase, ``count`` variations of ``notes`` in their key, ``key`` where
-    given); see the module doc."""
+    given); ``amount``: the variation amount (0 = the reconstruction, 1 = about half the
+    events changed; see :func:`noise_scale`)."""
     if count < 1:
         raise ValueError("count must be >= 1")
+    scale = noise_scale(amount)
     phrase = encode_phrase(session, notes, key)
     mean, sigma = session.encode(phrase.pitches, phrase.durations)
-    pitches, durations = session.decode(perturb(mean, sigma, amount, count, rng))
+    pitches, durations = session.decode(perturb(mean, sigma, scale, count, rng))
     return phrase, [to_notes(phrase, p, d) for p, d in zip(pitches, durations)]
 
 

@@ -187,9 +187,9 @@ def test_vary_mode_plays_the_variators_notes_on_the_grid(sessions):
     core, sched, out, clock = make(sessions, variator, answer_start="bar")
     core.handle(0.0, [0xB0, 27, 127])  # amount knob
     core.handle(0.0, [0xB0, 22, 127])  # mode knob: vary
-    assert core.config.mode == "vary" and core.config.amount == 6.0
+    assert core.config.mode == "vary" and core.config.amount == 1.0
     perform(core, sched, clock, play(core, D_MAJOR_CALL), until=60 * STEP)
-    assert calls == [("tiny", 8, 6.0)]
+    assert calls == [("tiny", 8, 1.0)]
     ons = [(t, d[1]) for t, d in out.sent if d[0] == 0x90]
     assert [p for _, p in ons] == [p + 12 for p, _, _ in D_MAJOR_CALL]
     assert ons[0][0] == pytest.approx(32 * STEP) and core.turns[-1].mode == "vary"

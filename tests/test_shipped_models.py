@@ -10,7 +10,14 @@ import pytest
 from livemelody.models.registry import find_model, load_lstm, load_vae
 from tests.conftest import REPO
 
-STYLES = ("deutsch", "han")
+STYLES = tuple(path.stem.removeprefix("lstm_") for path in sorted((REPO / "exported_models").glob("lstm_*.json")))
+"""Every style shipped in exported_models/."""
+
+
+def test_at_least_five_styles_ship_each_with_both_models():
+    assert len(STYLES) >= 5
+    for style in STYLES:
+        assert all((REPO / "exported_models" / f"vae_{style}_{part}.onnx").exists() for part in ("encoder", "decoder"))
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -19,7 +26,8 @@ def test_shipped_model_loads_and_records_how_it_was_made(style):
     meta = session.metadata
     assert meta.style == style and meta.dimensions["hidden_size"] == 256
     assert meta.training["seed"] == 0 and meta.training["tunes"] is None
-    assert len(meta.data["test_ids"]) == meta.data["split_sizes"]["test"] > 50
+    assert len(meta.data["test_ids"]) == meta.data["split_sizes"]["test"] > 20
+    assert meta.data["counts"]["kept"] >= 300
     test = meta.metrics["test"]
     assert test["lstm_nll_reduction_vs_best_ngram"] == pytest.approx(
         1 - test["lstm"]["nll_nats"] / test["ngram_best"]["nll_nats"]
@@ -66,7 +74,7 @@ def test_runtime_continues_varies_and_morphs_with_each_shipped_model_without_tor
         import sys
         from livemelody.cli import main
         example = {str(REPO / "examples" / "ah_vous_dirai_je_maman.mid")!r}
-        for style in ("deutsch", "han"):
+        for style in {STYLES!r}:
             assert main(["continue", example, "-o", {str(tmp_path)!r} + f"/{{style}}.mid", "--style", style, "--seed", "1"]) == 0
             assert main(["vary", example, "-o", {str(tmp_path)!r} + f"/{{style}}_vary.mid", "--style", style, "--seed", "1"]) == 0
             assert main(["morph", example, example, "-o", {str(tmp_path)!r} + f"/{{style}}_morph.mid", "--style", style]) == 0
@@ -76,7 +84,7 @@ def test_runtime_continues_varies_and_morphs_with_each_shipped_model_without_tor
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert all((tmp_path / f"{s}{k}.mid").exists() for s in ("deutsch", "han") for k in ("", "_vary", "_morph"))
+    assert all((tmp_path / f"{s}{k}.mid").exists() for s in STYLES for k in ("", "_vary", "_morph"))
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -130,3 +138,26 @@ def test_shipped_vae_gives_twinkle_back_in_any_key_and_octave(style):
     for shift in range(-18, 18):  # every key, in three octaves
         notes = transpose(AH_VOUS_DIRAI_JE_MAMAN, shift)
         assert vary(session, notes, 0.0, 1, np.random.default_rng(0))[1][0] == notes, shift
+
+
+def test_styles_command_lists_every_shipped_style(capsys):
+    from livemelody.cli import main
+
+    assert main(["styles"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for style in STYLES:
+        for kind in ("lstm", "vae_encoder", "vae_decoder"):
+            assert any(line.split()[:2] == [kind, style] for line in lines), (kind, style)
+
+
+def test_the_live_engine_offers_every_shipped_style_in_both_modes():
+    from livemelody.live.process import _load_sessions, _load_variator
+    from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
+
+    sessions, warnings = _load_sessions((), "deutsch")
+    assert set(STYLES) <= set(sessions) and not warnings
+    variator = _load_variator(tuple(sessions), warnings)
+    assert variator is not None and not warnings
+    for style in STYLES:
+        varied = variator(style, AH_VOUS_DIRAI_JE_MAMAN, 0.5, np.random.default_rng(0))
+        assert varied and all(n.start >= 0 for n in varied)

@@ -70,7 +70,7 @@ def test_tiny_vae_training_run_exports_a_usable_pair(tmp_path, capsys):
     )
     assert code == 0
     printed = capsys.readouterr().out
-    assert "phrase VAE" in printed and "exact pitch" in printed and "amount 6.0" in printed
+    assert "phrase VAE" in printed and "exact pitch" in printed and "noise scale 6.0" in printed
     meta = json.loads((tmp_path / "vae_han_encoder.json").read_text())
     assert meta["kind"] == "vae_encoder" and meta["training"]["epochs"] == 1 and meta["dimensions"]["latent_size"] == 8
     assert meta["data"]["counts"]["tunes"] == 40 and meta["data"]["phrases"]["test"] > 0

@@ -14,12 +14,24 @@ from pathlib import Path
 from livemelody.encoding import Vocabulary, notes_to_tokens, to_reference
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.events import Note
-from training.corpus import CACHE_DIR, REST, load_style
+from training.corpus import CACHE_DIR, REST, STYLE_SOURCES, load_style
 
 SPLIT_RULE = (
     "song-level: u = int(sha256('<style>:<song id>')[:8], 16) / 2**32; "
     "test if u < 0.1, validation if u < 0.2, else train"
 )
+FINGERPRINT_INTERVALS = 12
+"""Near-duplicate key: the melodic intervals (semitones) between a song's first, resp. last,
+13 notes; rests and rhythm ignored, so transposed or re-barred copies share it."""
+GROUPED_SPLIT_RULE = (
+    SPLIT_RULE.replace("song-level", "near-duplicate-group-level")
+    + f"; <song id> is the smallest id of the song's group: songs whose first or last "
+    f"{FINGERPRINT_INTERVALS} melodic intervals (semitones, rests and rhythm ignored) are equal "
+    "are one group (transitively), so a tune's copies and harmonisations share a split"
+)
+LEAK_INTERVALS = 16
+"""Overlap measure: a held-out song "shares a passage" with the training songs when some run
+of this many consecutive melodic intervals occurs in both."""
 TEST_FRACTION = 0.1
 VALID_FRACTION = 0.1
 
@@ -39,8 +51,62 @@ class Song:
         return [DELIMITER_ID, *self.tokens, DELIMITER_ID]
 
 
+def split_rule(style: str) -> str:
+    """The split rule of ``style`` in words (:data:`GROUPED_SPLIT_RULE` for the sources that dedupe)."""
+    source = STYLE_SOURCES.get(style)
+    return GROUPED_SPLIT_RULE if source is not None and source.dedupe else SPLIT_RULE
+
+
+def _intervals(raw_notes: list[list[int]]) -> tuple[int, ...]:
+    pitches = [p for p, _, _ in raw_notes if p != REST]
+    return tuple(b - a for a, b in zip(pitches, pitches[1:]))
+
+
+def near_duplicate_groups(songs: list[dict]) -> dict[str, str]:
+    """Song id -> its group's key (the group's smallest id) for cached songs ``{"id", "notes"}``:
+    songs sharing the first or the last :data:`FINGERPRINT_INTERVALS` intervals are one group
+    (union-find over both keys); a song alone keeps its own id."""
+    parent = {song["id"]: song["id"] for song in songs}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    first_with: dict[tuple, str] = {}
+    for song in songs:
+        intervals = _intervals(song["notes"])
+        for key in (("head", intervals[:FINGERPRINT_INTERVALS]), ("tail", intervals[-FINGERPRINT_INTERVALS:])):
+            if key in first_with:
+                a, b = root(first_with[key]), root(song["id"])
+                parent[max(a, b)] = min(a, b)
+            else:
+                first_with[key] = song["id"]
+    return {song_id: root(song_id) for song_id in parent}
+
+
+def shared_passages(songs: list[dict], split: dict[str, str], length: int = LEAK_INTERVALS) -> dict[str, float]:
+    """Share of held-out (valid and test) songs with a run of ``length`` intervals that also occurs
+    in a training song, and the same for whole copies (equal interval sequences); ``split``: id -> split."""
+    runs = lambda iv: {iv[i : i + length] for i in range(max(len(iv) - length + 1, 1))}  # noqa: E731
+    train_runs, train_whole = set(), set()
+    for song in songs:
+        if split[song["id"]] == "train":
+            intervals = _intervals(song["notes"])
+            train_runs |= runs(intervals)
+            train_whole.add(intervals)
+    held = [_intervals(s["notes"]) for s in songs if split[s["id"]] != "train"]
+    return {
+        "held_out_songs": len(held),
+        f"sharing_{length}_intervals": sum(bool(runs(iv) & train_runs) for iv in held) / max(len(held), 1),
+        "whole_copies": sum(iv in train_whole for iv in held) / max(len(held), 1),
+    }
+
+
 def split_of(style: str, song_id: str) -> str:
-    """``"train"``, ``"valid"`` or ``"test"`` for a song, by a hash of its id (see SPLIT_RULE)."""
+    """``"train"``, ``"valid"`` or ``"test"`` for a song, by a hash of its id (see SPLIT_RULE);
+    for a deduplicated style pass the group's key (:func:`near_duplicate_groups`)."""
     u = int(hashlib.sha256(f"{style}:{song_id}".encode()).hexdigest()[:8], 16) / 2**32
     if u < TEST_FRACTION:
         return "test"
@@ -65,6 +131,34 @@ def load_songs(
     """
     cache = load_style(style, cache_dir=cache_dir, limit=tunes)
     splits: dict[str, list[Song]] = {"train": [], "valid": [], "test": []}
+    split = split_by_id(style, cache)
     for raw in cache["songs"]:
-        splits[split_of(style, raw["id"])].append(prepare_song(raw["id"], raw["notes"], vocab))
+        splits[split[raw["id"]]].append(prepare_song(raw["id"], raw["notes"], vocab))
     return splits, dict(cache["counts"])
+
+
+def split_by_id(style: str, cache: dict) -> dict[str, str]:
+    """Song id -> split for a style's cached parse (:func:`training.corpus.load_style`), by
+    :func:`split_rule`."""
+    source = STYLE_SOURCES.get(style)
+    keys = near_duplicate_groups(cache["songs"]) if source is not None and source.dedupe else {}
+    return {s["id"]: split_of(style, keys.get(s["id"], s["id"])) for s in cache["songs"]}
+
+
+def duplicate_report(style: str, cache_dir: Path = CACHE_DIR) -> dict:
+    """Near-duplicates of ``style`` (for the metadata and docs/EVALUATION.md): groups found, and
+    the held-out songs sharing a :data:`LEAK_INTERVALS`-interval passage or a whole copy with the
+    training songs, under the plain song-level split and under the style's own rule."""
+    cache = load_style(style, cache_dir=cache_dir)
+    groups = near_duplicate_groups(cache["songs"])
+    sizes: dict[str, int] = {}
+    for key in groups.values():
+        sizes[key] = sizes.get(key, 0) + 1
+    plain = {s["id"]: split_of(style, s["id"]) for s in cache["songs"]}
+    return {
+        "groups_of_2_or_more": sum(n > 1 for n in sizes.values()),
+        "songs_in_them": sum(n for n in sizes.values() if n > 1),
+        "song_level_split": shared_passages(cache["songs"], plain),
+        "own_split": shared_passages(cache["songs"], split_by_id(style, cache)),
+        "own_rule": split_rule(style),
+    }

@@ -13,9 +13,18 @@ from livemelody.models.metadata import load_metadata
 from training.doc_sections import keep_sections
 
 REPO = Path(__file__).resolve().parent.parent
-STYLES = ("deutsch", "han")
 IDYOM = {"deutsch": (2.106, "German kinder"), "han": (2.681, "Chinese shanxi")}
 """IDyOM pitch cross-entropy on Essen subsets (Pearce 2005, Table 6.6), bits per note."""
+VAE_TARGET_NOTE = 0.95
+"""Exact-note reconstruction target of vary mode on held-out phrases."""
+
+
+def shipped_styles(models_dir: Path) -> tuple[str, ...]:
+    """Styles with an LSTM in ``models_dir`` (``lstm_<style>.json``) whose corpus
+    :mod:`training.corpus` knows, in :data:`training.corpus.STYLE_SOURCES` order."""
+    from training.corpus import STYLE_SOURCES
+
+    return tuple(s for s in STYLE_SOURCES if (models_dir / f"lstm_{s}.json").exists())
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -24,8 +33,14 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+def _pct(value: float) -> str:
+    return "n/a" if value != value else f"{100 * value:.0f}%"  # NaN: no window
+
+
 def render(models_dir: Path) -> str:
-    metas = {s: load_metadata(models_dir / f"lstm_{s}.json") for s in STYLES}
+    styles = shipped_styles(models_dir)
+    metas = {s: load_metadata(models_dir / f"lstm_{s}.json") for s in styles}
+    vaes = {s: load_metadata(models_dir / f"vae_{s}_encoder.json") for s in styles}
     out = [
         "# Evaluation",
         "",
@@ -37,25 +52,55 @@ def render(models_dir: Path) -> str:
     rows = []
     for s, m in metas.items():
         c, sizes = m.data["counts"], m.data["split_sizes"]
-        rows.append(
-            [
-                s,
-                str(c["tunes"]),
-                str(c["parsed"]),
-                str(c["durations_ok"]),
-                str(c["kept"]),
-                str(sizes["train"]),
-                str(sizes["valid"]),
-                str(sizes["test"]),
-            ]
-        )
-    out += _table(["style", "tunes", "parsed", "durations ok", "kept", "train", "valid", "test"], rows)
+        row = [s, m.data["corpus"].split(" ", 2)[2]]
+        row += [str(c[k]) for k in ("tunes", "parsed", "durations_ok", "kept")]
+        row += [str(sizes[k]) for k in ("train", "valid", "test")]
+        rows.append(row)
+    out += _table(
+        ["style", "source (music21 corpus)", "tunes", "parsed", "durations ok", "kept", "train", "valid", "test"], rows
+    )
+    rules = {m.data["split_rule"] for m in metas.values()}
     out += [
         "",
-        f"Split rule: {metas['deutsch'].data['split_rule']}. The ids of every validation and test song "
-        "are in each model's metadata (`data.valid_ids`, `data.test_ids`).",
+        "Split rules: "
+        + " / ".join(sorted(rules))
+        + ". Which style uses which: "
+        + ", ".join(f"{s} {'grouped' if 'group' in m.data['split_rule'] else 'song-level'}" for s, m in metas.items())
+        + ". The ids of every validation and test song are in each model's metadata (`data.valid_ids`, `data.test_ids`).",
         "",
     ]
+    dups = {s: m.data["near_duplicates"] for s, m in metas.items() if "near_duplicates" in m.data}
+    if dups:
+        length = next(k for k in next(iter(dups.values()))["own_split"] if k.startswith("sharing_"))
+        n = length.split("_")[1]
+        out += [
+            "Near-duplicates (`training.dataset.duplicate_report`): groups of songs sharing their first or last 12 "
+            f"melodic intervals, and the held-out songs (validation + test) that share a run of {n} consecutive "
+            "intervals, or their whole interval sequence, with some training song, under the plain song-level split "
+            "and under the style's own split.",
+            "",
+        ]
+        rows = []
+        for s, d in dups.items():
+            plain, own = d["song_level_split"], d["own_split"]
+            rows.append(
+                [
+                    s,
+                    f"{d['groups_of_2_or_more']} ({d['songs_in_them']} songs)",
+                    f"{_pct(plain[length])} / {_pct(plain['whole_copies'])}",
+                    f"{_pct(own[length])} / {_pct(own['whole_copies'])}",
+                ]
+            )
+        out += _table(
+            [
+                "style",
+                "near-duplicate groups",
+                f"song-level split: held-out sharing {n} intervals / whole copies",
+                f"own split: sharing {n} intervals / whole copies",
+            ],
+            rows,
+        )
+        out += [""]
 
     out += [
         "## Held-out test songs: LSTM against baselines",
@@ -63,9 +108,44 @@ def render(models_dir: Path) -> str:
         "NLL: mean negative log-likelihood per 16th step (nats), every token after the opening delimiter. "
         "Pitch accuracy: at note onsets, the most probable pitch (among pitches) is the actual one. "
         "Pitch bits: -log2 p(actual pitch | a note starts), IDyOM's measure. The n-gram order is chosen "
-        "on the validation songs.",
+        "on the validation songs. Each style's baselines are fitted on its own training songs.",
         "",
     ]
+    rows = []
+    for s, m in metas.items():
+        t = m.metrics["test"]
+        rows.append(
+            [
+                s,
+                str(t["lstm"]["steps"]),
+                str(t["lstm"]["notes"]),
+                f"**{t['lstm']['nll_nats']:.4f}**",
+                f"{t['uniform']['nll_nats']:.4f}",
+                f"{t['unigram']['nll_nats']:.4f}",
+                f"{t['ngram_best']['nll_nats']:.4f} (n={t['ngram_best']['n']})",
+                f"{100 * t['lstm_nll_reduction_vs_best_ngram']:.1f}%",
+                f"**{t['lstm']['pitch_bits']:.3f}**",
+                f"{t['unigram']['pitch_bits']:.3f}",
+                f"{t['ngram_best']['pitch_bits']:.3f}",
+            ]
+        )
+    out += _table(
+        [
+            "style",
+            "steps",
+            "notes",
+            "LSTM NLL",
+            "uniform",
+            "unigram",
+            "best n-gram",
+            "LSTM below n-gram",
+            "LSTM pitch bits",
+            "unigram pitch bits",
+            "n-gram pitch bits",
+        ],
+        rows,
+    )
+    out += [""]
     for s, m in metas.items():
         t = m.metrics["test"]
         rows = []
@@ -80,47 +160,109 @@ def render(models_dir: Path) -> str:
         reduction = 100 * t["lstm_nll_reduction_vs_best_ngram"]
         out += [f"### {s} ({t['lstm']['steps']} steps, {t['lstm']['notes']} notes)", ""]
         out += _table(["model", "NLL nats/step", "pitch accuracy", "pitch bits/note"], rows)
-        idyom, label = IDYOM[s]
-        gap = t["lstm"]["pitch_bits"] - idyom
         out += [
             "",
             f"- LSTM NLL is **{reduction:.1f}%** below the best n-gram (target >= 20%: "
             f"{'met' if reduction >= 20 else 'MISSED'}).",
-            f"- Pitch cross-entropy {t['lstm']['pitch_bits']:.3f} bits/note against IDyOM's {idyom} on {label} "
-            f"(Pearce 2005, Table 6.6): {abs(gap):.3f} bits {'above (worse)' if gap > 0 else 'below (better)'}. "
-            "Not the same songs (IDyOM's figure is for another Essen subset, with its own cross-validation), so "
-            "this places the model, it does not rank it.",
-            "",
         ]
+        if s in IDYOM:
+            idyom, label = IDYOM[s]
+            gap = t["lstm"]["pitch_bits"] - idyom
+            out += [
+                f"- Pitch cross-entropy {t['lstm']['pitch_bits']:.3f} bits/note against IDyOM's {idyom} on {label} "
+                f"(Pearce 2005, Table 6.6): {abs(gap):.3f} bits {'above (worse)' if gap > 0 else 'below (better)'}. "
+                "Not the same songs (IDyOM's figure is for another Essen subset, with its own cross-validation), so "
+                "this places the model, it does not rank it.",
+            ]
+        else:
+            out += ["- No published IDyOM figure for this corpus; the n-gram is the comparison."]
         ng = t["ngram_test_nll_by_n"]
-        out += ["n-gram NLL by order (test): " + ", ".join(f"n={n}: {v:.3f}" for n, v in ng.items()), ""]
+        out += ["", "n-gram NLL by order (test): " + ", ".join(f"n={n}: {v:.3f}" for n, v in ng.items()), ""]
+
+    out += [
+        "## Vary mode: phrase VAE reconstruction of held-out phrases",
+        "",
+        "Each style's phrase VAE (16 events) encodes its held-out test phrases and decodes z = mean. Exact note: "
+        "share of the phrases' real events whose pitch (or silence) and duration both come back exact (the "
+        f"metric of the >= {VAE_TARGET_NOTE:.0%} target); whole phrase: every event exact.",
+        "",
+    ]
+    rows = []
+    for s, v in vaes.items():
+        r = v.metrics["test"]["reconstruction"]
+        ok = "met" if r["note"] >= VAE_TARGET_NOTE else "MISSED"
+        rows.append(
+            [
+                s,
+                str(r["phrases"]),
+                f"{100 * r['pitch']:.1f}%",
+                f"{100 * r['duration']:.1f}%",
+                f"**{100 * r['note']:.1f}%** ({ok})",
+                f"{100 * r['phrase']:.1f}%",
+                str(v.training["epochs"]),
+                str(v.training["train_hop"]),
+                f"{v.training['train_seconds']:.0f} s",
+            ]
+        )
+    out += _table(
+        [
+            "style",
+            "test phrases",
+            "exact pitch",
+            "exact duration",
+            "exact note",
+            "whole phrase",
+            "epochs",
+            "training window hop",
+            "training time",
+        ],
+        rows,
+    )
+    out += [""]
 
     out += ["## Style evidence", ""]
-    ev = metas["deutsch"].metrics.get("style_evidence")
-    if ev:
+    ev = next(
+        (m.metrics.get("style_evidence") for m in metas.values() if "by_length" in m.metrics.get("style_evidence", {})),
+        None,
+    )
+    if ev and "styles" in ev:
+        primers = ev["primers"]
         out += [
-            f"A logistic regression on {ev['features']}, trained on the training songs of both styles, "
-            f"classifies held-out real songs and {ev['count']} continuations per model of the seed's primer "
-            f'"Ah vous dirai-je maman" ({ev["continuation_steps"]} steps = {ev["continuation_steps"] // 16} bars, '
-            f"temperature {ev['temperature']}, seed {ev['seed']}). Target: >= 90% of each style's "
-            "continuations classified as that style.",
+            f"A {ev['classifier']}, on {ev['features']}. For each style and window length it classifies the real "
+            f"held-out songs (validation and test) after their opening (steps {ev['opening_steps']} to "
+            f"{ev['opening_steps']} + length) beside its own model's continuations of the same openings (first "
+            f"{ev['opening_steps']} steps of each, temperature {ev['temperature']}, seed {ev['seed']}), and "
+            f"{ev['count']} continuations of each fixed primer ({', '.join(p.replace('_', ' ') for p in primers)}). "
+            "Shares classified as the style's own; the real column is the ceiling (a style's continuations cannot "
+            "honestly be more recognisable than its real music). Chance is "
+            f"{100 / len(ev['styles']):.0f}% over {len(ev['styles'])} styles. Command: `python -m training.style_evidence`.",
             "",
         ]
-        rows = [
-            [s, str(ev[s]["test_songs"]), f"{ev[s]['test_accuracy']:.3f}", f"{ev[s]['continuations_as_own_style']:.2f}"]
-            for s in STYLES
-        ]
-        out += _table(
-            ["style", "held-out songs", "accuracy on real songs", "continuations classified as own style"], rows
-        )
-        by_length = ev.get("by_length")
-        if by_length:
-            out += ["", "The same measure by continuation length (bars of 16 steps):", ""]
+        for length, by_style in ev["by_length"].items():
+            out += [f"### {int(length)} steps ({int(length) // 16} bars of 4/4)", ""]
+            rows = [
+                [
+                    s,
+                    f"{r['train_windows']}",
+                    f"{r['held_out_windows']}",
+                    f"**{_pct(r['real_as_own_style'])}**",
+                    f"**{_pct(r['continuations_of_openings_as_own_style'])}**",
+                ]
+                + [_pct(r[f"continuations_of_{p}_as_own_style"]) for p in primers]
+                for s, r in by_style.items()
+            ]
             out += _table(
-                ["bars"] + list(STYLES),
-                [[str(int(steps) // 16)] + [f"{v[s]:.2f}" for s in STYLES] for steps, v in by_length.items()],
+                [
+                    "style",
+                    "training windows",
+                    "held-out windows",
+                    "real held-out windows",
+                    "continuations of the same openings",
+                ]
+                + [f"continuations of {p.replace('_', ' ')}" for p in primers],
+                rows,
             )
-        out += [""]
+            out += [""]
 
     out += ["## Training", ""]
     rows = []
@@ -131,15 +273,27 @@ def render(models_dir: Path) -> str:
                 s,
                 str(tr["history"]["best_epoch"]),
                 str(len(tr["history"]["train"])),
+                tr["history"].get(
+                    "stopped", "patience" if len(tr["history"]["train"]) < tr["max_epochs"] else "max epochs"
+                ),
                 f"{tr['train_seconds']:.0f} s",
                 f"{min(tr['history']['valid']):.4f}",
                 f"{m.metrics['onnx_parity_max_abs']:.1e}",
             ]
         )
     out += _table(
-        ["style", "best epoch", "epochs run", "training time", "best valid NLL", "ONNX parity (max abs diff)"], rows
+        [
+            "style",
+            "best epoch",
+            "epochs run",
+            "stopped by",
+            "training time",
+            "best valid NLL",
+            "ONNX parity (max abs diff)",
+        ],
+        rows,
     )
-    out += ["", "Loss curves: " + ", ".join(f"[{s}](figures/lstm_{s}_loss.png)" for s in STYLES), ""]
+    out += ["", "Loss curves: " + ", ".join(f"[{s}](figures/lstm_{s}_loss.png)" for s in styles), ""]
     return "\n".join(out)
 
 

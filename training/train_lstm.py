@@ -19,15 +19,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import music21
 import numpy as np
 import torch
 from torch import nn
 
 from livemelody.encoding import Vocabulary
 from training.baselines import NgramModel, UniformModel
-from training.corpus import STYLE_FILES
-from training.dataset import SPLIT_RULE, Song, load_songs
+from training.corpus import STYLE_SOURCES, describe
+from training.dataset import Song, duplicate_report, load_songs, split_rule
 from training.export import export_lstm
 from training.lstm import MelodyLSTM, expected_parameter_count, parameter_count, seed_parameter_count
 from training.metrics import MetricAccumulator
@@ -58,6 +57,10 @@ class TrainConfig:
     threads: int = 1
     tunes: int | None = None
     """Parse only the first tunes of each ABC file (smoke tests); None = the whole corpus."""
+    max_minutes: float | None = None
+    """Stop after the first epoch that ends past this many minutes of training (None: no cap).
+    Nothing else depends on it (the learning rate halves on plateaus), so ``--max-epochs`` set
+    to the epochs run (``history``) reproduces the same weights on any machine."""
 
 
 def set_seeds(seed: int, threads: int) -> None:
@@ -149,6 +152,11 @@ def train(config: TrainConfig, splits: dict[str, list[Song]], vocab: Vocabulary)
             best_state, best_valid, best_epoch = copy.deepcopy(model.state_dict()), valid, epoch
         elif epoch - best_epoch >= config.patience:
             print(f"early stop: no validation gain for {config.patience} epochs; best epoch {best_epoch}")
+            history["stopped"] = "patience"
+            break
+        if config.max_minutes is not None and sum(history["seconds"]) > 60 * config.max_minutes:
+            print(f"time cap: {config.max_minutes:g} minutes reached after epoch {epoch}; best epoch {best_epoch}")
+            history["stopped"] = f"time cap after epoch {epoch} (reproduce with --max-epochs {epoch})"
             break
     model.load_state_dict(best_state)
     model.eval()
@@ -235,12 +243,12 @@ def save_loss_curve(history: dict, style: str, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--style", required=True, choices=["deutsch", "han"])
+    parser.add_argument("--style", required=True, choices=list(STYLE_SOURCES))
     parser.add_argument("--out", type=Path, default=REPO / "exported_models", help="folder for .onnx + .json")
     parser.add_argument("--curves", type=Path, default=REPO / "docs" / "figures", help="folder for the loss-curve PNG")
     for name in ("hidden_size", "batch_size", "max_epochs", "patience", "lr_patience", "seed", "threads", "tunes"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=None)
-    for name in ("dropout", "learning_rate"):
+    for name in ("dropout", "learning_rate", "max_minutes"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=None)
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
@@ -259,13 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     print_table(config.style, results)
     save_loss_curve(history, config.style, args.curves / f"lstm_{config.style}_loss.png")
     data = {
-        "corpus": f"music21 {music21.__version__} essenFolksong: {', '.join(STYLE_FILES[config.style])}",
+        "corpus": describe(config.style),
         "counts": counts,
-        "split_rule": SPLIT_RULE,
+        "split_rule": split_rule(config.style),
         "split_sizes": {k: len(v) for k, v in splits.items()},
         "valid_ids": [s.song_id for s in splits["valid"]],
         "test_ids": [s.song_id for s in splits["test"]],
     }
+    if config.tunes is None:
+        data["near_duplicates"] = duplicate_report(config.style)
     training = {
         **asdict(config),
         "history": history,

@@ -22,13 +22,12 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import music21
 import numpy as np
 import torch
 
 from livemelody.encoding.phrase import DURATION_STEPS, PITCH_CLASSES
-from training.corpus import STYLE_FILES
-from training.dataset import SPLIT_RULE
+from training.corpus import STYLE_SOURCES, describe
+from training.dataset import split_rule
 from training.export import export_vae
 from training.lstm import parameter_count
 from training.phrases import (
@@ -57,8 +56,9 @@ from training.vae_metrics import edit_distance, melody_statistics, phrase_events
 
 REPO = Path(__file__).resolve().parent.parent
 PRIOR_SAMPLES = 1000
-AMOUNTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
-"""Variation amounts of the amount -> edit distance table."""
+AMOUNTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+"""Noise scales s of the s -> edit distance table (z = mean + s * sigma * eps; the key is
+``amount``, the knob's meaning before :func:`livemelody.variation.noise_scale`)."""
 DRAWS_PER_PHRASE = 4
 VALID_DURATION_TOLERANCE = 0.25
 """A seed rhythm output counts as a valid duration when it lies within this many class units
@@ -345,9 +345,9 @@ def evaluate_phrase(model: PhraseVAE, test: Phrases, seed: int) -> dict:
 def data_record(style: str, counts: dict, phrases: dict[str, Phrases], songs: dict, train_hop: int) -> dict:
     return {
         "steps_per_event": round(steps_per_event(songs), 3),
-        "corpus": f"music21 {music21.__version__} essenFolksong: {', '.join(STYLE_FILES[style])}",
+        "corpus": describe(style),
         "counts": counts,
-        "split_rule": SPLIT_RULE,
+        "split_rule": split_rule(style),
         "split_sizes": {k: len(v) for k, v in songs.items()},
         "phrases": {k: len(v) for k, v in phrases.items()},
         "phrase_rule": f"{PHRASE_LENGTH} events (notes and rests); training windows every {train_hop} event(s), "
@@ -365,7 +365,7 @@ def print_reconstruction(label: str, r: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--style", required=True, choices=sorted(STYLE_FILES))
+    parser.add_argument("--style", required=True, choices=list(STYLE_SOURCES))
     parser.add_argument(
         "--seed-config",
         action="store_true",
@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     print_reconstruction("phrase VAE", results["reconstruction"])
     for row in results["variation"]:
         print(
-            f"amount {row['amount']:<5} mean edit distance {row['mean_edit_distance']:.2f} events "
+            f"noise scale {row['amount']:<5} mean edit distance {row['mean_edit_distance']:.2f} events "
             f"({100 * row['per_event']:.1f}% of the phrase)"
         )
     training = {
