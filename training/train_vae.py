@@ -105,6 +105,10 @@ class VaeConfig:
     threads: int = 1
     tunes: int | None = None
     """Parse only the first tunes of each ABC file (smoke tests); None = the whole corpus."""
+    init_from: str | None = None
+    """Start from the shipped phrase VAE of this style (its weights; the sizes follow from them)
+    instead of a fresh one, as ``livemelody train`` fine-tunes a base style: a small corpus (the
+    chorales' 13,067 training phrases) reached 79.8% exact notes from scratch in 20 epochs."""
 
 
 _SEED_COMMON = dict(
@@ -391,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=None)
     for name in ("learning_rate", "weight_decay", "beta", "free_bits", "augment"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=None)
+    parser.add_argument(
+        "--init-from", choices=list(STYLE_SOURCES), default=None, help="start from this style's shipped VAE"
+    )
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k in VaeConfig.__dataclass_fields__ and v is not None}
     base = VaeConfig(**{"style": args.style, **overrides})
@@ -432,8 +439,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {path}")
         return 0
 
+    start_from, origin = None, "trained from scratch"
+    if base.init_from is not None:
+        from livemelody.models.registry import find_model
+        from training.vae import vae_from_onnx
+
+        (encoder_json, encoder_meta), (decoder_json, decoder_meta) = (
+            find_model(kind, base.init_from) for kind in ("vae_encoder", "vae_decoder")
+        )
+        start_from = vae_from_onnx(
+            encoder_json.with_name(encoder_meta.onnx_file), decoder_json.with_name(decoder_meta.onnx_file)
+        )
+        base = replace(base, hidden=start_from.shape.hidden, latent=start_from.shape.latent)
+        origin = f"fine-tuned from {encoder_json.name} (run {encoder_meta.training.get('run_id')})"
+        print(f"phrase VAE {origin}", flush=True)
     started = time.perf_counter()
-    model, history = train_phrase(base, phrases)
+    model, history = train_phrase(base, phrases, start_from)
     train_seconds = time.perf_counter() - started
     model.eval()
     results = {**evaluate_phrase(model, test, base.seed), "real": real}
@@ -445,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     training = {
         **asdict(base),
+        "origin": origin,
         "history": history,
         "train_seconds": round(train_seconds, 1),
         "parameters": parameter_count(model),
