@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--amount",
         type=_number(float, 0),
         default=amount.default,
-        help=f"{amount.help.removeprefix('vary mode: ')}; more than 1 strays further; default {amount.default:g}",
+        help=f"{amount.help.removeprefix('vary mode: ')}; more than 1 strays further; default {amount.default:g}".replace(
+            "%", "%%"
+        ),
     )
     vary.add_argument("--count", type=_number(int, 1, 64), default=4, help="number of variations; default 4")
     _seed_option(vary)

@@ -173,7 +173,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             flag="--style", cc=21, keys="s", label="style", short="Style"),
     Setting("mode", str, "continue", "continue with the LSTM, or vary the call with the VAE",
             choices=("continue", "vary"), flag="--mode", cc=22, keys="m", label="mode", short="Mode"),
-    Setting("amount", float, 0.3, "vary mode: how far variations stray, 0 = the call back, 1 = about half "
+    Setting("amount", float, 0.3, "vary mode: how far variations stray, 0 = the call back, 1 = about 60% of "
             "its notes changed, evenly between (measured: docs/EVALUATION.md)",
             low=0.0, high=1.0, flag="--amount", cc=27, keys="v V", step=0.05, label="variation", short="Vary"),
     Setting("answer_bars", int, None, "answer length ('call': as long as the call)", unit="bars",

@@ -10,7 +10,7 @@ from livemelody.variation import AMOUNT_CURVE, encode_phrase, noise_scale, vary
 from training.vae_metrics import edit_distance
 
 
-def test_the_setting_is_the_knob_from_nothing_to_half_the_notes():
+def test_the_setting_is_the_knob_from_nothing_to_most_of_the_notes():
     amount = SETTINGS["amount"]
     assert (amount.low, amount.high) == (0.0, 1.0) and amount.low <= amount.default <= amount.high
     assert amount.cc is not None
@@ -41,3 +41,17 @@ def test_the_knob_spans_nearly_the_same_to_very_different_on_a_shipped_vae():
     session = load_vae("deutsch")
     low, middle, high = (_changed(session, AH_VOUS_DIRAI_JE_MAMAN, a) for a in (0.05, 0.5, 1.0))
     assert low < 0.1 and high > 0.3 and low < middle < high
+
+
+def test_fitted_knots_invert_the_measured_curve():
+    from training.amount_curve import KNOTS, SCALES, fitted_curve
+
+    share = {s: 0.02 + 0.08 * s for s in SCALES}  # a made-up straight line: 2% at s = 0, 82% at 10
+    knots = fitted_curve({"a": {"by_scale": share}, "b": {"by_scale": share}}, top=0.62)
+    assert [a for a, _ in knots] == list(KNOTS) and knots[0] == (0.0, 0.0)
+    for amount, scale in knots[1:]:
+        assert share_at(scale) == pytest.approx(0.02 + amount * 0.6, abs=1e-3)
+
+
+def share_at(scale):
+    return 0.02 + 0.08 * scale

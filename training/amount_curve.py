@@ -62,6 +62,25 @@ def measure(models_dir: Path, draws: int = DRAWS, seed: int = 0) -> dict:
     return result
 
 
+TOP_SHARE = 0.6
+"""Share of events changed the knob's top (amount 1) aims at: "very different", yet a variation."""
+KNOTS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+
+
+def fitted_curve(result: dict, top: float = TOP_SHARE) -> tuple[tuple[float, float], ...]:
+    """(amount, noise scale) knots that make the mean share changed over the styles rise linearly
+    from its value at s = 0 (amount 0) to ``top`` (amount 1): the inverse of the measured mean
+    share-against-s curve, interpolated; what :data:`livemelody.variation.AMOUNT_CURVE` holds."""
+    scales = np.array(SCALES)
+    means = np.mean([[result[s]["by_scale"][x] for x in SCALES] for s in result], axis=0)
+    means = np.maximum.accumulate(means)  # np.interp needs a rising curve
+    knots = []
+    for amount in KNOTS:
+        target = means[0] + amount * (top - means[0])
+        knots.append((amount, 0.0 if amount == 0 else round(float(np.interp(target, means, scales)), 2)))
+    return tuple(knots)
+
+
 def render(result: dict, draws: int) -> str:
     styles = list(result)
 
@@ -97,6 +116,8 @@ def render(result: dict, draws: int) -> str:
         "",
         *table("by_amount", "amount", AMOUNTS, noise_scale),
         "",
+        f"Knots fitted to the s table above for a mean rising linearly to {TOP_SHARE:.0%} at amount 1 "
+        f"(`fitted_curve`): {', '.join(f'({a:g}, {x:g})' for a, x in fitted_curve(result))}. "
         f"Each 0.1 of the amount adds {100 * steps.min():.1f} to {100 * steps.max():.1f} points of changed events "
         f"(mean over styles), from {100 * means[0]:.1f}% at 0 to {100 * means[-1]:.1f}% at 1.",
     ]
@@ -110,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=DRAWS)
     args = parser.parse_args(argv)
     result = measure(args.models, args.draws)
+    print(f"knots fitted to these figures (for livemelody.variation.AMOUNT_CURVE): {fitted_curve(result)}")
     write_section(args.out, SECTION, COMMAND, render(result, args.draws))
     print(f"wrote section {SECTION} of {args.out}")
     return 0

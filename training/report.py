@@ -199,6 +199,7 @@ def render(models_dir: Path) -> str:
                 f"{100 * r['duration']:.1f}%",
                 f"**{100 * r['note']:.1f}%** ({ok})",
                 f"{100 * r['phrase']:.1f}%",
+                v.training.get("origin", "trained from scratch").split(" (")[0],
                 str(v.training["epochs"]),
                 str(v.training["train_hop"]),
                 f"{v.training['train_seconds']:.0f} s",
@@ -212,6 +213,7 @@ def render(models_dir: Path) -> str:
             "exact duration",
             "exact note",
             "whole phrase",
+            "origin",
             "epochs",
             "training window hop",
             "training time",
@@ -233,8 +235,9 @@ def render(models_dir: Path) -> str:
             f"{ev['opening_steps']} + length) beside its own model's continuations of the same openings (first "
             f"{ev['opening_steps']} steps of each, temperature {ev['temperature']}, seed {ev['seed']}), and "
             f"{ev['count']} continuations of each fixed primer ({', '.join(p.replace('_', ' ') for p in primers)}). "
-            "Shares classified as the style's own; the real column is the ceiling (a style's continuations cannot "
-            "honestly be more recognisable than its real music). Chance is "
+            "Shares classified as the style's own. The real column is the reference: a style's continuations "
+            "should be heard as that style about as often as its real music is; far more often would mean the "
+            "classifier hears the model's most typical figures (a caricature), not a better style. Chance is "
             f"{100 / len(ev['styles']):.0f}% over {len(ev['styles'])} styles. Command: `python -m training.style_evidence`.",
             "",
         ]
@@ -262,7 +265,17 @@ def render(models_dir: Path) -> str:
                 + [f"continuations of {p.replace('_', ' ')}" for p in primers],
                 rows,
             )
-            out += [""]
+            above = [
+                f"{s} ({_pct(r['continuations_of_openings_as_own_style'])} against {_pct(r['real_as_own_style'])})"
+                for s, r in by_style.items()
+                if r["continuations_of_openings_as_own_style"] > r["real_as_own_style"] + 0.05
+            ]
+            out += [
+                "",
+                "Continuations of the openings heard as their style more than 5 points more often than the real "
+                "windows: " + (", ".join(above) if above else "none") + ".",
+                "",
+            ]
 
     out += ["## Training", ""]
     rows = []
