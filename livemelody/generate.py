@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from livemelody.blend import Blend, continue_blended
 from livemelody.encoding import Key, notes_to_tokens, to_reference, tokens_to_notes, transpose
 from livemelody.encoding.phrase import register_shift
 from livemelody.encoding.vocab import DELIMITER_ID
@@ -61,8 +62,12 @@ def continue_tokens(
     steps: int,
     params: SamplingParams,
     rng: np.random.Generator,
+    blend: Blend | None = None,
 ) -> list[int]:
-    """``steps`` sampled tokens after ``primer`` (the delimiter is prepended, never sampled)."""
+    """``steps`` sampled tokens after ``primer`` (the delimiter is prepended, never sampled);
+    with an active ``blend``, drawn from the blend of two styles (:mod:`livemelody.blend`)."""
+    if blend is not None and blend.active:
+        return continue_blended(session, blend, primer, steps, params, rng)
     if steps < 0:
         raise ValueError("steps must be >= 0")
     logits, state = session.prime([DELIMITER_ID, *primer])
@@ -82,11 +87,12 @@ def continue_melody(
     params: SamplingParams,
     rng: np.random.Generator,
     key: Key | None = None,
+    blend: Blend | None = None,
 ) -> Continuation:
     """Continue ``notes`` for ``steps`` 16th steps, in their key (``key``, else detected) and
-    register, starting at their end."""
+    register, starting at their end; ``blend`` mixes in a second style (:mod:`livemelody.blend`)."""
     tokens, key, shift = primer_tokens(notes, session, key)
-    generated = continue_tokens(session, tokens, steps, params, rng)
+    generated = continue_tokens(session, tokens, steps, params, rng, blend)
     end = max(n.end for n in notes)
     velocity = int(round(np.mean([n.velocity for n in notes])))
     raw = tokens_to_notes(generated, session.vocab, start=end, velocity=velocity)
