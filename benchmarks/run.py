@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         metavar="TREE",
-        help="with --soak: the same soak in another checkout (e.g. `git archive main` unpacked), beside it",
+        help="with --soak: the same soak in another checkout (`git worktree add --detach TREE COMMIT`), beside it",
     )
     args = parser.parse_args(argv)
     if args.soak is not None:
