@@ -59,6 +59,11 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+_TINY = np.finfo(np.float64).tiny
+"""The smallest positive float64: a probability that underflows to 0 is logged as this, so
+the blend's log-probabilities stay finite (the sampler refuses infinities)."""
+
+
 def blend_logits(logits: Sequence[np.ndarray], weights: Sequence[float], rule: str = RULE) -> np.ndarray:
     """The blend of several styles' next-token distributions, as log-probabilities [vocab].
 
@@ -72,18 +77,20 @@ def blend_logits(logits: Sequence[np.ndarray], weights: Sequence[float], rule: s
         raise ValueError(f"blend rule must be one of {', '.join(RULES)}, not {rule!r}")
     if len(logits) != len(weights) or not logits:
         raise ValueError("give one weight per style's logits")
-    w = np.asarray(weights, dtype=np.float64)
-    if np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+    if any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-9:
         raise ValueError(f"blend weights must be >= 0 and sum to 1, not {list(weights)}")
-    used = np.flatnonzero(w > 0)
+    used = [(x, w) for x, w in zip(logits, weights) if w > 0]
     if len(used) == 1:
-        return np.asarray(logits[used[0]])
-    logp = np.stack([log_softmax(logits[i]) for i in used])
-    w = w[used, None]
+        return np.asarray(used[0][0])
     if rule == PRODUCT:
-        return log_softmax((w * logp).sum(axis=0))
-    top = logp.max(axis=0)  # log sum_i w_i exp(logp_i), without underflow
-    return top + np.log((w * np.exp(logp - top)).sum(axis=0))
+        return log_softmax(sum(w * log_softmax(x) for x, w in used))
+    mixed = sum(w * _softmax(x) for x, w in used)  # a few numpy calls: this runs every live step
+    return np.log(np.maximum(mixed, _TINY))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(np.asarray(logits, dtype=np.float64) - np.max(logits))
+    return e / e.sum()
 
 
 @dataclass(frozen=True)
