@@ -47,7 +47,7 @@ RULES = (MIXTURE, PRODUCT)
 RULE = MIXTURE
 """The rule the runtime uses. ``python -m training.blend_eval`` (docs/EVALUATION.md, section
 ``blend``) places both rules' midpoints halfway between deutsch and han within its bootstrap
-intervals (mixture 0.53, product 0.48; no measurable difference, and none in how evenly the
+intervals (mixture 0.48, product 0.47; no measurable difference, and none in how evenly the
 knob moves the classifier), so the simpler rule is kept: each step is one style's own choice,
 and no note that one style plays is ruled out by the other."""
 
