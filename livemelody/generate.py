@@ -95,9 +95,10 @@ def continue_melody(
     register, starting at their end.
 
     ``meter`` is (steps per bar, the step of a bar line) of the notes' bar grid; with it and a
-    ``quote`` above 0, each bar of the continuation re-plays, with probability ``quote``, one
-    of the primer's last full bars (as many as the continuation has bars; the parallel rule of
-    :class:`~livemelody.form.Quoter`). Without ``meter`` nothing is quoted."""
+    ``quote`` above 0, each pair of the continuation's bars re-plays, with probability
+    ``quote``, the primer's bars in the same place among its last full bars (as many as the
+    continuation has bars: the parallel rule of :class:`~livemelody.form.Quoter`). Without
+    ``meter`` nothing is quoted."""
     tokens, key, shift = primer_tokens(notes, session, key)
     end = max(n.end for n in notes)
     quoter = None
