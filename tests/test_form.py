@@ -1,14 +1,17 @@
 """Form: the answer quotes the call's bars at bar lines (livemelody/form.py), in `continue`
 and live, and the figures that measure it (training/form_eval.py) on hand-made melodies."""
 
+import mido
 import numpy as np
 import pytest
 
+from livemelody.cli import main
 from livemelody.encoding import Vocabulary, notes_to_tokens
 from livemelody.encoding.vocab import HOLD_ID, REST_ID
 from livemelody.events import Note
 from livemelody.form import Quoter, call_bars, full_bars
 from livemelody.generate import continue_melody, continue_tokens
+from livemelody.midi.files import read_melody
 from livemelody.models.lstm import LstmSession
 from livemelody.sampling import SamplingParams
 from tests.conftest import TINY_JSON
@@ -220,3 +223,26 @@ def test_bar_grids_from_abc_keep_pickups_and_leading_rests_out_of_the_bars():
     rest_first = "X:2\nM: 3/4\nL: 1/4\nK: C\nz c d | e3 | f2 g |\n"
     assert bar_grid(rest_first).bar_lines == (8, 20, 32)  # steps from the first note
     assert bar_grid("X:4\nM: none\nL: 1/8\nK: C\nc2 d2 |\n") is None
+
+
+def test_continue_command_quotes_the_primers_bars(tiny_models, twinkle_mid, tmp_path):
+    """`livemelody continue --quote 1`: the 4 bars after the 4-bar primer re-play its 4 bars
+    (`--quote 0`, the LSTM alone, does not)."""
+    files = {}
+    for quote in ("1", "0"):
+        files[quote] = tmp_path / f"q{quote}.mid"
+        args = ["continue", str(twinkle_mid), "-o", str(files[quote]), "--style", "tiny", "--seed", "7"]
+        assert main([*args, "--quote", quote]) == 0
+    primer = read_melody(twinkle_mid).notes
+    assert max(n.end for n in primer) == 64  # 4 bars of 4/4
+
+    def onsets(path, track):
+        midi, now, out = mido.MidiFile(path), 0, []
+        for message in midi.tracks[track]:
+            now += message.time
+            if message.type == "note_on" and message.velocity > 0:
+                out.append((now * 4 // midi.ticks_per_beat, message.note))
+        return out
+
+    assert onsets(files["1"], 2) == [(n.start + 64, n.pitch) for n in primer]
+    assert onsets(files["0"], 2) != onsets(files["1"], 2)
