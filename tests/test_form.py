@@ -155,6 +155,19 @@ def test_live_answer_replays_the_calls_bars_at_bar_lines(quote):
         assert played and played != call
 
 
+def test_live_quote_0_plays_what_the_engine_played_without_quoting(monkeypatch):
+    def answer(**changes):
+        sessions = {"tiny": LstmSession(TINY_JSON)}
+        core, sched, out, clock = make(sessions, answer_start="bar", answer_bars=4, **changes)
+        perform(core, sched, clock, play(core, CALL), until=46 * STEP)
+        run_until(core, sched, clock, 120 * STEP)
+        return out.sent
+
+    with_quoter, quoting = answer(quote=0.0), answer(quote=1.0)
+    monkeypatch.setattr("livemelody.live.engine.Quoter", lambda *args, **kwargs: None)  # no form at all
+    assert with_quoter == answer(quote=0.0) and with_quoter != quoting
+
+
 def test_live_quote_is_a_knob_and_the_answer_keeps_its_length():
     sessions = {"tiny": LstmSession(TINY_JSON)}
     core, sched, out, clock = make(sessions, answer_start="bar", answer_bars=3)
