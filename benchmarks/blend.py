@@ -56,7 +56,7 @@ def continuation_samples(style: str, partner: str, calls: int) -> dict[float, tu
     for i in range(calls + 5):
         for weight, blend in blends.items():
             started, cpu = time.perf_counter(), time.thread_time()
-            continue_tokens(session, primer, 64, params, rng, blend)
+            continue_tokens(session, primer, 64, params, rng, blend=blend)
             if i >= 5:  # the first calls warm up
                 samples[weight][0].append(time.perf_counter() - started)
                 samples[weight][1].append(time.thread_time() - cpu)

@@ -93,6 +93,10 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+class _Forcing(Protocol):
+    def forced(self, step: int) -> int | None: ...
+
+
 @dataclass(frozen=True)
 class Blend:
     """The style blend of a continuation: ``weight`` (0..1) of ``partner``'s distribution,
@@ -121,10 +125,13 @@ def continue_blended(
     steps: int,
     params: SamplingParams,
     rng: np.random.Generator,
+    quoter: _Forcing | None = None,
 ) -> list[int]:
     """``steps`` tokens after ``primer``, each drawn from the blend of ``session``'s style
-    (weight 1 - ``blend.weight``) and ``blend.partner``'s; a model whose weight is 0 does not
-    run. Raises :class:`ValueError` if the two models' vocabularies differ."""
+    (weight 1 - ``blend.weight``) and ``blend.partner``'s, except where ``quoter`` forces one
+    (:class:`~livemelody.form.Quoter`: a bar of the primer re-played); every token is fed to
+    both models. A model whose weight is 0 does not run. Raises :class:`ValueError` if the two
+    models' vocabularies differ."""
     if steps < 0:
         raise ValueError("steps must be >= 0")
     if session.vocab != blend.partner.vocab:
@@ -135,8 +142,10 @@ def continue_blended(
     primed = [m.prime([DELIMITER_ID, *primer]) for m in models]
     out: list[int] = []
     for i in range(steps):
-        logits = blend_logits([logits for logits, _ in primed], weights, blend.rule)
-        token = sample(logits, params, rng, banned=(DELIMITER_ID,))
+        token = None if quoter is None else quoter.forced(i)
+        if token is None:
+            logits = blend_logits([logits for logits, _ in primed], weights, blend.rule)
+            token = sample(logits, params, rng, banned=(DELIMITER_ID,))
         out.append(token)
         if i + 1 < steps:
             primed = [m.step(token, state) for m, (_, state) in zip(models, primed)]

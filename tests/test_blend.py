@@ -23,6 +23,7 @@ from livemelody.clock import ManualClock
 from livemelody.config import EngineConfig
 from livemelody.encoding import Vocabulary
 from livemelody.encoding.vocab import DELIMITER_ID
+from livemelody.form import Quoter
 from livemelody.generate import continue_tokens, primer_tokens
 from livemelody.live import engine as engine_module
 from livemelody.live.engine import ANSWERING, EngineCore
@@ -79,9 +80,9 @@ def test_blend_0_gives_exactly_todays_tokens_and_never_runs_the_other_style(deut
     expected = todays_continuation(deutsch, primer, 96, PARAMS, np.random.default_rng(11))
     partner_runs = counting(han, monkeypatch)
     for blend in (None, Blend(han, 0.0), Blend(han, 0.0, PRODUCT)):
-        assert continue_tokens(deutsch, primer, 96, PARAMS, np.random.default_rng(11), blend) == expected
+        assert continue_tokens(deutsch, primer, 96, PARAMS, np.random.default_rng(11), blend=blend) == expected
     assert partner_runs == []
-    blended = continue_tokens(deutsch, primer, 96, PARAMS, np.random.default_rng(11), Blend(han, 0.5))
+    blended = continue_tokens(deutsch, primer, 96, PARAMS, np.random.default_rng(11), blend=Blend(han, 0.5))
     assert blended != expected and len(partner_runs) > 0  # a blend does change the answer, at a cost
 
 
@@ -113,9 +114,22 @@ def test_blend_1_is_the_other_styles_distribution_and_its_tokens(deutsch, han, p
         nearly = np.exp(blend_logits([a, b], [1e-9, 1 - 1e-9], rule))
         np.testing.assert_allclose(nearly, np.exp(log_softmax(b)), atol=1e-7)
     own_runs = counting(deutsch, monkeypatch)
-    as_han = continue_tokens(deutsch, primer, 64, PARAMS, np.random.default_rng(3), Blend(han, 1.0))
+    as_han = continue_tokens(deutsch, primer, 64, PARAMS, np.random.default_rng(3), blend=Blend(han, 1.0))
     assert own_runs == []  # weight 0 for the style itself: its model does not run
     assert as_han == continue_tokens(han, primer, 64, PARAMS, np.random.default_rng(3))
+
+
+def test_a_blended_answer_still_quotes_the_call(deutsch, han, primer):
+    bar = tuple(primer[-16:])
+    quoter = Quoter([bar], 16, 1.0, np.random.default_rng(0))  # quote every bar
+    out = continue_tokens(deutsch, primer, 48, PARAMS, np.random.default_rng(5), quoter, Blend(han, 0.5))
+    assert out == list(bar) * 3  # the quoter forces every step, the blend samples none
+    half = Quoter([bar], 16, 0.5, np.random.default_rng(1))
+    out = continue_tokens(deutsch, primer, 128, PARAMS, np.random.default_rng(5), half, Blend(han, 0.5))
+    quoted = set(half.quoted)
+    assert quoted and len(quoted) < 8  # some pairs of bars quoted, some blended
+    for index in range(8):
+        assert (tuple(out[16 * index : 16 * index + 16]) == bar) or index not in quoted
 
 
 def test_bad_blends_are_refused(deutsch, han, primer):

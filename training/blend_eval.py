@@ -112,7 +112,7 @@ def run(
             rng = np.random.default_rng(seed)
             blend = Blend(sessions[b], weight, rule)
             generated = [
-                tokens_to_notes(continue_tokens(sessions[a], tokens, steps, params, rng, blend), vocab)
+                tokens_to_notes(continue_tokens(sessions[a], tokens, steps, params, rng, blend=blend), vocab)
                 for token_lists in tokens_of.values()
                 for tokens in token_lists
                 for _ in range(per_primer)
