@@ -153,7 +153,9 @@ def steps_per_event(songs: dict[str, list[Song]]) -> float:
 
 def main() -> None:
     """Print the figures behind PHRASE_LENGTH and the phrase counts per split."""
-    for style in ("deutsch", "han"):
+    from training.corpus import STYLE_SOURCES
+
+    for style in STYLE_SOURCES:
         phrases, _, songs = load_phrases(style)
         per_event = steps_per_event(songs)
         print(
