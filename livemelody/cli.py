@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     cont.add_argument(
         "--top-p", type=_number(float, 0, 1, low_open=True), default=1.0, help="nucleus mass in (0, 1]; 1 = off"
     )
+    stm = SETTINGS["stm_weight"]
+    cont.add_argument(
+        stm.flag,
+        type=_number(float, stm.low, stm.high),
+        default=stm.default,
+        help=f"{stm.help} ({stm.range_text()}; default {stm.default:g})",
+    )
     cont.add_argument(
         "--bars",
         type=_number(int, 1, 256),
@@ -354,7 +361,7 @@ def cmd_continue(args) -> int:
     target = melody.bar_line_at_or_after(end) + args.bars * melody.steps_per_bar(end)
     steps = target - end
     rng = np.random.default_rng(args.seed)
-    result = continue_melody(session, melody.notes, steps, params, rng, key=melody.key)
+    result = continue_melody(session, melody.notes, steps, params, rng, key=melody.key, stm_weight=args.stm_weight)
     write_melodies(
         args.output,
         melody,

@@ -16,6 +16,7 @@ from livemelody.encoding.phrase import register_shift
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.events import Note
 from livemelody.models.lstm import LstmSession
+from livemelody.ppm import TokenStm
 from livemelody.sampling import SamplingParams, sample
 
 
@@ -61,17 +62,24 @@ def continue_tokens(
     steps: int,
     params: SamplingParams,
     rng: np.random.Generator,
+    stm_weight: float = 0.0,
 ) -> list[int]:
-    """``steps`` sampled tokens after ``primer`` (the delimiter is prepended, never sampled)."""
+    """``steps`` sampled tokens after ``primer`` (the delimiter is prepended, never sampled).
+
+    ``stm_weight`` in [0, 1] mixes in the short-term model of the song so far (primer and
+    generated tokens, :class:`~livemelody.ppm.TokenStm`); 0 samples the LSTM alone."""
     if steps < 0:
         raise ValueError("steps must be >= 0")
     logits, state = session.prime([DELIMITER_ID, *primer])
+    stm = TokenStm(session.vocab.size, stm_weight, [DELIMITER_ID, *primer]) if stm_weight else None
     out: list[int] = []
     for i in range(steps):
-        token = sample(logits, params, rng, banned=(DELIMITER_ID,))
+        token = sample(logits if stm is None else stm.mix(logits), params, rng, banned=(DELIMITER_ID,))
         out.append(token)
         if i + 1 < steps:
             logits, state = session.step(token, state)
+            if stm is not None:
+                stm.learn(token)
     return out
 
 
@@ -82,11 +90,12 @@ def continue_melody(
     params: SamplingParams,
     rng: np.random.Generator,
     key: Key | None = None,
+    stm_weight: float = 0.0,
 ) -> Continuation:
     """Continue ``notes`` for ``steps`` 16th steps, in their key (``key``, else detected) and
-    register, starting at their end."""
+    register, starting at their end; ``stm_weight`` as :func:`continue_tokens` takes it."""
     tokens, key, shift = primer_tokens(notes, session, key)
-    generated = continue_tokens(session, tokens, steps, params, rng)
+    generated = continue_tokens(session, tokens, steps, params, rng, stm_weight)
     end = max(n.end for n in notes)
     velocity = int(round(np.mean([n.velocity for n in notes])))
     raw = tokens_to_notes(generated, session.vocab, start=end, velocity=velocity)

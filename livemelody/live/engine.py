@@ -457,7 +457,7 @@ class EngineCore:
         self._to(ANSWERING, "the answer's first step")
         banned = (DELIMITER_ID, HOLD_ID, REST_ID) if answer.first else (DELIMITER_ID,)
         params = SamplingParams(self.config.temperature, 0, self.config.top_p)
-        token = sample(self.models[self.config.style].logits, params, self.rng, banned)
+        token = sample(self.models[self.config.style].answer_logits(self.config.stm_weight), params, self.rng, banned)
         for model in self.models.values():
             model.feed(token)
         vocab = self.models[self.config.style].vocab
