@@ -253,16 +253,19 @@ class TokenStm:
     ``python -m training.ppm_eval``); 0 leaves the LSTM's logits untouched.
     """
 
-    ORDER_BOUND = None
-    """Token contexts: PPM* (unbounded), chosen on the validation songs (docs/EVALUATION.md, ppm)."""
-    ESCAPE = "x"
-    UPDATE_EXCLUSION = True
+    ORDER_BOUND = 16
+    """Contexts of up to 16 tokens (a 4/4 bar), escape C, no update exclusion, textbook blend:
+    the best on the validation songs of both styles among the variants that
+    ``python -m training.ppm_eval`` compares (docs/EVALUATION.md, section ppm)."""
+    ESCAPE = "c"
+    UPDATE_EXCLUSION = False
+    IDYOM_COUNTS = False
 
     def __init__(self, vocab_size: int, weight: float, tokens: Sequence[int] = ()):
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"the short-term model's weight must be in 0..1, not {weight!r}")
         self.weight = weight
-        self.model = PPM(vocab_size, self.ORDER_BOUND, self.ESCAPE, self.UPDATE_EXCLUSION)
+        self.model = PPM(vocab_size, self.ORDER_BOUND, self.ESCAPE, self.UPDATE_EXCLUSION, self.IDYOM_COUNTS)
         for token in tokens:
             self.model.learn(token)
 
