@@ -475,8 +475,10 @@ def render(figs: dict, kinder: dict | None) -> str:
     out += [
         "",
         f"The issue's prototype reported PPM LTM+STM {ISSUE_PPM['deutsch']} (deutsch) / {ISSUE_PPM['han']} (han) on "
-        "these songs. IDyOM's own defaults give more here; the tuned row, whose STM is a bounded-order, textbook-blend "
-        "model combined arithmetically, is of the prototype's order.",
+        "these songs. IDyOM's own defaults give more here ("
+        + " / ".join(f"{f['pitch']['both_idyom']:.3f}" for f in figs.values())
+        + "; the validation tables below compare the STMs). The tuned row, whose STM is a bounded-order "
+        "textbook blend, is of the prototype's order.",
         "",
         "### NLL per step (test songs)",
         "",
