@@ -160,13 +160,13 @@ class PPM:
         return children
 
     # ---- prediction --------------------------------------------------------------------
-    def _chain(self, context: Sequence[int]) -> list[dict]:
-        """Counts of the matching contexts, order 0 first, up to the order prediction starts
+    def _chain(self, context: Sequence[int]) -> list[list]:
+        """The nodes of the matching contexts, order 0 first, up to the order prediction starts
         from (PPM*: the shortest deterministic one, else the longest; bounded: the longest)."""
         unbounded = self.order_bound is None
         limit = len(context) if unbounded else min(self.order_bound, len(context))
         node = self.root
-        chain = [node[_COUNTS]]
+        chain = [node]
         depth = 0
         while depth < limit:
             if unbounded and depth and len(node[_COUNTS]) == 1:
@@ -178,48 +178,54 @@ class PPM:
                 seq_index, position = node[_ORIGIN]
                 seq = self.sequences[seq_index]
                 while depth < limit and position - depth - 1 >= 0 and seq[position - depth - 1] == context[-depth - 1]:
-                    chain.append(node[_COUNTS])
+                    chain.append(node)
                     depth += 1
                 break
             node = children.get(context[-depth - 1])
             if node is None:
                 break
-            chain.append(node[_COUNTS])
+            chain.append(node)
             depth += 1
         return chain
+
+    def blend(self, context: Sequence[int]) -> tuple[dict[int, float], float, float]:
+        """The prediction after ``context`` in sparse form ``(mass, floor, norm)``:
+        p(s) = (mass.get(s, 0) + floor) / norm, ``mass`` over the symbols seen in the
+        matching contexts (cheap to mix without building the whole distribution)."""
+        size = self.alphabet_size
+        mass: dict[int, float] = {}
+        escape = 1.0
+        method_x = self.escape == "x"
+        idyom = self.idyom_counts
+        higher: dict | None = None
+        for node in reversed(self._chain(context)):
+            counts = node[_COUNTS]
+            if idyom and higher is not None:
+                total = sum(c for s, c in counts.items() if s not in higher)
+            else:
+                total = node[_TOTAL]
+            higher = counts
+            if total <= 0:
+                continue
+            escapes = 1 + sum(1 for c in counts.values() if c == 1) if method_x else len(counts)
+            weight = total / (total + escapes)
+            scale = escape * weight / total
+            for s, c in counts.items():
+                mass[s] = mass.get(s, 0.0) + scale * c
+            escape *= 1.0 - weight
+        if idyom:
+            floor = escape / (size + 1 - len(self.root[_COUNTS]))
+            return mass, floor, sum(mass.values()) + floor * size
+        return mass, escape / size, 1.0
 
     def distribution(self, context: Sequence[int]) -> np.ndarray:
         """p(next symbol | ``context``) [alphabet_size] float64, summing to 1; ``context`` is
         the symbols before, most recent last."""
-        chain = self._chain(context)
-        size = self.alphabet_size
-        probs = [0.0] * size
-        escape = 1.0
-        method_x = self.escape == "x"
-        higher: dict | None = None
-        for counts in reversed(chain):
-            if self.idyom_counts and higher is not None:
-                total = sum(c for s, c in counts.items() if s not in higher)
-            else:
-                total = sum(counts.values())
-            higher = counts
-            if total <= 0:
-                continue
-            if method_x:
-                escapes = 1 + sum(1 for c in counts.values() if c == 1)
-            else:
-                escapes = len(counts)
-            weight = total / (total + escapes)
-            scale = escape * weight / total
-            for s, c in counts.items():
-                probs[s] += scale * c
-            escape *= 1.0 - weight
-        result = np.array(probs)
-        if self.idyom_counts:
-            result += escape / (size + 1 - len(self.root[_COUNTS]))
-            return result / result.sum()
-        result += escape / size
-        return result
+        mass, floor, norm = self.blend(context)
+        result = np.full(self.alphabet_size, floor)
+        for s, m in mass.items():
+            result[s] += m
+        return result / norm if norm != 1.0 else result
 
     def predict(self) -> np.ndarray:
         """p(next symbol | the sequence being learnt) [alphabet_size]."""
@@ -278,8 +284,13 @@ class TokenStm:
         apply to the mixture); ``logits`` [vocab] themselves when the weight is 0."""
         if self.weight == 0.0:
             return logits
+        weight = self.weight
         scores = np.asarray(logits, dtype=np.float64)
         probs = np.exp(scores - scores.max())
-        probs *= (1.0 - self.weight) / probs.sum()
-        probs += self.weight * self.model.predict()
+        probs *= (1.0 - weight) / probs.sum()
+        mass, floor, norm = self.model.blend(self.model.sequence)
+        scale = weight / norm
+        probs += scale * floor
+        for s, m in mass.items():
+            probs[s] += scale * m
         return np.log(probs)
