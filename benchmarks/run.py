@@ -67,15 +67,17 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     from livemelody.config import SETTINGS
     from livemelody.generate import continue_tokens, primer_tokens
     from livemelody.models.lstm import LstmSession
+    from livemelody.models.onnx import open_session
     from livemelody.models.registry import find_model
     from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
     from livemelody.sampling import SamplingParams
     from training.lstm import lstm_from_onnx
+    from training.quantize import source_onnx
 
     json_path, meta = find_model("lstm", style)
     session = LstmSession(json_path, meta)
     torch.set_num_threads(1)
-    model = lstm_from_onnx(json_path.with_name(meta.onnx_file))
+    model = lstm_from_onnx(source_onnx(json_path, meta))  # the float graph: the same weights before int8
     primer, _, _ = primer_tokens(AH_VOUS_DIRAI_JE_MAMAN, session)
 
     _, ort_state = session.prime(primer)
@@ -97,7 +99,13 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
         with torch.no_grad():
             model(torch_token, h, c)
 
+    float_session = open_session(source_onnx(json_path, meta))
+
+    def float_step():
+        float_session.run(None, feed)
+
     ort_samples = time_calls(ort_step, repeats)
+    float_samples = time_calls(float_step, repeats)
     default_samples = time_calls(default_threads_step, repeats)
     torch_samples = time_calls(torch_step, repeats)
     rng = np.random.default_rng(0)
@@ -110,7 +118,7 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     cont_p50, cont_p99 = percentile_us(cont_samples, 50) / 1000, percentile_us(cont_samples, 99) / 1000
     weight = SETTINGS["stm_weight"].default
     stm_samples = time_calls(
-        lambda: continue_tokens(session, primer, 64, params, rng, weight), max(repeats // 20, 100), warmup=5
+        lambda: continue_tokens(session, primer, 64, params, rng, stm_weight=weight), max(repeats // 20, 100), warmup=5
     )
     stm_p50, stm_p99 = percentile_us(stm_samples, 50) / 1000, percentile_us(stm_samples, 99) / 1000
     step_samples, build_samples = stm_step_samples(session, primer, weight, max(repeats // 50, 40))
@@ -123,6 +131,12 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
             "us",
         ),
         Row(f"LSTM {style} step, onnxruntime p99.9, default thread pool", percentile_us(default_samples, 99.9), "us"),
+        Row(
+            f"LSTM {style} step, float graph before int8 (training.quantize) p50",
+            percentile_us(float_samples, 50),
+            "us",
+        ),
+        Row(f"LSTM {style} step, float graph before int8 p99", percentile_us(float_samples, 99), "us"),
         Row(f"LSTM {style} step, torch eager p50", torch_p50, "us"),
         Row(f"LSTM {style} step, torch eager p99", torch_p99, "us"),
         Row(
@@ -164,7 +178,7 @@ def stm_step_samples(session, primer: list[int], weight: float, runs: int) -> tu
     logits, _ = session.prime([DELIMITER_ID, *primer])
     steps, builds = [], []
     for _ in range(runs):
-        tokens = continue_tokens(session, primer, 64, SamplingParams(1.0, top_p=0.95), rng, weight)
+        tokens = continue_tokens(session, primer, 64, SamplingParams(1.0, top_p=0.95), rng, stm_weight=weight)
         started = time.perf_counter()
         stm = TokenStm(session.vocab.size, weight, [DELIMITER_ID, *primer])
         builds.append(time.perf_counter() - started)
@@ -305,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         metavar="TREE",
-        help="with --soak: the same soak in another checkout (e.g. `git archive main` unpacked), beside it",
+        help="with --soak: the same soak in another checkout (`git worktree add --detach TREE COMMIT`), beside it",
     )
     args = parser.parse_args(argv)
     if args.soak is not None:

@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="bars continued after the primer's last bar (which is filled first), so the answer ends on a bar "
         "line; default 4",
     )
+    quote = SETTINGS["quote"]
+    cont.add_argument(
+        quote.flag,
+        type=_number(float, quote.low, quote.high),
+        default=quote.default,
+        help=f"{quote.help} ({quote.range_text()}; default {quote.default:g})",
+    )
     cont.add_argument(
         "--keep-tracks",
         action="store_true",
@@ -361,7 +368,18 @@ def cmd_continue(args) -> int:
     target = melody.bar_line_at_or_after(end) + args.bars * melody.steps_per_bar(end)
     steps = target - end
     rng = np.random.default_rng(args.seed)
-    result = continue_melody(session, melody.notes, steps, params, rng, key=melody.key, stm_weight=args.stm_weight)
+    meter = (melody.steps_per_bar(end), melody.bar_line_at_or_after(end))
+    result = continue_melody(
+        session,
+        melody.notes,
+        steps,
+        params,
+        rng,
+        key=melody.key,
+        quote=args.quote,
+        meter=meter,
+        stm_weight=args.stm_weight,
+    )
     write_melodies(
         args.output,
         melody,

@@ -179,6 +179,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("amount", float, 3.0, "vary mode: how far variations stray, z = mean + amount * sigma * noise "
             "(0 = the call back; about 15% of notes change at 3, docs/VAE.md)",
             low=0.0, high=6.0, flag="--amount", cc=27, keys="v V", step=0.5, label="variation", short="Vary"),
+    Setting("quote", float, 0.25, "continue mode: the chance that each pair of the answer's bars re-plays the call's "
+            "bars in the same place, so the answer develops the call (0 = the LSTM alone; livemelody/form.py)",
+            low=0.0, high=1.0, flag="--quote", cc=29, keys="f F", step=0.05, label="quote", short="Quote"),
     Setting("answer_bars", int, None, "answer length ('call': as long as the call)", unit="bars",
             low=1, high=16, none="call", none_shown="as long as the call", flag="--answer-bars", cc=23, keys="a A", step=1, label="answer",
             short="Answer"),

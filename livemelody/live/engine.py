@@ -28,6 +28,7 @@ from livemelody.config import SETTINGS, EngineConfig
 from livemelody.encoding import Key, key_confidence, transposition_to_reference
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
 from livemelody.events import Note, RollNote, Tag
+from livemelody.form import Quoter, call_bars
 from livemelody.live import metronome
 from livemelody.live.call import CallTracker
 from livemelody.live.dynamics import Contour, contour, velocity_at
@@ -89,6 +90,8 @@ class _Answer:
     sounding: int | None = None
     first: bool = True
     vary: bool = False
+    quoter: Quoter | None = None
+    """Continue mode: which answer steps re-play a bar of the call (:mod:`livemelody.form`)."""
 
     def velocity(self, step: int) -> int:
         """The velocity of an answer note starting at grid ``step``."""
@@ -423,6 +426,9 @@ class EngineCore:
             return
         for model in self.models.values():
             model.choose(shift)
+        vocab = self.models[config.style].vocab
+        bars = call_bars(notes, shift, vocab, config.steps_per_bar, end=step + 1)
+        self._answer.quoter = Quoter(bars, config.steps_per_bar, config.quote, self.rng)
 
     def _choose_key(self, notes: list[Note]) -> None:
         """The call's key, or the session's where the call is too short to tell its own."""
@@ -455,9 +461,15 @@ class EngineCore:
             self._finish_answer(due)
             return
         self._to(ANSWERING, "the answer's first step")
-        banned = (DELIMITER_ID, HOLD_ID, REST_ID) if answer.first else (DELIMITER_ID,)
-        params = SamplingParams(self.config.temperature, 0, self.config.top_p)
-        token = sample(self.models[self.config.style].answer_logits(self.config.stm_weight), params, self.rng, banned)
+        token = None
+        if answer.quoter is not None:
+            answer.quoter.quote = self.config.quote  # the knob acts from the next bar line
+            token = answer.quoter.forced(k)
+        if token is None:
+            banned = (DELIMITER_ID, HOLD_ID, REST_ID) if answer.first else (DELIMITER_ID,)
+            params = SamplingParams(self.config.temperature, 0, self.config.top_p)
+            logits = self.models[self.config.style].answer_logits(self.config.stm_weight)
+            token = sample(logits, params, self.rng, banned)
         for model in self.models.values():
             model.feed(token)
         vocab = self.models[self.config.style].vocab
