@@ -4,7 +4,8 @@
     python -m benchmarks.run --write-docs    # also regenerate docs/BENCHMARKS.md
 
 Rows: onnxruntime step latency against PyTorch eager on the same weights (rebuilt from the
-.onnx), a 64-step continuation including sampling, the VAE's encode + decode and a whole
+.onnx), a 64-step continuation including sampling (without and with the short-term model,
+whose own cost per step is a row too), the VAE's encode + decode and a whole
 variation, the time until the runtime is ready (import + model load, in a fresh
 interpreter), and live timing over a real JACK round trip (see benchmarks/live.py). Needs
 the ``train`` extra for the torch row and jackd for the live rows.
