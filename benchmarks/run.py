@@ -5,10 +5,11 @@
 
 Rows: onnxruntime step latency against PyTorch eager on the same weights (rebuilt from the
 .onnx), a 64-step continuation including sampling (without and with the short-term model,
-whose own cost per step is a row too), the VAE's encode + decode and a whole
-variation, the time until the runtime is ready (import + model load, in a fresh
-interpreter), and live timing over a real JACK round trip (see benchmarks/live.py). Needs
-the ``train`` extra for the torch row and jackd for the live rows.
+whose own cost per step is a row too; and, from benchmarks/blend.py, the same with the style
+blend, and the live engine's step cost with and without it), the VAE's encode + decode and a
+whole variation, the time until the runtime is ready (import + model load, in a fresh
+interpreter), and live timing over a real JACK round trip (see benchmarks/live.py). Needs the
+``train`` extra for the torch row and jackd for the live rows.
 """
 
 from __future__ import annotations
@@ -352,7 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     notes: list[str] = []
     if not args.live_only:
-        rows += lstm_rows(args.style, args.repeats) + vae_rows(args.style, args.repeats) + ready_rows(args.style, 5)
+        from benchmarks.blend import blend_rows
+
+        partner = "han" if args.style != "han" else "deutsch"
+        rows += lstm_rows(args.style, args.repeats) + blend_rows(args.style, partner)
+        rows += vae_rows(args.style, args.repeats) + ready_rows(args.style, 5)
     if not args.no_live:
         from benchmarks.live import live_rows
 

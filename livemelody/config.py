@@ -26,6 +26,8 @@ from livemelody.encoding.vocab import STEPS_PER_QUARTER
 
 DEFAULT_STYLE = "deutsch"
 """The style played when none is chosen (and when a saved one is no longer installed)."""
+DEFAULT_BLEND_WITH = "han"
+"""The style blended in when none is chosen (the ``blend`` setting decides how much; 0 by default)."""
 CC_MAX = 127
 METERS = ("2/4", "3/4", "4/4", "5/4", "6/8", "9/8", "12/8")
 """The meters offered: x/4 counts quarter-note beats; x/8 is compound (6/8: two dotted-quarter
@@ -174,6 +176,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             low=0.0, high=1.0, flag="--stm-weight"),
     Setting("style", str, DEFAULT_STYLE, "model style (see `livemelody styles`)",
             flag="--style", cc=21, keys="s", label="style", short="Style"),
+    Setting("blend", float, 0.0, "style blend (continue mode): how much of the 'blend with' style's next-note "
+            "distribution is mixed into the style's, every step (0 = the style alone, 1 = the other alone; "
+            "docs/EVALUATION.md, Style blend)",
+            low=0.0, high=1.0, flag="--blend", cc=30, keys="n N", step=0.1, label="blend", short="Blend"),
+    Setting("blend_with", str, DEFAULT_BLEND_WITH, "the second style of the blend (see `livemelody styles`)",
+            flag="--blend-with", cc=31, keys="w", label="blend with", short="With"),
     Setting("mode", str, "continue", "continue with the LSTM, or vary the call with the VAE",
             choices=("continue", "vary"), flag="--mode", cc=22, keys="m", label="mode", short="Mode"),
     Setting("amount", float, 3.0, "vary mode: how far variations stray, z = mean + amount * sigma * noise "

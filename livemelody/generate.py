@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from livemelody.blend import Blend, continue_blended
 from livemelody.encoding import Key, notes_to_tokens, to_reference, tokens_to_notes, transpose
 from livemelody.encoding.phrase import register_shift
 from livemelody.encoding.vocab import DELIMITER_ID
@@ -64,19 +65,23 @@ def continue_tokens(
     params: SamplingParams,
     rng: np.random.Generator,
     quoter: Quoter | None = None,
+    blend: Blend | None = None,
     stm_weight: float = 0.0,
 ) -> list[int]:
     """``steps`` tokens after ``primer`` (the delimiter is prepended, never sampled): sampled,
     except where ``quoter`` (its steps counted from 0 at the primer's end) re-plays a bar of
     the primer (:mod:`livemelody.form`); quoted tokens are fed to the model like sampled ones.
+    With an active ``blend``, sampled from the blend of two styles (:mod:`livemelody.blend`).
 
     ``stm_weight`` in [0, 1] mixes in the short-term model of the song so far (primer and
     every token after it, quoted or sampled: :class:`~livemelody.ppm.TokenStm`); 0 samples
-    the LSTM alone."""
+    the LSTM (or the blend) alone."""
+    stm = TokenStm(session.vocab.size, stm_weight, [DELIMITER_ID, *primer]) if stm_weight else None
+    if blend is not None and blend.active:
+        return continue_blended(session, blend, primer, steps, params, rng, quoter, stm)
     if steps < 0:
         raise ValueError("steps must be >= 0")
     logits, state = session.prime([DELIMITER_ID, *primer])
-    stm = TokenStm(session.vocab.size, stm_weight, [DELIMITER_ID, *primer]) if stm_weight else None
     out: list[int] = []
     for i in range(steps):
         token = None if quoter is None else quoter.forced(i)
@@ -99,10 +104,11 @@ def continue_melody(
     key: Key | None = None,
     quote: float = 0.0,
     meter: tuple[int, int] | None = None,
+    blend: Blend | None = None,
     stm_weight: float = 0.0,
 ) -> Continuation:
     """Continue ``notes`` for ``steps`` 16th steps, in their key (``key``, else detected) and
-    register, starting at their end.
+    register, starting at their end; ``blend`` mixes in a second style (:mod:`livemelody.blend`).
 
     ``meter`` is (steps per bar, the step of a bar line) of the notes' bar grid; with it and a
     ``quote`` above 0, each pair of the continuation's bars re-plays, with probability
@@ -117,7 +123,7 @@ def continue_melody(
         bars = full_bars(tokens, bar_line - (end - len(tokens)), steps_per_bar)
         bars = bars[-max(1, steps // steps_per_bar) :]
         quoter = Quoter(bars, steps_per_bar, quote, rng, bar_line=bar_line - end)
-    generated = continue_tokens(session, tokens, steps, params, rng, quoter, stm_weight)
+    generated = continue_tokens(session, tokens, steps, params, rng, quoter, blend, stm_weight)
     velocity = int(round(np.mean([n.velocity for n in notes])))
     raw = tokens_to_notes(generated, session.vocab, start=end, velocity=velocity)
     return Continuation(transpose(raw, -shift), key, shift, generated)

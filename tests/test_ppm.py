@@ -200,8 +200,27 @@ def test_the_live_stream_mixes_the_call_in_the_chosen_key():
     stream.choose(2)
     vocab = stream.vocab
     assert stream.tokens[:3] == [0, vocab.pitch_id(62), 2]
-    assert np.array_equal(stream.answer_logits(0.0), stream.logits)
-    p = np.exp(stream.answer_logits(1.0))
+    assert stream.with_stm(stream.logits, 0.0) is not None and np.array_equal(
+        stream.with_stm(stream.logits, 0.0), stream.logits
+    )
+    p = np.exp(stream.with_stm(stream.logits, 1.0))
     assert int(np.argmax(p)) == vocab.pitch_id(62)  # after 64 (+2), the call went back to 60 (+2)
     stream.feed(vocab.pitch_id(62))
-    assert int(np.argmax(np.exp(stream.answer_logits(1.0)))) == 2  # and then held
+    assert int(np.argmax(np.exp(stream.with_stm(stream.logits, 1.0)))) == 2  # and then held
+
+
+def test_the_stm_mixes_into_a_style_blend_too():
+    from livemelody.blend import Blend
+    from livemelody.generate import continue_tokens
+    from livemelody.sampling import SamplingParams
+
+    session, partner = _tiny_session(), _tiny_session()
+    figure = [10, 2, 2, 12, 2, 14, 2, 2, 12, 2, 1, 2]
+    blend = Blend(partner, 0.5)
+    out = continue_tokens(
+        session, figure * 4, 24, SamplingParams(0.0), np.random.default_rng(0), blend=blend, stm_weight=1.0
+    )
+    assert out == figure * 2  # the STM alone decides at weight 1, blend or not
+    a = continue_tokens(session, figure, 32, SamplingParams(1.0), np.random.default_rng(4), blend=blend, stm_weight=0.3)
+    b = continue_tokens(session, figure, 32, SamplingParams(1.0), np.random.default_rng(4), blend=blend, stm_weight=0.3)
+    assert a == b

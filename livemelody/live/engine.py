@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from livemelody.blend import blend_name, live_logits
 from livemelody.config import SETTINGS, EngineConfig
 from livemelody.encoding import Key, key_confidence, transposition_to_reference
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
@@ -113,6 +114,7 @@ class Turn:
     margin, measured by the loop's clock once the step that made it was computed
     (:meth:`EngineCore.turn_ready`)."""
     style: str
+    """The style, with the blend as it was at the answer's first note ("deutsch + 0.50 han")."""
     mode: str
     key_kept: bool = False
     """The call was too short to tell its key: the session's key was kept."""
@@ -308,8 +310,9 @@ class EngineCore:
         ]
         if fixed:
             raise ValueError(f"{', '.join(fixed)} is chosen when the engine starts; it cannot change while playing")
-        if "style" in changes and changes["style"] not in self.models:
-            raise ValueError(f"style {changes['style']!r} is not loaded; loaded: {', '.join(sorted(self.models))}")
+        for name in ("style", "blend_with"):
+            if name in changes and changes[name] not in self.models:
+                raise ValueError(f"{name} {changes[name]!r} is not loaded; loaded: {', '.join(sorted(self.models))}")
         if changes.get("mode") == "vary" and self.variator is None:
             raise ValueError("vary mode needs a VAE model, and none is installed")
         new = self.config.changed(**changes)
@@ -468,7 +471,9 @@ class EngineCore:
         if token is None:
             banned = (DELIMITER_ID, HOLD_ID, REST_ID) if answer.first else (DELIMITER_ID,)
             params = SamplingParams(self.config.temperature, 0, self.config.top_p)
-            logits = self.models[self.config.style].answer_logits(self.config.stm_weight)
+            config = self.config  # the blend as set now: a change is heard from the next step generated
+            logits = live_logits(self.models, config.style, config.blend_with, config.blend)
+            logits = self.models[config.style].with_stm(logits, config.stm_weight)
             token = sample(logits, params, self.rng, banned)
         for model in self.models.values():
             model.feed(token)
@@ -536,7 +541,7 @@ class EngineCore:
             due,
             answer.end - answer.start,
             due - now,
-            self.config.style,
+            self.config.style if answer.vary else blend_name(self.config, self.models),
             self.config.mode,
             self.key_kept,
         )
