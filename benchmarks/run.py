@@ -4,11 +4,12 @@
     python -m benchmarks.run --write-docs    # also regenerate docs/BENCHMARKS.md
 
 Rows: onnxruntime step latency against PyTorch eager on the same weights (rebuilt from the
-.onnx), a 64-step continuation including sampling (and, from benchmarks/blend.py, the same
-with the style blend, and the live engine's step cost with and without it), the VAE's
-encode + decode and a whole variation, the time until the runtime is ready (import + model
-load, in a fresh interpreter), and live timing over a real JACK round trip (see
-benchmarks/live.py). Needs the ``train`` extra for the torch row and jackd for the live rows.
+.onnx), a 64-step continuation including sampling (without and with the short-term model,
+whose own cost per step is a row too; and, from benchmarks/blend.py, the same with the style
+blend, and the live engine's step cost with and without it), the VAE's encode + decode and a
+whole variation, the time until the runtime is ready (import + model load, in a fresh
+interpreter), and live timing over a real JACK round trip (see benchmarks/live.py). Needs the
+``train`` extra for the torch row and jackd for the live rows.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     import onnxruntime as ort
     import torch
 
+    from livemelody.config import SETTINGS
     from livemelody.generate import continue_tokens, primer_tokens
     from livemelody.models.lstm import LstmSession
     from livemelody.models.onnx import open_session
@@ -116,6 +118,12 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     ort_p50, ort_p99 = percentile_us(ort_samples, 50), percentile_us(ort_samples, 99)
     torch_p50, torch_p99 = percentile_us(torch_samples, 50), percentile_us(torch_samples, 99)
     cont_p50, cont_p99 = percentile_us(cont_samples, 50) / 1000, percentile_us(cont_samples, 99) / 1000
+    weight = SETTINGS["stm_weight"].default
+    stm_samples = time_calls(
+        lambda: continue_tokens(session, primer, 64, params, rng, stm_weight=weight), max(repeats // 20, 100), warmup=5
+    )
+    stm_p50, stm_p99 = percentile_us(stm_samples, 50) / 1000, percentile_us(stm_samples, 99) / 1000
+    step_samples, build_samples = stm_step_samples(session, primer, weight, max(repeats // 50, 40))
     return [
         Row(f"LSTM {style} step, onnxruntime p50", ort_p50, "us"),
         Row(f"LSTM {style} step, onnxruntime p99", ort_p99, "us", "<= 100 us", ort_p99 <= 100),
@@ -142,7 +150,46 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
         ),
         Row(f"64-step continuation incl. sampling p50 ({style})", cont_p50, "ms"),
         Row(f"64-step continuation incl. sampling p99 ({style})", cont_p99, "ms", "<= 5 ms", cont_p99 <= 5),
+        Row(f"64-step continuation with the short-term model (weight {weight:g}) p50 ({style})", stm_p50, "ms"),
+        Row(
+            f"64-step continuation with the short-term model (weight {weight:g}) p99 ({style})",
+            stm_p99,
+            "ms",
+            "<= 5 ms",
+            stm_p99 <= 5,
+        ),
+        Row("short-term model: mix + learn, per step p50", percentile_us(step_samples, 50), "us"),
+        Row("short-term model: mix + learn, per step p99", percentile_us(step_samples, 99), "us"),
+        Row(
+            f"short-term model: built from the primer ({len(primer) + 1} tokens) p99",
+            percentile_us(build_samples, 99),
+            "us",
+        ),
     ]
+
+
+def stm_step_samples(session, primer: list[int], weight: float, runs: int) -> tuple[list[float], list[float]]:
+    """Seconds per step of the short-term model alone (mix the LSTM's logits, learn the sampled
+    token) over 64-step continuations of ``primer``, and seconds to build it from the primer."""
+    from livemelody.encoding.vocab import DELIMITER_ID
+    from livemelody.generate import continue_tokens
+    from livemelody.ppm import TokenStm
+    from livemelody.sampling import SamplingParams
+
+    rng = np.random.default_rng(1)
+    logits, _ = session.prime([DELIMITER_ID, *primer])
+    steps, builds = [], []
+    for _ in range(runs):
+        tokens = continue_tokens(session, primer, 64, SamplingParams(1.0, top_p=0.95), rng, stm_weight=weight)
+        started = time.perf_counter()
+        stm = TokenStm(session.vocab.size, weight, [DELIMITER_ID, *primer])
+        builds.append(time.perf_counter() - started)
+        for token in tokens:
+            started = time.perf_counter()
+            stm.mix(logits)
+            stm.learn(token)
+            steps.append(time.perf_counter() - started)
+    return steps, builds
 
 
 def vae_rows(style: str, repeats: int) -> list[Row]:

@@ -97,6 +97,12 @@ class _Forcing(Protocol):
     def forced(self, step: int) -> int | None: ...
 
 
+class _ShortTerm(Protocol):
+    def mix(self, logits: np.ndarray) -> np.ndarray: ...
+
+    def learn(self, token: int) -> None: ...
+
+
 @dataclass(frozen=True)
 class Blend:
     """The style blend of a continuation: ``weight`` (0..1) of ``partner``'s distribution,
@@ -126,12 +132,14 @@ def continue_blended(
     params: SamplingParams,
     rng: np.random.Generator,
     quoter: _Forcing | None = None,
+    stm: _ShortTerm | None = None,
 ) -> list[int]:
     """``steps`` tokens after ``primer``, each drawn from the blend of ``session``'s style
     (weight 1 - ``blend.weight``) and ``blend.partner``'s, except where ``quoter`` forces one
     (:class:`~livemelody.form.Quoter`: a bar of the primer re-played); every token is fed to
-    both models. A model whose weight is 0 does not run. Raises :class:`ValueError` if the two
-    models' vocabularies differ."""
+    both models. A model whose weight is 0 does not run. ``stm`` (a
+    :class:`~livemelody.ppm.TokenStm` that has learnt the primer) is mixed into the blend and
+    learns every token. Raises :class:`ValueError` if the two models' vocabularies differ."""
     if steps < 0:
         raise ValueError("steps must be >= 0")
     if session.vocab != blend.partner.vocab:
@@ -145,10 +153,12 @@ def continue_blended(
         token = None if quoter is None else quoter.forced(i)
         if token is None:
             logits = blend_logits([logits for logits, _ in primed], weights, blend.rule)
-            token = sample(logits, params, rng, banned=(DELIMITER_ID,))
+            token = sample(logits if stm is None else stm.mix(logits), params, rng, banned=(DELIMITER_ID,))
         out.append(token)
         if i + 1 < steps:
             primed = [m.step(token, state) for m, (_, state) in zip(models, primed)]
+            if stm is not None:
+                stm.learn(token)
     return out
 
 

@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     cont.add_argument(
         "--top-p", type=_number(float, 0, 1, low_open=True), default=1.0, help="nucleus mass in (0, 1]; 1 = off"
     )
+    stm = SETTINGS["stm_weight"]
+    cont.add_argument(
+        stm.flag,
+        type=_number(float, stm.low, stm.high),
+        default=stm.default,
+        help=f"{stm.help} ({stm.range_text()}; default {stm.default:g})",
+    )
     cont.add_argument(
         "--bars",
         type=_number(int, 1, 256),
@@ -384,7 +391,16 @@ def cmd_continue(args) -> int:
     rng = np.random.default_rng(args.seed)
     meter = (melody.steps_per_bar(end), melody.bar_line_at_or_after(end))
     result = continue_melody(
-        session, melody.notes, steps, params, rng, key=melody.key, quote=args.quote, meter=meter, blend=blend
+        session,
+        melody.notes,
+        steps,
+        params,
+        rng,
+        key=melody.key,
+        quote=args.quote,
+        meter=meter,
+        blend=blend,
+        stm_weight=args.stm_weight,
     )
     write_melodies(
         args.output,

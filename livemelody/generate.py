@@ -18,6 +18,7 @@ from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.events import Note
 from livemelody.form import Quoter, full_bars
 from livemelody.models.lstm import LstmSession
+from livemelody.ppm import TokenStm
 from livemelody.sampling import SamplingParams, sample
 
 
@@ -65,13 +66,19 @@ def continue_tokens(
     rng: np.random.Generator,
     quoter: Quoter | None = None,
     blend: Blend | None = None,
+    stm_weight: float = 0.0,
 ) -> list[int]:
     """``steps`` tokens after ``primer`` (the delimiter is prepended, never sampled): sampled,
     except where ``quoter`` (its steps counted from 0 at the primer's end) re-plays a bar of
     the primer (:mod:`livemelody.form`); quoted tokens are fed to the model like sampled ones.
-    With an active ``blend``, sampled from the blend of two styles (:mod:`livemelody.blend`)."""
+    With an active ``blend``, sampled from the blend of two styles (:mod:`livemelody.blend`).
+
+    ``stm_weight`` in [0, 1] mixes in the short-term model of the song so far (primer and
+    every token after it, quoted or sampled: :class:`~livemelody.ppm.TokenStm`); 0 samples
+    the LSTM (or the blend) alone."""
+    stm = TokenStm(session.vocab.size, stm_weight, [DELIMITER_ID, *primer]) if stm_weight else None
     if blend is not None and blend.active:
-        return continue_blended(session, blend, primer, steps, params, rng, quoter)
+        return continue_blended(session, blend, primer, steps, params, rng, quoter, stm)
     if steps < 0:
         raise ValueError("steps must be >= 0")
     logits, state = session.prime([DELIMITER_ID, *primer])
@@ -79,10 +86,12 @@ def continue_tokens(
     for i in range(steps):
         token = None if quoter is None else quoter.forced(i)
         if token is None:
-            token = sample(logits, params, rng, banned=(DELIMITER_ID,))
+            token = sample(logits if stm is None else stm.mix(logits), params, rng, banned=(DELIMITER_ID,))
         out.append(token)
         if i + 1 < steps:
             logits, state = session.step(token, state)
+            if stm is not None:
+                stm.learn(token)
     return out
 
 
@@ -96,6 +105,7 @@ def continue_melody(
     quote: float = 0.0,
     meter: tuple[int, int] | None = None,
     blend: Blend | None = None,
+    stm_weight: float = 0.0,
 ) -> Continuation:
     """Continue ``notes`` for ``steps`` 16th steps, in their key (``key``, else detected) and
     register, starting at their end; ``blend`` mixes in a second style (:mod:`livemelody.blend`).
@@ -104,7 +114,7 @@ def continue_melody(
     ``quote`` above 0, each pair of the continuation's bars re-plays, with probability
     ``quote``, the primer's bars in the same place among its last full bars (as many as the
     continuation has bars: the parallel rule of :class:`~livemelody.form.Quoter`). Without
-    ``meter`` nothing is quoted."""
+    ``meter`` nothing is quoted. ``stm_weight`` as :func:`continue_tokens` takes it."""
     tokens, key, shift = primer_tokens(notes, session, key)
     end = max(n.end for n in notes)
     quoter = None
@@ -113,7 +123,7 @@ def continue_melody(
         bars = full_bars(tokens, bar_line - (end - len(tokens)), steps_per_bar)
         bars = bars[-max(1, steps // steps_per_bar) :]
         quoter = Quoter(bars, steps_per_bar, quote, rng, bar_line=bar_line - end)
-    generated = continue_tokens(session, tokens, steps, params, rng, quoter, blend)
+    generated = continue_tokens(session, tokens, steps, params, rng, quoter, blend, stm_weight)
     velocity = int(round(np.mean([n.velocity for n in notes])))
     raw = tokens_to_notes(generated, session.vocab, start=end, velocity=velocity)
     return Continuation(transpose(raw, -shift), key, shift, generated)

@@ -157,7 +157,8 @@ def test_the_engine_plays_a_blend_change_from_the_next_step_it_generates(deutsch
     clock = ManualClock()
     out = FakeOutput(clock.now)
     sched = Scheduler(out.send, clock.now)
-    config = EngineConfig(style="deutsch", blend_with="han", blend=0.0, bpm=BPM, answer_bars=4)
+    # stm_weight 0: the logits drawn from are the blend's alone (the short-term model mixes on top)
+    config = EngineConfig(style="deutsch", blend_with="han", blend=0.0, bpm=BPM, answer_bars=4, stm_weight=0.0)
     core = EngineCore(config, {"deutsch": deutsch, "han": han}, sched, 0.0, seed=1)
     draws = []  # (time, logits drawn from, each style's logits then)
 

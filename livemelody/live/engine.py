@@ -473,6 +473,7 @@ class EngineCore:
             params = SamplingParams(self.config.temperature, 0, self.config.top_p)
             config = self.config  # the blend as set now: a change is heard from the next step generated
             logits = live_logits(self.models, config.style, config.blend_with, config.blend)
+            logits = self.models[config.style].with_stm(logits, config.stm_weight)
             token = sample(logits, params, self.rng, banned)
         for model in self.models.values():
             model.feed(token)

@@ -14,8 +14,11 @@ import numpy as np
 from livemelody.encoding import fold_pitch
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.models.lstm import LstmSession
+from livemelody.ppm import TokenStm
 
 SHIFTS = tuple(range(-6, 6))
+STM_STEPS = 256
+"""The short-term model learns at most the call's last 256 steps (as ``continue`` primes)."""
 
 
 class StreamingLstm:
@@ -43,6 +46,10 @@ class StreamingLstm:
         written into, only replaced, so the start state is shared, not copied."""
         self._state, self._logits = self._start_state, self._start_logits
         self.shift: int | None = None
+        self._call: list[tuple[int | None, int | None]] = []
+        self.tokens: list[int] = []
+        """The song so far in the model's key after :meth:`choose`: delimiter, call, answer."""
+        self._stm: TokenStm | None = None
 
     def feed_call(self, token_id: int | None, pitch: int | None) -> None:
         """One call step: a note (``pitch`` in the player's key) or a hold/rest ``token_id``."""
@@ -50,6 +57,7 @@ class StreamingLstm:
             ids = [self.vocab.pitch_id(fold_pitch(pitch + s, self.vocab.low, self.vocab.high)) for s in SHIFTS]
         else:
             ids = [token_id] * len(SHIFTS)
+        self._call.append((token_id, pitch))
         self._run(np.array(ids, dtype=np.int64).reshape(-1, 1))
 
     def choose(self, shift: int) -> None:
@@ -59,10 +67,29 @@ class StreamingLstm:
         self._state = (np.ascontiguousarray(h[:, row : row + 1]), np.ascontiguousarray(c[:, row : row + 1]))
         self._logits = self._logits[row : row + 1]
         self.shift = shift
+        low, high = self.vocab.low, self.vocab.high
+        self.tokens = [DELIMITER_ID] + [
+            token if pitch is None else self.vocab.pitch_id(fold_pitch(pitch + shift, low, high))
+            for token, pitch in self._call[-STM_STEPS:]
+        ]
 
     def feed(self, token_id: int) -> None:
         """One answer step, in the model's key (after :meth:`choose`)."""
         self._run(np.array([[token_id]], dtype=np.int64))
+        self.tokens.append(token_id)
+        if self._stm is not None:
+            self._stm.learn(token_id)
+
+    def with_stm(self, logits: np.ndarray, stm_weight: float) -> np.ndarray:
+        """Next-token scores [vocab] for the sampler: ``logits`` (this row's, or a style
+        blend's), or with ``stm_weight`` > 0 the log of their mixture with the short-term model
+        of the call and answer so far (built at the first use, then learning each fed token)."""
+        if stm_weight == 0.0:
+            return logits
+        if self._stm is None:
+            self._stm = TokenStm(self.vocab.size, stm_weight, self.tokens)
+        self._stm.weight = stm_weight
+        return self._stm.mix(logits)
 
     @property
     def logits(self) -> np.ndarray:

@@ -1,0 +1,296 @@
+"""PPM: a variable-order Markov model of symbol sequences, IDyOM's way, and its combinations.
+
+Used two ways: as IDyOM's long-term model (LTM, trained on a corpus) and short-term model
+(STM, trained incrementally on the song so far) for the pitch evaluation
+(:mod:`training.ppm_eval`), and as a short-term model over the LSTM's own tokens, mixed into
+the LSTM's next-token distribution at run time (:class:`TokenStm`). Pure Python dict counting
+(no torch, no music21); numpy only for the returned distribution.
+
+What is implemented (sources: Cleary & Witten 1984; Moffat 1990; Cleary & Teahan 1997 and
+Bunton 1997 for PPM*; Pearce 2005, PhD thesis, ch. 6; Pearce & Wiggins 2004, JNMR 33(4);
+IDyOM's source, ``ppm-star/ppm-star.lisp`` and ``mvs/*.lisp``, github.com/mtpearce/idyom):
+
+- **Contexts** are the symbols before the predicted one, within one sequence (contexts never
+  cross from one song to the next). Counts live in a trie of reversed contexts. A context
+  seen once is kept as one unexpanded node pointing at its occurrence, expanded only when it
+  recurs (the lazy leaves of a suffix tree), so memory grows with the data, not with data
+  times order, and an unbounded order (PPM*) is affordable.
+- **Order**: ``order_bound=None`` is PPM* (Cleary & Teahan 1997): the prediction starts from
+  the shortest *deterministic* matching context (exactly one symbol seen after it), else the
+  longest matching context. An integer bound starts from the longest matching context of at
+  most that order (PPM).
+- **Smoothing**: interpolated ("blending", IDyOM's ``:mixtures t``) from the selected order
+  down to order 0, then an order -1 uniform distribution: with ``n`` the context's total
+  count, ``t`` its escape count and ``c(s)`` the symbol's count,
+  ``p(s | ctx) = w * c(s) / n + (1 - w) * p(s | shorter ctx)``, ``w = n / (n + t)``.
+- **Escape**: method C (Moffat 1990): ``t`` = number of distinct symbols seen in the context;
+  method X (IDyOM's ``:x``, after Witten & Bell 1991): ``t`` = number of symbols seen exactly
+  once + 1.
+- **Update exclusion** (optional; Moffat 1990): a symbol's count is incremented in the
+  contexts from the longest down to the first (longest) one in which it had already been
+  seen, not in shorter ones.
+- ``idyom_counts=True`` copies a detail of IDyOM's ``compute-mixture``: at each lower order
+  the context's total ``n`` leaves out the counts of symbols seen in the context one order up
+  (exclusion applied to the weights only); the order -1 probability is
+  ``1 / (|A| + 1 - t(order 0))``; the result is renormalised. ``False`` is the textbook
+  blend above with a ``1 / |A|`` order -1 (sums to 1 as it stands).
+
+IDyOM's defaults (``mvs.lisp``): LTM escape C, unbounded order, no update exclusion; STM
+escape X, unbounded order, update exclusion; combined by :func:`combine` geometrically with
+bias 7.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+ESCAPES = ("c", "x")
+
+# A trie node is a list [counts, children, total, origin]: counts {symbol: count}; children
+# {older symbol: node} (None while unexpanded); total = sum of counts; origin = (sequence
+# index, position of the symbol that followed the context's only occurrence), or None once
+# expanded.
+_COUNTS, _CHILDREN, _TOTAL, _ORIGIN = 0, 1, 2, 3
+
+
+class PPM:
+    """A PPM model over symbols ``0 .. alphabet_size - 1``; see the module docstring.
+
+    Learn with :meth:`start` (a new sequence) then :meth:`learn` (one symbol at a time), or
+    :meth:`fit`; predict with :meth:`distribution` (any context) or :meth:`predict` (the
+    sequence being learnt). Raises :class:`ValueError` for a bad setting or symbol.
+    """
+
+    def __init__(
+        self,
+        alphabet_size: int,
+        order_bound: int | None = None,
+        escape: str = "c",
+        update_exclusion: bool = False,
+        idyom_counts: bool = True,
+    ):
+        if alphabet_size < 1:
+            raise ValueError("the alphabet needs at least one symbol")
+        if order_bound is not None and order_bound < 0:
+            raise ValueError("order_bound must be >= 0 or None (unbounded, PPM*)")
+        if escape not in ESCAPES:
+            raise ValueError(f"escape must be one of {ESCAPES}, not {escape!r}")
+        self.alphabet_size = alphabet_size
+        self.order_bound = order_bound
+        self.escape = escape
+        self.update_exclusion = update_exclusion
+        self.idyom_counts = idyom_counts
+        self.root: list = [{}, {}, 0, None]
+        self.sequences: list[list[int]] = [[]]
+
+    # ---- learning ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin a new sequence: later contexts do not reach back into earlier sequences."""
+        if self.sequences[-1]:
+            self.sequences.append([])
+
+    @property
+    def sequence(self) -> list[int]:
+        """The sequence being learnt (read only)."""
+        return self.sequences[-1]
+
+    def fit(self, sequences: Iterable[Sequence[int]]) -> PPM:
+        """Learn each sequence in turn (a new sequence each); returns self."""
+        for seq in sequences:
+            self.start()
+            for symbol in seq:
+                self.learn(symbol)
+        return self
+
+    def learn(self, symbol: int) -> None:
+        """Count ``symbol`` after the current sequence's contexts, then append it."""
+        if not 0 <= symbol < self.alphabet_size:
+            raise ValueError(f"symbol {symbol} outside the alphabet 0..{self.alphabet_size - 1}")
+        history = self.sequences[-1]
+        origin = (len(self.sequences) - 1, len(history))
+        limit = len(history) if self.order_bound is None else min(self.order_bound, len(history))
+        node = self.root
+        path = [node]
+        depth = 0
+        created = False
+        while depth < limit:
+            children = node[_CHILDREN]
+            if children is None:
+                children = self._expand(node, depth)
+            older = history[-depth - 1]
+            child = children.get(older)
+            depth += 1
+            if child is None:  # a new context: it stands for every longer one too
+                child = [{}, None, 0, origin]
+                children[older] = child
+                path.append(child)
+                created = True
+                break
+            path.append(child)
+            node = child
+        if not created and node[_CHILDREN] is None:
+            self._expand(node, depth)  # it recurs: an unexpanded node stands for one occurrence only
+        if self.update_exclusion:
+            for node in reversed(path):
+                counts = node[_COUNTS]
+                seen = counts.get(symbol, 0)
+                counts[symbol] = seen + 1
+                node[_TOTAL] += 1
+                if seen:
+                    break
+        else:
+            for node in path:
+                counts = node[_COUNTS]
+                counts[symbol] = counts.get(symbol, 0) + 1
+                node[_TOTAL] += 1
+        history.append(symbol)
+
+    def _expand(self, node: list, depth: int) -> dict:
+        """Give an unexpanded node (one occurrence, at ``depth``) its one explicit child."""
+        seq_index, position = node[_ORIGIN]
+        seq = self.sequences[seq_index]
+        children: dict = {}
+        if position - depth - 1 >= 0:
+            children[seq[position - depth - 1]] = [{seq[position]: 1}, None, 1, (seq_index, position)]
+        node[_CHILDREN] = children
+        node[_ORIGIN] = None
+        return children
+
+    # ---- prediction --------------------------------------------------------------------
+    def _chain(self, context: Sequence[int]) -> list[list]:
+        """The nodes of the matching contexts, order 0 first, up to the order prediction starts
+        from (PPM*: the shortest deterministic one, else the longest; bounded: the longest)."""
+        unbounded = self.order_bound is None
+        limit = len(context) if unbounded else min(self.order_bound, len(context))
+        node = self.root
+        chain = [node]
+        depth = 0
+        while depth < limit:
+            if unbounded and depth and len(node[_COUNTS]) == 1:
+                break  # the shortest deterministic context
+            children = node[_CHILDREN]
+            if children is None:  # one occurrence: longer matches have the same single count
+                if unbounded:
+                    break
+                seq_index, position = node[_ORIGIN]
+                seq = self.sequences[seq_index]
+                while depth < limit and position - depth - 1 >= 0 and seq[position - depth - 1] == context[-depth - 1]:
+                    chain.append(node)
+                    depth += 1
+                break
+            node = children.get(context[-depth - 1])
+            if node is None:
+                break
+            chain.append(node)
+            depth += 1
+        return chain
+
+    def blend(self, context: Sequence[int]) -> tuple[dict[int, float], float, float]:
+        """The prediction after ``context`` in sparse form ``(mass, floor, norm)``:
+        p(s) = (mass.get(s, 0) + floor) / norm, ``mass`` over the symbols seen in the
+        matching contexts (cheap to mix without building the whole distribution)."""
+        size = self.alphabet_size
+        mass: dict[int, float] = {}
+        escape = 1.0
+        method_x = self.escape == "x"
+        idyom = self.idyom_counts
+        higher: dict | None = None
+        for node in reversed(self._chain(context)):
+            counts = node[_COUNTS]
+            if idyom and higher is not None:
+                total = sum(c for s, c in counts.items() if s not in higher)
+            else:
+                total = node[_TOTAL]
+            higher = counts
+            if total <= 0:
+                continue
+            escapes = 1 + sum(1 for c in counts.values() if c == 1) if method_x else len(counts)
+            weight = total / (total + escapes)
+            scale = escape * weight / total
+            for s, c in counts.items():
+                mass[s] = mass.get(s, 0.0) + scale * c
+            escape *= 1.0 - weight
+        if idyom:
+            floor = escape / (size + 1 - len(self.root[_COUNTS]))
+            return mass, floor, sum(mass.values()) + floor * size
+        return mass, escape / size, 1.0
+
+    def distribution(self, context: Sequence[int]) -> np.ndarray:
+        """p(next symbol | ``context``) [alphabet_size] float64, summing to 1; ``context`` is
+        the symbols before, most recent last."""
+        mass, floor, norm = self.blend(context)
+        result = np.full(self.alphabet_size, floor)
+        for s, m in mass.items():
+            result[s] += m
+        return result / norm if norm != 1.0 else result
+
+    def predict(self) -> np.ndarray:
+        """p(next symbol | the sequence being learnt) [alphabet_size]."""
+        return self.distribution(self.sequences[-1])
+
+
+def combine(distributions: np.ndarray, bias: float, geometric: bool = True) -> np.ndarray:
+    """IDyOM's entropy-weighted combination of ``distributions`` [models, alphabet] (or
+    [models, steps, alphabet]): weight ``w_m = (H(p_m) / log2 |A|) ** -bias``, so a surer
+    model counts more; geometric ``prod_m p_m ** (w_m / sum w)`` renormalised, or arithmetic
+    ``sum_m w_m p_m / sum w`` (Pearce, Conklin & Wiggins 2005, CMMR LNCS 3310; IDyOM's
+    ``geometric-combination`` / ``arithmetic-combination``). Returns [(steps,) alphabet]."""
+    p = np.maximum(np.asarray(distributions, dtype=np.float64), 1e-300)
+    entropy = -(p * np.log2(p)).sum(axis=-1, keepdims=True)
+    relative = np.maximum(entropy / math.log2(p.shape[-1]), 1e-12) if p.shape[-1] > 1 else np.ones_like(entropy)
+    weights = relative**-bias
+    weights = weights / weights.sum(axis=0, keepdims=True)
+    if geometric:
+        combined = np.exp((weights * np.log(p)).sum(axis=0))
+    else:
+        combined = (weights * p).sum(axis=0)
+    return combined / combined.sum(axis=-1, keepdims=True)
+
+
+class TokenStm:
+    """The run-time short-term model: a PPM over the LSTM's tokens of the song so far
+    (primer, then every generated token), mixed into the LSTM's distribution.
+
+    ``weight`` in [0, 1]: ``p = (1 - weight) * softmax(lstm logits) + weight * p_stm``
+    (arithmetic mixture, fixed weight: tuned on the validation songs by
+    ``python -m training.ppm_eval``); 0 leaves the LSTM's logits untouched.
+    """
+
+    ORDER_BOUND = 16
+    """Contexts of up to 16 tokens (a 4/4 bar), escape C, no update exclusion, textbook blend:
+    the best on the validation songs of both styles among the variants that
+    ``python -m training.ppm_eval`` compares (docs/EVALUATION.md, section ppm)."""
+    ESCAPE = "c"
+    UPDATE_EXCLUSION = False
+    IDYOM_COUNTS = False
+
+    def __init__(self, vocab_size: int, weight: float, tokens: Sequence[int] = ()):
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"the short-term model's weight must be in 0..1, not {weight!r}")
+        self.weight = weight
+        self.model = PPM(vocab_size, self.ORDER_BOUND, self.ESCAPE, self.UPDATE_EXCLUSION, self.IDYOM_COUNTS)
+        for token in tokens:
+            self.model.learn(token)
+
+    def learn(self, token: int) -> None:
+        """The song went on with ``token``."""
+        self.model.learn(token)
+
+    def mix(self, logits: np.ndarray) -> np.ndarray:
+        """Log-probabilities [vocab] of the mixture, for the sampler (its temperature and top-p
+        apply to the mixture); ``logits`` [vocab] themselves when the weight is 0."""
+        if self.weight == 0.0:
+            return logits
+        weight = self.weight
+        scores = np.asarray(logits, dtype=np.float64)
+        probs = np.exp(scores - scores.max())
+        probs *= (1.0 - weight) / probs.sum()
+        mass, floor, norm = self.model.blend(self.model.sequence)
+        scale = weight / norm
+        probs += scale * floor
+        for s, m in mass.items():
+            probs[s] += scale * m
+        return np.log(probs)
