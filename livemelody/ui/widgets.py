@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
@@ -55,52 +56,76 @@ class StatusPanel(Static):
 
     def render(self):
         snap = self.snapshot
-        table = Table.grid(padding=(0, 1), expand=True)
-        table.add_column(style="bold", no_wrap=True, width=11)  # labels stay whole; values give way
-        table.add_column(ratio=1)  # values: one line each (below); messages wrap
-        table.add_column(style="grey50", no_wrap=True, justify="right", width=3)  # the keys that change it
+        head, settings, tail = self._rows(snap)
+        if snap is not None and len(head) + len(settings) + len(tail) > self.size.height > 0:
+            # a short screen (80 x 24): the settings two to a line, so nothing falls off the panel
+            short = {setting.label: setting.short.lower() for setting in SETTINGS.values() if setting.label}
+            paired = [(short[label], value, keys) for label, value, keys in settings]
+            return Group(_grid(head), _grid(list(_pairs(paired)), pairs=True), _grid(tail))
+        return _grid(head + settings + tail)
 
+    def _rows(self, snap) -> tuple[list[tuple], list[tuple], list[tuple]]:
+        """(rows above the settings, one row per shown setting, rows below): (label, value, keys)."""
         hint = self.hints.get
-
-        def row(label: str, value, keys: str | None = "") -> None:
-            if isinstance(value, str):
-                value = Text(value, no_wrap=True, overflow="ellipsis")
-            table.add_row(label, value, keys or "")
-
-        row("in", self.ports[0], hint("ports"))
-        row("out", self.ports[1], hint("ports"))
+        head: list[tuple] = [("in", self.ports[0], hint("ports")), ("out", self.ports[1], hint("ports"))]
         if self.timing:
             style = "" if self.timing.startswith("realtime") else "yellow"
-            row("timing", Text(self.timing, style=style, no_wrap=True, overflow="ellipsis"))
+            head.append(("timing", Text(self.timing, style=style, no_wrap=True, overflow="ellipsis"), ""))
         if snap is None:
-            row("state", Text("starting the engine…", style="yellow"))
-            row("", Text(self.notice, style="red"))
-            return table
+            head += [
+                ("state", Text("starting the engine…", style="yellow"), ""),
+                ("", Text(self.notice, style="red"), ""),
+            ]
+            return head, [], []
         config = snap.config
-        row("state", Text(snap.state.upper(), style=STATE_STYLES.get(snap.state, ""), no_wrap=True), hint("state"))
+        head.append(
+            ("state", Text(snap.state.upper(), style=STATE_STYLES.get(snap.state, ""), no_wrap=True), hint("state"))
+        )
+        if self.learning:  # what the player must act on comes first: never below the fold
+            head.append(("MIDI-learn", Text(f"move a knob for {self.learning}…", style="bold yellow reverse"), ""))
+        message = self.notice or snap.message
+        if message:
+            head.append(("", Text(message, style="italic yellow", overflow="fold"), ""))
         key = snap.key or "-"
         if snap.key_confidence is not None:
             key += f" ({'kept: ' if snap.key_kept else ''}sure {snap.key_confidence:.2f})"
-        row("key", key)
+        head.append(("key", key, ""))
         clock = "ext clock" if snap.external_clock else "internal"
-        row("tempo", f"{snap.bpm:.0f} BPM ({clock})", hint("bpm"))
+        head.append(("tempo", f"{snap.bpm:.0f} BPM ({clock})", hint("bpm")))
         dots = beat_dots(snap.step, config.beats_per_bar, config.steps_per_pulse)
-        row("beat", Text(f"{dots}  {config.meter}", style="green", no_wrap=True))
-        row("", "")
-        for setting in SETTINGS.values():  # every setting the dashboard shows, as the table says
-            if setting.label:
-                row(setting.label, setting.show(getattr(config, setting.name)), hint(setting.name))
-        row("turns", str(snap.turns))
-        controls = config.controls
-        row("knobs (CC)", Text(knobs_text(controls)), hint("learn"))  # wraps: every knob shown
-        if self.learning:
-            row("MIDI-learn", Text(f"move a knob for {self.learning}…", style="bold yellow reverse"))
+        head.append(("beat", Text(f"{dots}  {config.meter}", style="green", no_wrap=True), ""))
+        settings = [  # every setting the dashboard shows, as the table says
+            (setting.label, setting.show(getattr(config, setting.name)), hint(setting.name))
+            for setting in SETTINGS.values()
+            if setting.label
+        ]
+        tail = [("turns", str(snap.turns), ""), ("knobs (CC)", Text(knobs_text(config.controls)), hint("learn"))]
         if snap.last_cc is not None:
-            row("last CC", f"{snap.last_cc[0]} = {snap.last_cc[1]}")
-        message = self.notice or snap.message
-        if message:
-            row("", Text(message, style="italic yellow", overflow="fold"))
-        return table
+            tail.append(("last CC", f"{snap.last_cc[0]} = {snap.last_cc[1]}", ""))
+        return head, settings, tail
+
+
+def _cell(value):
+    return Text(value, no_wrap=True, overflow="ellipsis") if isinstance(value, str) else value
+
+
+def _pairs(rows: list[tuple]):
+    """Two (label, value, keys) rows side by side as one six-cell row."""
+    for i in range(0, len(rows), 2):
+        yield rows[i] + (rows[i + 1] if i + 1 < len(rows) else ("", "", ""))
+
+
+def _grid(rows: list[tuple], pairs: bool = False) -> Table:
+    """Rows as a grid: label (whole), value (gives way; messages wrap), the dim keys at the right;
+    ``pairs``: two such triples a line, labels shortened to fit."""
+    table = Table.grid(padding=(0, 1), expand=True)
+    for _ in range(2 if pairs else 1):
+        table.add_column(style="bold", no_wrap=True, width=7 if pairs else 11, overflow="ellipsis")
+        table.add_column(ratio=1)
+        table.add_column(style="grey50", no_wrap=True, justify="right", width=3)
+    for row in rows:
+        table.add_row(*(_cell(cell or "") if i % 3 == 1 else (cell or "") for i, cell in enumerate(row)))
+    return table
 
 
 class PianoRoll(Widget):

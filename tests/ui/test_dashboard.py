@@ -223,3 +223,28 @@ def test_at_80_columns_the_turn_log_shows_the_answer_and_the_style():
     last = shown.index("style")
     assert shown.index("answer") < last and sum(widths[: last + 1]) <= visible
     assert row[1].endswith(" st") and "/" in row[2]  # the answer's length, style/mode
+
+
+def test_at_80_by_24_every_setting_the_message_and_the_knobs_stay_on_the_panel():
+    """The engine panel fits a short screen by putting the settings two to a line: no setting,
+    message or knobs line falls off its bottom."""
+    from livemelody.config import SETTINGS
+
+    app = make_app()
+
+    async def run():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await settle(pilot)
+            panel = app.query_one(StatusPanel)
+            panel.notice = "a message the player must see"
+            await settle(pilot)
+            lines = [strip.text for strip in panel.render_lines(panel.region.reset_offset.shrink(panel.styles.gutter))]
+            return lines, panel.content_region.height
+
+    lines, height = asyncio.run(run())
+    shown = " ".join(" ".join(lines[:height]).split())  # a long message wraps over lines
+    assert "a message the player must see" in shown and "knobs (CC)" in shown
+    for setting in SETTINGS.values():
+        if setting.label:
+            assert setting.short.lower()[:6] in shown, setting.name
