@@ -248,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-only", action="store_true", help="only the live rows (not with --write-docs)")
     parser.add_argument("--turns", type=int, default=12, help="calls played per live scenario; default 12")
     parser.add_argument(
+        "--jack-ports",
+        action="store_true",
+        help="with --live-only: only the engine's two ways of holding its JACK ports (rtmidi, one JACK-Client "
+        "client), scenario by scenario side by side",
+    )
+    parser.add_argument(
         "--soak",
         type=float,
         default=None,
@@ -292,7 +298,14 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     if not args.live_only:
         rows += lstm_rows(args.style, args.repeats) + vae_rows(args.style, args.repeats) + ready_rows(args.style, 5)
-    if not args.no_live:
+    if args.jack_ports and not args.live_only:
+        parser.error("--jack-ports goes with --live-only")
+    if args.jack_ports:
+        from benchmarks.live import jack_ports_rows
+
+        live, notes = jack_ports_rows(args.turns)
+        rows += live
+    elif not args.no_live:
         from benchmarks.live import live_rows
 
         live, notes = live_rows(args.turns)
