@@ -4,10 +4,11 @@
     python -m benchmarks.run --write-docs    # also regenerate docs/BENCHMARKS.md
 
 Rows: onnxruntime step latency against PyTorch eager on the same weights (rebuilt from the
-.onnx), a 64-step continuation including sampling, the VAE's encode + decode and a whole
-variation, the time until the runtime is ready (import + model load, in a fresh
-interpreter), and live timing over a real JACK round trip (see benchmarks/live.py). Needs
-the ``train`` extra for the torch row and jackd for the live rows.
+.onnx), a 64-step continuation including sampling (and, from benchmarks/blend.py, the same
+with the style blend, and the live engine's step cost with and without it), the VAE's
+encode + decode and a whole variation, the time until the runtime is ready (import + model
+load, in a fresh interpreter), and live timing over a real JACK round trip (see
+benchmarks/live.py). Needs the ``train`` extra for the torch row and jackd for the live rows.
 """
 
 from __future__ import annotations
@@ -66,15 +67,17 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
 
     from livemelody.generate import continue_tokens, primer_tokens
     from livemelody.models.lstm import LstmSession
+    from livemelody.models.onnx import open_session
     from livemelody.models.registry import find_model
     from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
     from livemelody.sampling import SamplingParams
     from training.lstm import lstm_from_onnx
+    from training.quantize import source_onnx
 
     json_path, meta = find_model("lstm", style)
     session = LstmSession(json_path, meta)
     torch.set_num_threads(1)
-    model = lstm_from_onnx(json_path.with_name(meta.onnx_file))
+    model = lstm_from_onnx(source_onnx(json_path, meta))  # the float graph: the same weights before int8
     primer, _, _ = primer_tokens(AH_VOUS_DIRAI_JE_MAMAN, session)
 
     _, ort_state = session.prime(primer)
@@ -96,7 +99,13 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
         with torch.no_grad():
             model(torch_token, h, c)
 
+    float_session = open_session(source_onnx(json_path, meta))
+
+    def float_step():
+        float_session.run(None, feed)
+
     ort_samples = time_calls(ort_step, repeats)
+    float_samples = time_calls(float_step, repeats)
     default_samples = time_calls(default_threads_step, repeats)
     torch_samples = time_calls(torch_step, repeats)
     rng = np.random.default_rng(0)
@@ -116,6 +125,12 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
             "us",
         ),
         Row(f"LSTM {style} step, onnxruntime p99.9, default thread pool", percentile_us(default_samples, 99.9), "us"),
+        Row(
+            f"LSTM {style} step, float graph before int8 (training.quantize) p50",
+            percentile_us(float_samples, 50),
+            "us",
+        ),
+        Row(f"LSTM {style} step, float graph before int8 p99", percentile_us(float_samples, 99), "us"),
         Row(f"LSTM {style} step, torch eager p50", torch_p50, "us"),
         Row(f"LSTM {style} step, torch eager p99", torch_p99, "us"),
         Row(
@@ -265,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         metavar="TREE",
-        help="with --soak: the same soak in another checkout (e.g. `git archive main` unpacked), beside it",
+        help="with --soak: the same soak in another checkout (`git worktree add --detach TREE COMMIT`), beside it",
     )
     args = parser.parse_args(argv)
     if args.soak is not None:
@@ -297,7 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     notes: list[str] = []
     if not args.live_only:
-        rows += lstm_rows(args.style, args.repeats) + vae_rows(args.style, args.repeats) + ready_rows(args.style, 5)
+        from benchmarks.blend import blend_rows
+
+        partner = "han" if args.style != "han" else "deutsch"
+        rows += lstm_rows(args.style, args.repeats) + blend_rows(args.style, partner)
+        rows += vae_rows(args.style, args.repeats) + ready_rows(args.style, 5)
     if args.jack_ports and not args.live_only:
         parser.error("--jack-ports goes with --live-only")
     if args.jack_ports:

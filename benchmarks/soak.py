@@ -165,6 +165,17 @@ def _priority(info) -> str:
     return info.get("priority", "?") if isinstance(info, dict) else info.priority
 
 
+def _describe(tree: str) -> str:
+    """A tree as the docs name it: its commit when it is a git checkout or worktree (make the
+    baseline with ``git worktree add --detach /tmp/base COMMIT``), else its path."""
+    import subprocess
+
+    found = subprocess.run(
+        ["git", "-C", tree, "log", "-1", "--format=%h (%cs)"], capture_output=True, text=True, check=False
+    )
+    return f"commit {found.stdout.strip()}" if found.returncode == 0 and found.stdout.strip() else tree
+
+
 def soak_rows(minutes: float, baseline: Path | None, period: int = 32) -> tuple[list, list[str]]:
     """Rows for benchmarks.run: the soak here, and in ``baseline`` (another checkout) beside it."""
     from benchmarks.run import Row
@@ -186,9 +197,13 @@ def soak_rows(minutes: float, baseline: Path | None, period: int = 32) -> tuple[
         f"Soak: {minutes:g} min per tree on a JACK dummy server ({period} frames at {RATE} Hz, "
         f"{'realtime' if realtime else 'no realtime: not permitted here'}); the real dashboard redrawing, "
         "recording on, metronome on, a one-bar answer every few seconds. Trees: "
-        + "; ".join(f"{name} = {r['tree']}" for name, r in results)
+        + "; ".join(f"{name} = {_describe(r['tree'])}" for name, r in results)
         + "."
     ]
+    if any(r["send_stalls"] is None for _, r in results):
+        notes.append(
+            "A stall count of nan: that tree's engine does not count stalls (its send maximum still bounds them)."
+        )
     rows = []
     for name, r in results:
         target = name == "soak"

@@ -70,11 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="bars continued after the primer's last bar (which is filled first), so the answer ends on a bar "
         "line; default 4",
     )
+    quote = SETTINGS["quote"]
+    cont.add_argument(
+        quote.flag,
+        type=_number(float, quote.low, quote.high),
+        default=quote.default,
+        help=f"{quote.help} ({quote.range_text()}; default {quote.default:g})",
+    )
     cont.add_argument(
         "--keep-tracks",
         action="store_true",
         help="keep the source's other tracks (bass, drums, program changes) under the continuation",
     )
+    _blend_options(cont)
     _seed_option(cont)
 
     vary = commands.add_parser(
@@ -197,6 +205,20 @@ def _file_options(parser) -> None:
     parser.add_argument(
         "--channel", type=_number(int, 1, 16), default=None, help="read the melody from this MIDI channel (1-16)"
     )
+
+
+def _blend_options(parser) -> None:
+    """``continue``'s style blend: the live settings' flags and ranges (the settings file is not read)."""
+    for name in ("blend", "blend_with"):
+        setting = SETTINGS[name]
+        parser.add_argument(
+            setting.flag,
+            dest=name,
+            type=_setting_value(setting) if setting.kind is float else str,
+            default=setting.default,
+            metavar="N" if setting.kind is float else name.upper(),
+            help=f"{setting.help} ({setting.range_text()}; default {setting.show(setting.default)})".replace("%", "%%"),
+        )
 
 
 def _seed_option(parser) -> None:
@@ -341,6 +363,7 @@ def setting_changes(args) -> dict:
 def cmd_continue(args) -> int:
     import numpy as np
 
+    from livemelody.blend import Blend
     from livemelody.generate import continue_melody
     from livemelody.midi.files import write_melodies
     from livemelody.models.registry import load_lstm
@@ -349,16 +372,23 @@ def cmd_continue(args) -> int:
     _check_output(args.output, [args.input], args.force)
     params = SamplingParams(args.temperature, args.top_k, args.top_p)
     session = load_lstm(args.style)
+    blend = None
+    if args.blend > 0 and args.blend_with != args.style:  # blend 0: the style alone, no second model
+        blend = Blend(load_lstm(args.blend_with), args.blend)
+    style = f"{args.style} blended {args.blend:g} with {args.blend_with}" if blend else args.style
     melody = _read(args.input, args)
     end = max(n.end for n in melody.notes)
     target = melody.bar_line_at_or_after(end) + args.bars * melody.steps_per_bar(end)
     steps = target - end
     rng = np.random.default_rng(args.seed)
-    result = continue_melody(session, melody.notes, steps, params, rng, key=melody.key)
+    meter = (melody.steps_per_bar(end), melody.bar_line_at_or_after(end))
+    result = continue_melody(
+        session, melody.notes, steps, params, rng, key=melody.key, quote=args.quote, meter=meter, blend=blend
+    )
     write_melodies(
         args.output,
         melody,
-        [("primer", melody.notes), (f"livemelody {args.style} T={args.temperature:g}", result.notes)],
+        [("primer", melody.notes), (f"livemelody {style} T={args.temperature:g}", result.notes)],
         channel=melody.channel if args.keep_tracks else 0,
         keep=args.keep_tracks,
         end_step=target,
@@ -366,7 +396,7 @@ def cmd_continue(args) -> int:
     print(
         f"{args.output}: {plural(len(melody.notes), 'primer note')} in {result.key}, "
         f"{plural(len(result.notes), 'note')} continued over {plural(args.bars, 'bar')} "
-        f"({plural(steps, 'step')}, ending on a bar line) in style {args.style}"
+        f"({plural(steps, 'step')}, ending on a bar line) in style {style}"
     )
     return 0
 
@@ -484,7 +514,30 @@ def resolve_settings(args):
             config = config.changed(style=DEFAULT_STYLE)
     config = config.changed(**setting_changes(args))
     find_model("lstm", config.style)  # a missing style is reported before any port opens
-    return settings, config
+    return settings, _installed_blend_partner(config, given=args.blend_with is not None)
+
+
+def _installed_blend_partner(config, given: bool):
+    """``config`` with a ``blend_with`` style that is installed: one given on the command line
+    must be (ModelError otherwise); a saved or default one that is not gives way to another
+    installed style (said when the blend is on)."""
+    from livemelody.models.metadata import ModelError
+    from livemelody.models.registry import find_model, installed_models
+
+    try:
+        find_model("lstm", config.blend_with)
+        return config
+    except ModelError:
+        if given:
+            raise
+    others = sorted(m.style for _, m in installed_models("lstm") if m.style != config.style)
+    partner = others[0] if others else config.style
+    if config.blend > 0:
+        print(
+            f"livemelody: warning: blend-with style {config.blend_with!r} is not installed; blending with {partner}",
+            file=sys.stderr,
+        )
+    return config.changed(blend_with=partner)
 
 
 def _record_path(args):

@@ -26,6 +26,8 @@ from livemelody.encoding.vocab import STEPS_PER_QUARTER
 
 DEFAULT_STYLE = "deutsch"
 """The style played when none is chosen (and when a saved one is no longer installed)."""
+DEFAULT_BLEND_WITH = "han"
+"""The style blended in when none is chosen (the ``blend`` setting decides how much; 0 by default)."""
 CC_MAX = 127
 METERS = ("2/4", "3/4", "4/4", "5/4", "6/8", "9/8", "12/8")
 """The meters offered: x/4 counts quarter-note beats; x/8 is compound (6/8: two dotted-quarter
@@ -171,11 +173,20 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             low=0.5, high=1.0, flag="--top-p", cc=24, keys="p P", step=0.05, label="top-p", short="Top-p"),
     Setting("style", str, DEFAULT_STYLE, "model style (see `livemelody styles`)",
             flag="--style", cc=21, keys="s", label="style", short="Style"),
+    Setting("blend", float, 0.0, "style blend (continue mode): how much of the 'blend with' style's next-note "
+            "distribution is mixed into the style's, every step (0 = the style alone, 1 = the other alone; "
+            "docs/EVALUATION.md, Style blend)",
+            low=0.0, high=1.0, flag="--blend", cc=30, keys="n N", step=0.1, label="blend", short="Blend"),
+    Setting("blend_with", str, DEFAULT_BLEND_WITH, "the second style of the blend (see `livemelody styles`)",
+            flag="--blend-with", cc=31, keys="w", label="blend with", short="With"),
     Setting("mode", str, "continue", "continue with the LSTM, or vary the call with the VAE",
             choices=("continue", "vary"), flag="--mode", cc=22, keys="m", label="mode", short="Mode"),
     Setting("amount", float, 3.0, "vary mode: how far variations stray, z = mean + amount * sigma * noise "
             "(0 = the call back; about 15% of notes change at 3, docs/VAE.md)",
             low=0.0, high=6.0, flag="--amount", cc=27, keys="v V", step=0.5, label="variation", short="Vary"),
+    Setting("quote", float, 0.25, "continue mode: the chance that each pair of the answer's bars re-plays the call's "
+            "bars in the same place, so the answer develops the call (0 = the LSTM alone; livemelody/form.py)",
+            low=0.0, high=1.0, flag="--quote", cc=29, keys="f F", step=0.05, label="quote", short="Quote"),
     Setting("answer_bars", int, None, "answer length ('call': as long as the call)", unit="bars",
             low=1, high=16, none="call", none_shown="as long as the call", flag="--answer-bars", cc=23, keys="a A", step=1, label="answer",
             short="Answer"),

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from livemelody.blend import Blend, continue_blended
 from livemelody.encoding import Key, notes_to_tokens, to_reference, tokens_to_notes, transpose
 from livemelody.encoding.phrase import register_shift
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.events import Note
+from livemelody.form import Quoter, full_bars
 from livemelody.models.lstm import LstmSession
 from livemelody.sampling import SamplingParams, sample
 
@@ -61,14 +63,23 @@ def continue_tokens(
     steps: int,
     params: SamplingParams,
     rng: np.random.Generator,
+    quoter: Quoter | None = None,
+    blend: Blend | None = None,
 ) -> list[int]:
-    """``steps`` sampled tokens after ``primer`` (the delimiter is prepended, never sampled)."""
+    """``steps`` tokens after ``primer`` (the delimiter is prepended, never sampled): sampled,
+    except where ``quoter`` (its steps counted from 0 at the primer's end) re-plays a bar of
+    the primer (:mod:`livemelody.form`); quoted tokens are fed to the model like sampled ones.
+    With an active ``blend``, sampled from the blend of two styles (:mod:`livemelody.blend`)."""
+    if blend is not None and blend.active:
+        return continue_blended(session, blend, primer, steps, params, rng, quoter)
     if steps < 0:
         raise ValueError("steps must be >= 0")
     logits, state = session.prime([DELIMITER_ID, *primer])
     out: list[int] = []
     for i in range(steps):
-        token = sample(logits, params, rng, banned=(DELIMITER_ID,))
+        token = None if quoter is None else quoter.forced(i)
+        if token is None:
+            token = sample(logits, params, rng, banned=(DELIMITER_ID,))
         out.append(token)
         if i + 1 < steps:
             logits, state = session.step(token, state)
@@ -82,12 +93,27 @@ def continue_melody(
     params: SamplingParams,
     rng: np.random.Generator,
     key: Key | None = None,
+    quote: float = 0.0,
+    meter: tuple[int, int] | None = None,
+    blend: Blend | None = None,
 ) -> Continuation:
     """Continue ``notes`` for ``steps`` 16th steps, in their key (``key``, else detected) and
-    register, starting at their end."""
+    register, starting at their end; ``blend`` mixes in a second style (:mod:`livemelody.blend`).
+
+    ``meter`` is (steps per bar, the step of a bar line) of the notes' bar grid; with it and a
+    ``quote`` above 0, each pair of the continuation's bars re-plays, with probability
+    ``quote``, the primer's bars in the same place among its last full bars (as many as the
+    continuation has bars: the parallel rule of :class:`~livemelody.form.Quoter`). Without
+    ``meter`` nothing is quoted."""
     tokens, key, shift = primer_tokens(notes, session, key)
-    generated = continue_tokens(session, tokens, steps, params, rng)
     end = max(n.end for n in notes)
+    quoter = None
+    if meter is not None and quote > 0:
+        steps_per_bar, bar_line = meter
+        bars = full_bars(tokens, bar_line - (end - len(tokens)), steps_per_bar)
+        bars = bars[-max(1, steps // steps_per_bar) :]
+        quoter = Quoter(bars, steps_per_bar, quote, rng, bar_line=bar_line - end)
+    generated = continue_tokens(session, tokens, steps, params, rng, quoter, blend)
     velocity = int(round(np.mean([n.velocity for n in notes])))
     raw = tokens_to_notes(generated, session.vocab, start=end, velocity=velocity)
     return Continuation(transpose(raw, -shift), key, shift, generated)

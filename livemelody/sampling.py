@@ -44,28 +44,34 @@ def sample(
 
     ``banned`` ids are never drawn (e.g. the song delimiter during a continuation).
     Raises :class:`ValueError` if the logits hold NaN or infinity.
+
+    One ``rng.random()`` per draw, on the cumulative distribution in id order. The arithmetic
+    works in place with ndarray methods rather than numpy's function wrappers: at a vocabulary
+    of 45 the cost is the number of numpy calls, not the arithmetic (21.7 -> 13.9 us a draw,
+    and a 64-step continuation p50 6.3 -> 5.3 ms, measured side by side), and every draw is
+    the same as before for the same seed (``tests/test_sampling.py`` checks it against the
+    straightforward version).
     """
     scores = np.array(logits, dtype=np.float64).reshape(-1)
-    if not np.all(np.isfinite(scores)):
+    if not math.isfinite(scores.sum()):  # a sum of finite float32 values cannot overflow float64
         raise ValueError("model produced non-finite logits")
     if len(banned):
         scores[list(banned)] = -np.inf
     if params.temperature == 0:
-        return int(np.argmax(scores))
-    scores = scores / params.temperature
+        return int(scores.argmax())
+    scores /= params.temperature
     if params.top_k and params.top_k < scores.size:
         threshold = np.partition(scores, -params.top_k)[-params.top_k]
         scores[scores < threshold] = -np.inf
-    probs = np.exp(scores - scores.max())
+    scores -= scores.max()
+    probs = np.exp(scores, out=scores)
     probs /= probs.sum()
     if params.top_p < 1.0:
-        order = np.argsort(-probs, kind="stable")
-        cumulative = np.cumsum(probs[order])
-        keep = int(np.searchsorted(cumulative, params.top_p)) + 1  # smallest set reaching top_p
-        mask = np.zeros_like(probs)
-        mask[order[:keep]] = 1.0
-        probs *= mask
+        order = (-probs).argsort(kind="stable")
+        cumulative = probs[order].cumsum()
+        keep = int(cumulative.searchsorted(params.top_p)) + 1  # smallest set reaching top_p
+        probs[order[keep:]] = 0.0
         probs /= probs.sum()
-    cumulative = np.cumsum(probs)
-    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    cumulative = probs.cumsum()
+    index = int(cumulative.searchsorted(rng.random() * cumulative[-1], side="right"))
     return min(index, probs.size - 1)

@@ -74,3 +74,51 @@ def test_extreme_temperatures_never_give_nan():
     rng = np.random.default_rng(0)
     for t in (1e-6, 1e6):
         assert 0 <= sample(LOGITS * 1000, SamplingParams(t), rng) < 4
+
+
+def _reference_sample(logits, params, rng, banned=()):
+    """The straightforward version (numpy functions, a mask): the fast one must draw the same."""
+    scores = np.array(logits, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("model produced non-finite logits")
+    if len(banned):
+        scores[list(banned)] = -np.inf
+    if params.temperature == 0:
+        return int(np.argmax(scores))
+    scores = scores / params.temperature
+    if params.top_k and params.top_k < scores.size:
+        threshold = np.partition(scores, -params.top_k)[-params.top_k]
+        scores[scores < threshold] = -np.inf
+    probs = np.exp(scores - scores.max())
+    probs /= probs.sum()
+    if params.top_p < 1.0:
+        order = np.argsort(-probs, kind="stable")
+        cumulative = np.cumsum(probs[order])
+        keep = int(np.searchsorted(cumulative, params.top_p)) + 1
+        mask = np.zeros_like(probs)
+        mask[order[:keep]] = 1.0
+        probs *= mask
+        probs /= probs.sum()
+    cumulative = np.cumsum(probs)
+    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    return min(index, probs.size - 1)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [SamplingParams(1.0, top_p=0.95), SamplingParams(0.7, top_k=5, top_p=0.9), SamplingParams(1.3), SamplingParams(0)],
+)
+def test_the_fast_sampler_draws_what_the_straightforward_one_draws(params):
+    logits_rng = np.random.default_rng(11)
+    for seed in range(1500):
+        logits = (logits_rng.normal(size=45) * 3).astype(np.float32)
+        fast = sample(logits, params, np.random.default_rng(seed), banned=(0,))
+        assert fast == _reference_sample(logits, params, np.random.default_rng(seed), banned=(0,))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_any_non_finite_logit_is_refused(bad):
+    logits = np.zeros(45, np.float32)
+    logits[7] = bad
+    with pytest.raises(ValueError, match="non-finite"):
+        sample(logits, SamplingParams(), np.random.default_rng(0))

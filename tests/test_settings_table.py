@@ -168,3 +168,13 @@ def test_a_setting_fixed_at_start_is_refused_while_playing_and_live_ones_are_not
         core.set(clock_source="external")
     core.set(clock_source="internal", meter="3/4", input_channel=4)  # unchanged, or live: fine
     assert core.config.beats_per_bar == 3 and core.config.input_channel == 4
+
+
+def test_continue_takes_the_quote_setting_with_its_range_and_default():
+    """`livemelody continue --quote` is the live ``quote`` setting: one range, one default."""
+    quote = SETTINGS["quote"]
+    parse = build_parser().parse_args
+    assert parse(["continue", "in.mid", "-o", "out.mid"]).quote == quote.default
+    assert parse(["continue", "in.mid", "-o", "out.mid", quote.flag, f"{quote.high:g}"]).quote == quote.high
+    with pytest.raises(UserError, match="must be"):
+        parse(["continue", "in.mid", "-o", "out.mid", quote.flag, f"{quote.high + 0.5:g}"])

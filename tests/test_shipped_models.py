@@ -31,10 +31,32 @@ def test_onnx_matches_torch_over_256_streamed_steps(style):
     pytest.importorskip("torch")
     from training.export import parity_max_abs_diff
     from training.lstm import lstm_from_onnx
+    from training.quantize import source_onnx
 
     json_path, meta = find_model("lstm", style)
-    onnx_path = json_path.with_name(meta.onnx_file)
+    onnx_path = source_onnx(json_path, meta)
     assert parity_max_abs_diff(lstm_from_onnx(onnx_path), onnx_path, steps=256) <= 1e-4
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_the_int8_graph_is_the_quantized_float_source_and_scores_as_well(style, tmp_path):
+    """The shipped graph is what training.quantize makes of the float source (same bytes), and
+    its held-out NLL is within 0.5% of the float graph's."""
+    pytest.importorskip("onnxruntime.quantization")
+    import shutil
+
+    from livemelody.models.metadata import file_sha256
+    from training.quantize import quantize_lstm
+
+    json_path, meta = find_model("lstm", style)
+    quantization = meta.metrics["quantization"]
+    for name in (json_path.name, meta.onnx_file, quantization["source_onnx_file"]):
+        shutil.copyfile(json_path.with_name(name), tmp_path / name)
+    again = quantize_lstm(tmp_path / json_path.name, evaluate=False)
+    assert again.onnx_sha256 == meta.onnx_sha256 == file_sha256(json_path.with_name(meta.onnx_file))
+    assert quantization["source_onnx_sha256"] == file_sha256(json_path.with_name(quantization["source_onnx_file"]))
+    float_nll, int8_nll = quantization["test_source"]["nll_nats"], meta.metrics["test"]["lstm"]["nll_nats"]
+    assert int8_nll <= float_nll * 1.005
 
 
 @pytest.mark.slow

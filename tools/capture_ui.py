@@ -70,10 +70,11 @@ def capture_dashboard(home: Path, width: int, height: int, server, picker: bool 
         terminal.wait_for(lambda s: re.search(r"state\s+IDLE", s), 30, "the engine")
         player.play_notes(CALL_IN_D, 60 / 120 / 4)
         terminal.wait_for(lambda s: re.search(r"state\s+ANSWERING", s), 10, "the answer")
-        for key in ("t", "t", "s"):
+        for key in ("t", "t", "s", "w"):
             terminal.keys(key)
             time.sleep(0.2)
         player.send([0xB0, 74, 33])
+        player.send([0xB0, 30, 64])  # the style blend's knob: 0.50
         time.sleep(1.0)
         dashboard = terminal.screen()
         terminal.wait_for(lambda s: re.search(r"state\s+IDLE", s), 10, "the end of the answer")
@@ -131,10 +132,12 @@ file (and rendered to WAV where FluidSynth and a GM soundfont are installed).
 ## `livemelody dashboard --api jack --in keyboard:player --out synth:in --bpm 120 --metronome --answer-bars 2` (120 x 34)
 
 The same dashboard over JACK (a dummy server; a test client plays the tune's first two bars
-a tone higher, in D; another client receives the answer). While the AI answered, `t t s`
-raised the temperature to 1.2 and switched the style to han (the logged turn had started in
-deutsch), and a controller (CC 74) moved on the input. `timing` says how the engine's timing
-thread is scheduled.
+a tone higher, in D; another client receives the answer). While the AI answered, `t t s w`
+raised the temperature to 1.2, switched the style to han (the logged turn had started in
+deutsch) and the style blended with to deutsch, and two controllers moved on the input: CC 74
+(mapped to nothing) and CC 30, the style blend, to 64 (0.50: the rest of the answer is drawn
+from the mixture of han and deutsch). `timing` says how the engine's timing thread is
+scheduled.
 
 {_block(dashboard)}
 ## The same at 80 x 24

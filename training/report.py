@@ -69,19 +69,31 @@ def render(models_dir: Path) -> str:
     for s, m in metas.items():
         t = m.metrics["test"]
         rows = []
-        for label, key in (
-            ("LSTM (shipped)", "lstm"),
-            ("uniform random", "uniform"),
-            ("unigram", "unigram"),
-            (f"interpolated {t['ngram_best']['n']}-gram (best of 2..8)", "ngram_best"),
-        ):
-            r = t[key]
+        quantized = m.metrics.get("quantization", {})
+        figures = [("LSTM (shipped, int8)" if quantized else "LSTM (shipped)", t["lstm"])]
+        if "test_source" in quantized:
+            figures.append(("LSTM float graph, before int8", quantized["test_source"]))
+        figures += [
+            ("uniform random", t["uniform"]),
+            ("unigram", t["unigram"]),
+            (f"interpolated {t['ngram_best']['n']}-gram (best of 2..8)", t["ngram_best"]),
+        ]
+        for label, r in figures:
             rows.append([label, f"{r['nll_nats']:.4f}", f"{r['pitch_accuracy']:.3f}", f"{r['pitch_bits']:.3f}"])
         reduction = 100 * t["lstm_nll_reduction_vs_best_ngram"]
         out += [f"### {s} ({t['lstm']['steps']} steps, {t['lstm']['notes']} notes)", ""]
         out += _table(["model", "NLL nats/step", "pitch accuracy", "pitch bits/note"], rows)
         idyom, label = IDYOM[s]
         gap = t["lstm"]["pitch_bits"] - idyom
+        if "test_apart" in quantized:
+            apart = quantized["test_apart"]
+            out += [
+                "",
+                f"The shipped graph is the float one after dynamic int8 quantization (`python -m training.quantize`; "
+                f"{quantized['method']}): mean KL divergence from the float graph "
+                f"{apart['mean_kl_nats_per_step']:.5f} nats/step on these songs, largest change of one probability "
+                f"{apart['probability_max_abs']:.3f}.",
+            ]
         out += [
             "",
             f"- LSTM NLL is **{reduction:.1f}%** below the best n-gram (target >= 20%: "

@@ -43,6 +43,7 @@ from training import distributed, folder_corpus
 from training.dataset import Song
 from training.fit_lstm import FitConfig, Sequences, fit
 from training.lstm import MelodyLSTM, lstm_from_onnx, parameter_count
+from training.quantize import source_onnx
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 BASE_STYLES = ("deutsch", "han")
@@ -120,7 +121,7 @@ def _base_lstm(base: str, dropout: float) -> tuple[MelodyLSTM, Path]:
         raise TrainError(
             f"base style {base!r} has another vocabulary ({meta.encoding.pitch_low}..{meta.encoding.pitch_high})"
         )
-    loaded = lstm_from_onnx(json_path.with_name(meta.onnx_file))
+    loaded = lstm_from_onnx(source_onnx(json_path, meta))
     model = MelodyLSTM(loaded.vocab_size, loaded.hidden_size, dropout)
     model.load_state_dict(loaded.state_dict())
     return model, json_path
@@ -329,7 +330,7 @@ def _finish(request, cache, split, config, model, history, train_seconds, origin
     shutil.rmtree(export_dir, ignore_errors=True)
     export_dir.mkdir(parents=True)
     results = evaluate(
-        model, cache, split, vocab, None if base_json is None else lstm_from_onnx(base_json.with_suffix(".onnx"))
+        model, cache, split, vocab, None if base_json is None else lstm_from_onnx(source_onnx(base_json))
     )
     print_table(name, results)
     if "base" in results:

@@ -24,10 +24,12 @@ from typing import Protocol
 
 import numpy as np
 
+from livemelody.blend import blend_name, live_logits
 from livemelody.config import SETTINGS, EngineConfig
 from livemelody.encoding import Key, key_confidence, transposition_to_reference
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
 from livemelody.events import Note, RollNote, Tag
+from livemelody.form import Quoter, call_bars
 from livemelody.live import metronome
 from livemelody.live.call import CallTracker
 from livemelody.live.dynamics import Contour, contour, velocity_at
@@ -89,6 +91,8 @@ class _Answer:
     sounding: int | None = None
     first: bool = True
     vary: bool = False
+    quoter: Quoter | None = None
+    """Continue mode: which answer steps re-play a bar of the call (:mod:`livemelody.form`)."""
 
     def velocity(self, step: int) -> int:
         """The velocity of an answer note starting at grid ``step``."""
@@ -110,6 +114,7 @@ class Turn:
     margin, measured by the loop's clock once the step that made it was computed
     (:meth:`EngineCore.turn_ready`)."""
     style: str
+    """The style, with the blend as it was at the answer's first note ("deutsch + 0.50 han")."""
     mode: str
     key_kept: bool = False
     """The call was too short to tell its key: the session's key was kept."""
@@ -305,8 +310,9 @@ class EngineCore:
         ]
         if fixed:
             raise ValueError(f"{', '.join(fixed)} is chosen when the engine starts; it cannot change while playing")
-        if "style" in changes and changes["style"] not in self.models:
-            raise ValueError(f"style {changes['style']!r} is not loaded; loaded: {', '.join(sorted(self.models))}")
+        for name in ("style", "blend_with"):
+            if name in changes and changes[name] not in self.models:
+                raise ValueError(f"{name} {changes[name]!r} is not loaded; loaded: {', '.join(sorted(self.models))}")
         if changes.get("mode") == "vary" and self.variator is None:
             raise ValueError("vary mode needs a VAE model, and none is installed")
         new = self.config.changed(**changes)
@@ -423,6 +429,9 @@ class EngineCore:
             return
         for model in self.models.values():
             model.choose(shift)
+        vocab = self.models[config.style].vocab
+        bars = call_bars(notes, shift, vocab, config.steps_per_bar, end=step + 1)
+        self._answer.quoter = Quoter(bars, config.steps_per_bar, config.quote, self.rng)
 
     def _choose_key(self, notes: list[Note]) -> None:
         """The call's key, or the session's where the call is too short to tell its own."""
@@ -455,9 +464,16 @@ class EngineCore:
             self._finish_answer(due)
             return
         self._to(ANSWERING, "the answer's first step")
-        banned = (DELIMITER_ID, HOLD_ID, REST_ID) if answer.first else (DELIMITER_ID,)
-        params = SamplingParams(self.config.temperature, 0, self.config.top_p)
-        token = sample(self.models[self.config.style].logits, params, self.rng, banned)
+        token = None
+        if answer.quoter is not None:
+            answer.quoter.quote = self.config.quote  # the knob acts from the next bar line
+            token = answer.quoter.forced(k)
+        if token is None:
+            banned = (DELIMITER_ID, HOLD_ID, REST_ID) if answer.first else (DELIMITER_ID,)
+            params = SamplingParams(self.config.temperature, 0, self.config.top_p)
+            config = self.config  # the blend as set now: a change is heard from the next step generated
+            logits = live_logits(self.models, config.style, config.blend_with, config.blend)
+            token = sample(logits, params, self.rng, banned)
         for model in self.models.values():
             model.feed(token)
         vocab = self.models[self.config.style].vocab
@@ -524,7 +540,7 @@ class EngineCore:
             due,
             answer.end - answer.start,
             due - now,
-            self.config.style,
+            self.config.style if answer.vary else blend_name(self.config, self.models),
             self.config.mode,
             self.key_kept,
         )

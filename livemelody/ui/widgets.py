@@ -92,7 +92,7 @@ class StatusPanel(Static):
                 row(setting.label, setting.show(getattr(config, setting.name)), hint(setting.name))
         row("turns", str(snap.turns))
         controls = config.controls
-        row("knobs (CC)", knobs_text(controls), hint("learn"))
+        row("knobs (CC)", Text(knobs_text(controls)), hint("learn"))  # wraps: every knob shown
         if self.learning:
             row("MIDI-learn", Text(f"move a knob for {self.learning}…", style="bold yellow reverse"))
         if snap.last_cc is not None:

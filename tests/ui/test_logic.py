@@ -47,12 +47,15 @@ def test_midi_learn_waits_for_a_new_cc_and_disarms():
     assert learn.check(ControlMap(), 5, (74, 1)) is None  # the CC seen before arming
     target, controls = learn.check(ControlMap(), 6, (74, 1))
     assert target == "temperature" and controls.temperature == 74 and learn.target is None
-    assert [learn.cycle(0) for _ in range(7)] == [
+    assert [learn.cycle(0) for _ in range(10)] == [
         "temperature",
         "top_p",
         "style",
+        "blend",
+        "blend_with",
         "mode",
         "amount",
+        "quote",
         "answer_bars",
         None,
     ]
