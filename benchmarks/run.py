@@ -309,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(r.met is not False for r in rows) else 1
     if args.live_only and (args.no_live or args.write_docs):
         parser.error("--live-only goes with neither --no-live nor --write-docs (the docs hold every row)")
+    if args.jack_ports and not args.live_only:
+        parser.error("--jack-ports goes with --live-only")
     rows: list[Row] = []
     notes: list[str] = []
     if not args.live_only:
@@ -317,8 +319,6 @@ def main(argv: list[str] | None = None) -> int:
         partner = "han" if args.style != "han" else "deutsch"
         rows += lstm_rows(args.style, args.repeats) + blend_rows(args.style, partner)
         rows += vae_rows(args.style, args.repeats) + ready_rows(args.style, 5)
-    if args.jack_ports and not args.live_only:
-        parser.error("--jack-ports goes with --live-only")
     if args.jack_ports:
         from benchmarks.live import jack_ports_rows
 
