@@ -136,15 +136,22 @@ def _play_turns(snapshot, player: Player, listener: Listener, turns: int) -> tup
     return first_notes, ready
 
 
-def run_process(name: str, busy: bool, turns: int, measure_cpu: bool = False) -> LiveResult:
+def run_process(name: str, busy: bool, turns: int, measure_cpu: bool = False, env: dict | None = None) -> LiveResult:
+    """``env``: the engine process's environment changes (e.g. its JACK ports, see jack_ports_rows)."""
     player, listener = Player("bench-player"), Listener("bench-listener")
     config = EngineConfig(style="deutsch", bpm=BPM, metronome=True, answer_start="beat", answer_bars=2)
     handle = EngineHandle(
         EngineOptions(
-            config=config, api="jack", input=player.port, output=listener.port, seed=1, styles=("deutsch", "han")
+            config=config,
+            api="jack",
+            input=player.port,
+            output=listener.port,
+            seed=1,
+            styles=("deutsch", "han"),
+            env=env or {},
         )
     ).start()
-    stats: dict = {"priority": handle.info.priority}
+    stats: dict = {"priority": handle.info.priority, "jack_clients": _jack_clients()}
     stop = multiprocessing.Event()
     helper = multiprocessing.Process(target=_busy_process, args=(stop,), daemon=True) if busy else None
     try:
@@ -179,7 +186,9 @@ def run_process(name: str, busy: bool, turns: int, measure_cpu: bool = False) ->
     return LiveResult(name, lateness, first_notes, ready, stats)
 
 
-def run_with_dashboard(name: str, turns: int, realtime: bool = True, baseline: bool = False) -> LiveResult:
+def run_with_dashboard(
+    name: str, turns: int, realtime: bool = True, baseline: bool = False, env: dict | None = None
+) -> LiveResult:
     """The real dashboard (headless Textual app) owns the engine handle and redraws throughout;
     the player and listener run in a process of their own (benchmarks/rig.py), like a synth.
     ``realtime=False`` runs the engine as ``--no-realtime`` does (nice -10 only)."""
@@ -198,6 +207,7 @@ def run_with_dashboard(name: str, turns: int, realtime: bool = True, baseline: b
         seed=1,
         styles=("deutsch", "han"),
         realtime=realtime,
+        env=env or {},
     )
     handles: list[EngineHandle] = []
 
@@ -234,6 +244,71 @@ def run_with_dashboard(name: str, turns: int, realtime: bool = True, baseline: b
     rig.close()
     first_notes, ready = result["turns"]
     return LiveResult(name, result["lateness"], first_notes, ready, stats, baseline)
+
+
+def _jack_clients() -> int:
+    """JACK clients named livemelody (or livemelody-NN) that own ports now (``jack_lsp``)."""
+    import re
+    import subprocess
+
+    ports = subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout.split("\n")
+    return len({port.split(":", 1)[0] for port in ports if re.match(r"livemelody(-\d+)?:", port)})
+
+
+JACK_PORT_KINDS = {"rtmidi": "JACK ports via rtmidi (a client each)", "client": "JACK ports in one JACK-Client client"}
+
+
+def jack_ports_rows(turns: int = 12, rounds: int = 1) -> tuple[list, list[str]]:
+    """The engine's two ways of holding its JACK ports (``$LIVEMELODY_JACK_PORTS``), side by
+    side on one realtime JACK server: each scenario is run with one, then the other, so both
+    see the same load. Rows: every scenario's rows, prefixed by the way; the engine's idle CPU;
+    how many JACK clients own livemelody's ports."""
+    from benchmarks.run import Row
+    from livemelody.live.priority import realtime_permitted
+
+    if shutil.which("jackd") is None:
+        return [], ["JACK port rows skipped: jackd not installed"]
+    server = _server(realtime_permitted())
+    results: dict[str, list[LiveResult]] = {kind: [] for kind in JACK_PORT_KINDS}
+    load = [os.getloadavg()[0]]
+    try:
+        with server.as_default():
+            for _round in range(rounds):
+                for scenario in ("engine alone", "engine + CPU-bound process", "engine + real dashboard"):
+                    for kind, label in JACK_PORT_KINDS.items():
+                        env = {"LIVEMELODY_JACK_PORTS": kind}
+                        name = f"{label}: {scenario}"
+                        if scenario == "engine + real dashboard":
+                            result = run_with_dashboard(name, turns, env=env)
+                        else:
+                            busy = scenario != "engine alone"
+                            result = run_process(name, busy=busy, turns=turns, measure_cpu=not busy, env=env)
+                        results[kind].append(result)
+                        load.append(os.getloadavg()[0])
+    finally:
+        server.stop()
+    notes = [
+        f"JACK port paths side by side on one JACK dummy server ({PERIOD_FRAMES}-frame period, "
+        f"{'realtime' if server.realtime else 'no realtime'}); each scenario ran with one path, then the other; "
+        f"1-minute load average {min(load):.2f}-{max(load):.2f} during the run.",
+    ]
+    rows = [Row("calls played per scenario (each answered for 2 bars, metronome on)", turns, "calls")]
+    for kind, label in JACK_PORT_KINDS.items():
+        clients = max(r.stats.get("jack_clients", 0) for r in results[kind])
+        rows.append(Row(f"{label}: JACK clients owning livemelody's ports", clients, "clients"))
+        for result in results[kind]:
+            rows += _scenario_rows(Row, result)
+            if "cpu_idle_pct" in result.stats:
+                rows.append(
+                    Row(
+                        f"{label}: engine CPU while listening, no input",
+                        result.stats["cpu_idle_pct"],
+                        "% of a core",
+                        "<= 5%",
+                        result.stats["cpu_idle_pct"] <= 5,
+                    )
+                )
+    return rows, notes
 
 
 def run_thread_baseline(turns: int) -> LiveResult:

@@ -310,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-only", action="store_true", help="only the live rows (not with --write-docs)")
     parser.add_argument("--turns", type=int, default=12, help="calls played per live scenario; default 12")
     parser.add_argument(
+        "--jack-ports",
+        action="store_true",
+        help="with --live-only: only the engine's two ways of holding its JACK ports (rtmidi, one JACK-Client "
+        "client), scenario by scenario side by side",
+    )
+    parser.add_argument(
         "--soak",
         type=float,
         default=None,
@@ -350,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(r.met is not False for r in rows) else 1
     if args.live_only and (args.no_live or args.write_docs):
         parser.error("--live-only goes with neither --no-live nor --write-docs (the docs hold every row)")
+    if args.jack_ports and not args.live_only:
+        parser.error("--jack-ports goes with --live-only")
     rows: list[Row] = []
     notes: list[str] = []
     if not args.live_only:
@@ -358,7 +366,12 @@ def main(argv: list[str] | None = None) -> int:
         partner = "han" if args.style != "han" else "deutsch"
         rows += lstm_rows(args.style, args.repeats) + blend_rows(args.style, partner)
         rows += vae_rows(args.style, args.repeats) + ready_rows(args.style, 5)
-    if not args.no_live:
+    if args.jack_ports:
+        from benchmarks.live import jack_ports_rows
+
+        live, notes = jack_ports_rows(args.turns)
+        rows += live
+    elif not args.no_live:
         from benchmarks.live import live_rows
 
         live, notes = live_rows(args.turns)

@@ -332,3 +332,17 @@ def test_the_answers_dynamics_follow_the_calls_velocity_contour(sessions):
     perform(core, sched, clock, events, until=60 * STEP)
     velocities = [d[2] for _, d in out.sent if d[0] == 0x90 and d[2] > 0]
     assert velocities == [40 + 10 * i for i in range(8)]
+
+
+def test_a_first_note_delivered_after_its_step_was_decided_still_starts_the_call(sessions):
+    # A loaded machine (a late input thread, the demo's caller) can hand the engine a note-on
+    # after its step's half point has passed: it belongs to the call, on the next open step.
+    core, sched, out, clock = make(sessions, end_silence_beats=1.0, answer_start="beat")
+    events = play(core, D_MAJOR_CALL)
+    first_stamp, first = events[0]
+    run_until(core, sched, clock, first_stamp + 0.7 * STEP)  # delivered 0.7 of a step late, its stamp kept
+    core.handle(first_stamp, first)
+    perform(core, sched, clock, events[1:], until=40 * STEP)
+    turn = core.turns[-1]
+    assert (turn.call_notes, str(turn.key)) == (8, "D"), turn
+    assert turn.call_steps == 15  # the late first note starts on step 9, the next open step

@@ -48,8 +48,13 @@ def test_remembered_ports_are_found_at_start_up_or_the_fallback_is_said(monkeypa
 
 
 class FakePort:
-    def __init__(self, name, listing):
+    def __init__(self, name, listing, opened=None):
         self.name, self.listing, self.queue, self.closed = name, listing, None, False
+        self.opened = [] if opened is None else opened
+
+    def reopen(self, name):  # as RtMidi's ports do: a new port; the watcher closes the old one
+        self.opened.append(name)
+        return FakePort(name, self.listing, self.opened)
 
     def list_names(self):
         return list(self.listing)
@@ -69,12 +74,11 @@ class FakeLoop:
         self.submitted.append((type(command).__name__, command.message))
 
 
-def test_the_watcher_finds_a_lost_port_back_under_its_new_number(monkeypatch):
+def test_the_watcher_finds_a_lost_port_back_under_its_new_number():
     listing = ["Synth:Synth MIDI 1 20:0"]
-    out = FakePort("Synth:Synth MIDI 1 20:0", listing)
-    source = FakePort("Keys:Keys MIDI 1 21:0", ["Keys:Keys MIDI 1 21:0"])
     opened = []
-    monkeypatch.setattr(watch, "RtOutput", lambda api, name: opened.append(name) or FakePort(name, listing))
+    out = FakePort("Synth:Synth MIDI 1 20:0", listing, opened)
+    source = FakePort("Keys:Keys MIDI 1 21:0", ["Keys:Keys MIDI 1 21:0"])
     loop = FakeLoop()
     watcher = watch.PortWatcher("alsa", source, out, loop)
     listing.clear()

@@ -43,10 +43,12 @@ class CallTracker:
     def __init__(self) -> None:
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, last_final: int | None = None) -> None:
+        """Forget the call. ``last_final``: the last step already decided (the engine's grid
+        has passed it), so a first note-on handed over late for it starts on the next step."""
         self.notes: list[Note] = []
         self.first_step: int | None = None
-        self.last_final: int | None = None
+        self.last_final: int | None = last_final
         self._pending: dict[int, tuple[int, int]] = {}  # step -> (pitch, velocity), highest wins
         self._early_off: dict[int, int] = {}  # pitch -> step of a release heard before its onset was final
         self._line: _LineNote | None = None

@@ -563,7 +563,10 @@ class EngineCore:
     def _reset_call(self, step: int) -> None:
         """Forget the call, keeping its notes for the roll."""
         self.roll.add_player(self.call.notes, self.call.line_note(), step)
-        self.call.reset()
+        # Steps before the next one to decide are over: a note-on handed over after its step's
+        # half point (a late thread on a loaded machine; once the demo's first note) starts the
+        # call on the next open step instead of waiting on a step never decided again (lost).
+        self.call.reset(last_final=self._next_step - 1)
 
     def roll_notes(self, step: int) -> tuple[RollNote, ...]:
         """Notes sounding or ended in the last ROLL_BARS bars before ``step``, by start step."""

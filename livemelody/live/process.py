@@ -203,7 +203,7 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
         from livemelody.live.loop import RealtimeLoop
         from livemelody.live.recorder import SessionRecorder
         from livemelody.live.watch import PortWatcher
-        from livemelody.midi.ports import RtInput, RtOutput, StampQueue
+        from livemelody.midi.ports import StampQueue, open_ports
 
         log.info("livemelody %s: api %s, in %r, out %r", __version__, options.api, options.input, options.output)
         log.info("settings: %s", options.config)
@@ -216,8 +216,7 @@ def engine_main(options: EngineOptions, commands, events) -> None:  # runs in th
 
             midi_in, midi_out = FakeInput(stamp_queue, "demo call (loopback)"), NullOutput()
         else:
-            midi_in = RtInput(options.api, options.input, stamp_queue)
-            midi_out = RtOutput(options.api, options.output)
+            midi_in, midi_out = open_ports(options.api, options.input, options.output, stamp_queue)
         clock = MonotonicClock()
         recorder = None
         if options.record is not None:

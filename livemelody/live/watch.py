@@ -11,7 +11,7 @@ import threading
 
 from livemelody.live.protocol import InputLost, Notice, SwapOutput
 from livemelody.midi.names import find_port
-from livemelody.midi.ports import PortError, RtInput, RtOutput
+from livemelody.midi.ports import PortError
 
 POLL_SECONDS = 1.0
 
@@ -19,7 +19,7 @@ POLL_SECONDS = 1.0
 class PortWatcher:
     """Polls the port list on its own thread; tells the loop through its command queue."""
 
-    def __init__(self, api: str, midi_in: RtInput, midi_out: RtOutput, loop):
+    def __init__(self, api: str, midi_in, midi_out, loop):
         self.api, self.midi_in, self.midi_out, self.loop = api, midi_in, midi_out, loop
         self.in_name = None if midi_in.name.endswith("(virtual)") else midi_in.name
         self.out_name = None if midi_out.name.endswith("(virtual)") else midi_out.name
@@ -60,14 +60,16 @@ class PortWatcher:
         elif present and self.lost[direction]:
             try:
                 if direction == "output":
-                    old, self.midi_out = self.midi_out, RtOutput(self.api, current)
+                    old, self.midi_out = self.midi_out, self.midi_out.reopen(current)
                     self.loop.submit(SwapOutput(self.midi_out.send, f"output port {current!r} is back"))
+                    new = self.midi_out
                 else:
-                    old = self.midi_in
-                    self.midi_in = RtInput(self.api, current, old.queue)
+                    old, self.midi_in = self.midi_in, self.midi_in.reopen(current)
                     self.loop.submit(Notice(f"input port {current!r} is back"))
+                    new = self.midi_in
                 self.lost[direction] = False
-                _close_quietly(old)
+                if new is not old:  # RtMidi opens a new client; one JACK client reconnects its port
+                    _close_quietly(old)
             except PortError:
                 pass  # listed but not openable yet: try again next poll
 

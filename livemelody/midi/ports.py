@@ -1,6 +1,7 @@
-"""The only module that opens MIDI ports: list, open by name or index, virtual ports, API choice.
+"""The module that opens MIDI ports: list, open by name or index, virtual ports, API choice.
 
-Built on python-rtmidi directly. An input is read by a polling thread (no Python callback on
+Built on python-rtmidi directly; over JACK the engine's two ports may instead be held by one
+JACK client (:func:`open_ports`, :mod:`livemelody.midi.jackports`). An input is read by a polling thread (no Python callback on
 RtMidi's thread; see :class:`RtInput`), which stamps the raw bytes with the monotonic clock
 and appends them to a bounded :class:`StampQueue`; nothing else happens there.
 
@@ -311,6 +312,7 @@ class RtInput(_RtPort):
 
     def __init__(self, api: str, spec: str | None, queue: StampQueue | None = None):
         self._init_state()
+        self.api = api
         self.queue = queue or StampQueue()
         self._rt = _client(rtmidi.MidiIn, api)
         # Nothing is ignored by RtMidi: the delta time of a message it ignores is lost (its JACK
@@ -353,6 +355,11 @@ class RtInput(_RtPort):
     def pending(self) -> list[Stamped]:
         return self.queue.drain()
 
+    def reopen(self, spec: str) -> RtInput:
+        """A new input on ``spec`` (the watched port came back), filling the same queue; the
+        caller closes this one."""
+        return RtInput(self.api, spec, self.queue)
+
     def close(self) -> None:
         """Stop polling and close the port; harmless when already closed."""
         self._stop.set()
@@ -374,6 +381,7 @@ class RtOutput(_RtPort):
 
     def __init__(self, api: str, spec: str | None):
         self._init_state()
+        self.api = api
         self._last_send = 0.0
         self._rt = _client(rtmidi.MidiOut, api)
         self.name = _open(self._rt, spec, VIRTUAL_OUT, "output")
@@ -386,9 +394,46 @@ class RtOutput(_RtPort):
             self._rt.send_message(data)
         self._last_send = time.monotonic()
 
+    def reopen(self, spec: str) -> RtOutput:
+        """A new output on ``spec`` (the watched port came back); the caller closes this one."""
+        return RtOutput(self.api, spec)
+
     def close(self) -> None:
         """Wait for the last send to be delivered, then close; harmless when already closed."""
         wait = self._last_send + self.DRAIN_SECONDS - time.monotonic()
         if wait > 0 and not self.closed:
             time.sleep(wait)
         self._release()
+
+
+JACK_PORTS_ENV = "LIVEMELODY_JACK_PORTS"
+"""How the engine holds its JACK ports: ``client`` (one JACK client for both,
+:mod:`livemelody.midi.jackports`) or ``rtmidi`` (RtMidi's JACK API: a client per port)."""
+JACK_PORTS_KINDS = ("client", "rtmidi")
+DEFAULT_JACK_PORTS = "rtmidi"
+
+
+def jack_ports_kind() -> str:
+    """``$LIVEMELODY_JACK_PORTS`` if set (one of JACK_PORTS_KINDS), else DEFAULT_JACK_PORTS."""
+    kind = os.environ.get(JACK_PORTS_ENV, DEFAULT_JACK_PORTS).lower()
+    if kind not in JACK_PORTS_KINDS:
+        raise PortError(f"{JACK_PORTS_ENV}={kind!r}: choose one of {', '.join(JACK_PORTS_KINDS)}")
+    return kind
+
+
+def open_ports(api: str, input_spec: str | None, output_spec: str | None, queue: StampQueue):
+    """The engine's (input, output) on ``api``: ports named by ``input_spec`` / ``output_spec``
+    (see :func:`resolve`), virtual ports where None. Over JACK both are held by one JACK client
+    unless ``$LIVEMELODY_JACK_PORTS`` says ``rtmidi``. Raises :class:`PortError`."""
+    if api == "jack" and jack_ports_kind() == "client":
+        from livemelody.midi.jackports import JackClient
+
+        client = JackClient(input_spec, output_spec, queue)
+        return client.input, client.output
+    midi_in = RtInput(api, input_spec, queue)
+    try:
+        midi_out = RtOutput(api, output_spec)
+    except PortError:
+        midi_in.close()
+        raise
+    return midi_in, midi_out

@@ -134,7 +134,11 @@ def test_double_ctrl_c_during_an_answer_leaves_nothing_sounding(jack, player, li
     assert wait_for(lambda: listener.sounding() == set(), 1), (listener.received[-8:], handle.died, handle.final_stats)
 
 
-def test_output_port_lost_and_regained(jack, player, tmp_path):
+@pytest.mark.parametrize("kind", ["client", "rtmidi"])
+def test_output_port_lost_and_regained(jack, player, tmp_path, monkeypatch, kind):
+    from livemelody.midi.ports import JACK_PORTS_ENV
+
+    monkeypatch.setenv(JACK_PORTS_ENV, kind)  # both ways of holding the JACK ports (the engine inherits it)
     listener = Listener("synth")
     handle = start_engine(player, listener, tmp_path)
     try:
@@ -250,3 +254,37 @@ def test_a_killed_session_keeps_all_but_its_last_two_seconds(jack, player, liste
     print(
         f"kill: {len(sent) - len(recorded)} of {len(sent)} notes lost, the last {killed - sent[len(recorded) - 1][0]:.2f} s"
     )
+
+
+def jack_connections(jack) -> dict[str, list[str]]:
+    """Every JACK port and the ports it is connected to (``jack_lsp -c``)."""
+    import subprocess
+
+    lines = subprocess.run(["jack_lsp", "-c"], capture_output=True, text=True, env=jack.env()).stdout.splitlines()
+    ports: dict[str, list[str]] = {}
+    current = ""
+    for line in lines:
+        if line.startswith((" ", "\t")):
+            ports[current].append(line.strip())
+        elif line:
+            current = line
+            ports[current] = []
+    return ports
+
+
+def test_one_jack_client_holds_both_ports_and_connects_them(jack, player, listener, tmp_path, monkeypatch):
+    from livemelody.midi.ports import JACK_PORTS_ENV
+
+    monkeypatch.setenv(JACK_PORTS_ENV, "client")  # the engine process inherits it
+    handle = start_engine(player, listener, tmp_path)
+    try:
+        ports = jack_connections(jack)
+        own = {name: links for name, links in ports.items() if name.split(":", 1)[1].startswith("livemelody ")}
+        assert own == {"livemelody:livemelody in": [player.port], "livemelody:livemelody out": [listener.port]}, ports
+        play_call(handle, player)
+        next_turn(handle, 0)
+        assert wait_for(lambda: listener.notes(), 3), "the answer arrives through the one client"
+    finally:
+        stats = handle.stop()
+    assert handle.exitcode == 0 and stats is not None and stats["sent"] > 0
+    assert not any(":livemelody " in name for name in jack_connections(jack)), "the client is gone after stop"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from livemelody.midi.fake import sounding_notes
-from livemelody.midi.ports import PortError, RtInput, RtOutput, StampQueue
+from livemelody.midi.ports import JACK_PORTS_ENV, JACK_PORTS_KINDS, PortError, StampQueue, open_ports
 from testkit.jack import PERIOD_SECONDS, Listener, Player
 from testkit.waiting import wait_for
 from tests.live.test_jack_engine import D_MAJOR, STEP, call_events, next_turn, play_call, start_engine
@@ -22,9 +22,16 @@ thread on a shared machine), not the engine."""
 SYSEX = [0xF0, 0x43, 0x10, 0x4C] + [0x11] * 60 + [0xF7]  # 65 bytes, like a synth's parameter dump
 
 
-def test_input_stamps_stay_within_a_period_with_sensing_sysex_and_clock(jack, player):
+@pytest.fixture(params=JACK_PORTS_KINDS)
+def jack_ports(request, monkeypatch):
+    """Each way the engine can hold its JACK ports (one JACK client, or RtMidi's client per port)."""
+    monkeypatch.setenv(JACK_PORTS_ENV, request.param)
+    return request.param
+
+
+def test_input_stamps_stay_within_a_period_with_sensing_sysex_and_clock(jack, player, jack_ports):
     queue = StampQueue()
-    port = RtInput("jack", player.port, queue)
+    port, output = open_ports("jack", player.port, None, queue)
     try:
         time.sleep(0.2)
         sent = []
@@ -44,6 +51,7 @@ def test_input_stamps_stay_within_a_period_with_sensing_sysex_and_clock(jack, pl
         received = queue.drain()
     finally:
         port.close()
+        output.close()
     stamps = [stamp for stamp, data in received if data[0] == 0x90]
     assert len(stamps) == 24 and not any(data[0] == 0xF0 for _, data in received)  # sysex dropped
     assert sum(data == [0xFE] for _, data in received) == 24  # kept, for the engine's watchdog
@@ -55,9 +63,8 @@ def test_input_stamps_stay_within_a_period_with_sensing_sysex_and_clock(jack, pl
     print(f"input stamps: {max(x for x, _ in late) * 1000:.2f} ms after the send at most, {len(late)} notes")
 
 
-def test_rtmidi_ports_close_once_and_refuse_after(jack, player):
-    output, queue = RtOutput("jack", None), StampQueue()
-    inp = RtInput("jack", player.port, queue)
+def test_ports_close_once_and_refuse_after(jack, player, jack_ports):
+    inp, output = open_ports("jack", player.port, None, StampQueue())
     for port in (output, inp):
         port.close()
         port.close()
@@ -313,7 +320,7 @@ def test_a_terminated_engine_under_run_is_a_clean_stop(jack, player, listener, t
     assert sounding == set()
 
 
-def test_a_synth_back_under_a_new_jack_client_name_is_found(jack, player, tmp_path):
+def test_a_synth_back_under_a_new_jack_client_name_is_found(jack, player, tmp_path, jack_ports):
     synth = Listener("synth")
     handle = start_engine(player, synth, tmp_path)
     squatter = None
