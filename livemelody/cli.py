@@ -63,13 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     cont.add_argument(
         "--top-p", type=_number(float, 0, 1, low_open=True), default=1.0, help="nucleus mass in (0, 1]; 1 = off"
     )
-    stm = SETTINGS["stm_weight"]
-    cont.add_argument(
-        stm.flag,
-        type=_number(float, stm.low, stm.high),
-        default=stm.default,
-        help=f"{stm.help} ({stm.range_text()}; default {stm.default:g})",
-    )
+    _setting_options(cont, "stm_weight")
     cont.add_argument(
         "--bars",
         type=_number(int, 1, 256),
@@ -77,19 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="bars continued after the primer's last bar (which is filled first), so the answer ends on a bar "
         "line; default 4",
     )
-    quote = SETTINGS["quote"]
-    cont.add_argument(
-        quote.flag,
-        type=_number(float, quote.low, quote.high),
-        default=quote.default,
-        help=f"{quote.help} ({quote.range_text()}; default {quote.default:g})",
-    )
+    _setting_options(cont, "quote")
     cont.add_argument(
         "--keep-tracks",
         action="store_true",
         help="keep the source's other tracks (bass, drums, program changes) under the continuation",
     )
-    _blend_options(cont)
+    _setting_options(cont, "blend", "blend_with")
     _seed_option(cont)
 
     vary = commands.add_parser(
@@ -215,9 +203,10 @@ def _file_options(parser) -> None:
     )
 
 
-def _blend_options(parser) -> None:
-    """``continue``'s style blend: the live settings' flags and ranges (the settings file is not read)."""
-    for name in ("blend", "blend_with"):
+def _setting_options(parser, *names: str) -> None:
+    """Options of an offline command (``continue``) that are live settings too: the settings
+    table's flags, ranges and defaults (the settings file is not read)."""
+    for name in names:
         setting = SETTINGS[name]
         parser.add_argument(
             setting.flag,
