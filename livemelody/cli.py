@@ -363,14 +363,20 @@ def cmd_continue(args) -> int:
     from livemelody.blend import Blend
     from livemelody.generate import continue_melody
     from livemelody.midi.files import write_melodies
-    from livemelody.models.registry import load_lstm
+    from livemelody.models.registry import find_model, load_lstm
     from livemelody.sampling import SamplingParams
 
     _check_output(args.output, [args.input], args.force)
     params = SamplingParams(args.temperature, args.top_k, args.top_p)
     session = load_lstm(args.style)
+    find_model("lstm", args.blend_with)  # an unknown --blend-with is an error even at blend 0
+    if args.blend > 0 and args.blend_with == args.style:
+        raise UserError(
+            f"--blend {args.blend:g} with the style itself ({args.style}) blends nothing: "
+            "choose another style with --blend-with"
+        )
     blend = None
-    if args.blend > 0 and args.blend_with != args.style:  # blend 0: the style alone, no second model
+    if args.blend > 0:  # blend 0: the style alone, no second model
         blend = Blend(load_lstm(args.blend_with), args.blend)
     style = f"{args.style} blended {args.blend:g} with {args.blend_with}" if blend else args.style
     melody = _read(args.input, args)

@@ -24,8 +24,16 @@ def step_setting(config: EngineConfig, name: str, direction: int, styles: Sequen
     in ``direction`` (+1 / -1), as its :class:`~livemelody.config.Setting` says; {} where it is
     already at its limit. Raises KeyError for a name that is not a setting."""
     setting = SETTINGS[name]
+    if name == "blend_with":  # blending a style with itself blends nothing: the key skips it
+        styles = [s for s in styles if s != config.style]
+        if not styles:
+            return {}
     value = setting.stepped(getattr(config, name), direction, tuple(styles))
-    return {} if getattr(config, name) == value else {name: value}
+    changes = {} if getattr(config, name) == value else {name: value}
+    if name == "style" and value == config.blend_with and len(styles) > 1:
+        # the new style was the blend's partner: the partner moves on to the style just left
+        changes["blend_with"] = config.style
+    return changes
 
 
 def setting_bindings() -> list[tuple[str, str, int, str, str]]:

@@ -84,7 +84,7 @@ class StatusPanel(Static):
         if self.learning:  # what the player must act on comes first: never below the fold
             head.append(("MIDI-learn", Text(f"move a knob for {self.learning}…", style="bold yellow reverse"), ""))
         message = self.notice or snap.message
-        if message:
+        if message and not (self.learning and message.startswith("MIDI-learn")):  # said once, above
             head.append(("", Text(message, style="italic yellow", overflow="fold"), ""))
         key = snap.key or "-"
         if snap.key_confidence is not None:

@@ -10,11 +10,13 @@ import time
 
 import pytest
 
+from livemelody.config import SETTINGS
 from testkit.jack import Listener, Player
 from testkit.terminal import REPO, Terminal, program_env, require_tmux
 from testkit.waiting import wait_for
 
 STEP = 60 / 120 / 4
+AMOUNT = SETTINGS["amount"]
 D_MAJOR = [(pitch, 2) for pitch in (62, 64, 66, 67, 69, 71, 73, 74)]
 """The scale of D major in eighth notes: (MIDI pitch, steps)."""
 
@@ -59,7 +61,7 @@ def test_dashboard_over_jack_with_every_control_live(rig):
         ("p", r"top-p\s+1\.00"),
         ("a", r"answer\s+3 bars"),
         ("e", r"end silence\s+1\.25 beats"),
-        ("v", r"variation\s+3\.50"),
+        ("v", rf"variation\s+{re.escape(AMOUNT.show(AMOUNT.default + AMOUNT.step))}"),
         ("b", r"tempo\s+125 BPM"),
         ("k", r"metronome\s+on"),
     ):

@@ -61,7 +61,7 @@ def test_keys_change_the_engines_settings_and_they_are_saved():
     sets = [c[1] for c in handle.calls if c[0] == "set"]
     assert sets[:3] == [{"temperature": 1.1}, {"temperature": 1.2}, {"temperature": 1.1}]
     assert (
-        {"style": "han"} in sets
+        {"style": "han", "blend_with": "deutsch"} in sets  # the style took the blend partner's place
         and {"top_p": 1.0} in sets
         and {"answer_bars": 1} in sets
         and {"answer_bars": 2} in sets

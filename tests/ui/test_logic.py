@@ -108,3 +108,12 @@ def test_each_settings_keys_are_hinted_from_the_apps_own_bindings():
         if binding.action.startswith("step("):
             name = binding.action.split("'")[1]
             assert binding.key in hints[name].split(), (binding.key, hints.get(name))
+
+
+def test_the_blend_partner_key_skips_the_style_itself_and_a_style_change_swaps_the_pair():
+    styles = ("chorale", "deutsch", "han", "irish")
+    config = EngineConfig(style="han", blend_with="deutsch")
+    assert step_setting(config, "blend_with", 1, styles) == {"blend_with": "irish"}  # han skipped
+    config = EngineConfig(style="deutsch", blend_with="han")
+    assert step_setting(config, "style", 1, styles) == {"style": "han", "blend_with": "deutsch"}
+    assert step_setting(EngineConfig(style="deutsch"), "blend_with", 1, ("deutsch",)) == {}
