@@ -21,7 +21,7 @@ import numpy as np
 
 from livemelody.models.vae import VaeSession
 from livemelody.variation import AMOUNT_CURVE, noise_scale, perturb
-from training.doc_sections import write_section
+from training.doc_sections import markdown_table, write_section
 from training.phrases import Phrases, load_phrases
 from training.report import shipped_styles
 from training.vae_metrics import edit_distance, phrase_events
@@ -91,9 +91,7 @@ def render(result: dict, draws: int) -> str:
             shares = [result[s][key][v] for s in styles]
             cells = [f"{v:g}"] + ([f"{scale_of(v):.2f}"] if scale_of else [])
             rows.append(cells + [f"{100 * x:.1f}%" for x in shares] + [f"{100 * np.mean(shares):.1f}%"])
-        return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"] + [
-            "| " + " | ".join(r) + " |" for r in rows
-        ]
+        return markdown_table(header, rows)
 
     means = [np.mean([result[s]["by_amount"][a] for s in styles]) for a in AMOUNTS]
     steps = np.diff(means)

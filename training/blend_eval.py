@@ -33,7 +33,7 @@ from livemelody.models.lstm import LstmSession
 from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
 from livemelody.sampling import SamplingParams
 from training.dataset import load_songs
-from training.doc_sections import write_section
+from training.doc_sections import markdown_table, write_section
 from training.style_evidence import OPENING_STEPS, LogisticRegression, features
 
 REPO = Path(__file__).resolve().parent.parent
@@ -199,7 +199,7 @@ def render(result: dict) -> str:
         rows.append(
             [f"{style} held-out windows", str(r["windows"]), f"{r['windows_as_b']:.2f}", f"{r['windows_p_b']:.3f}"]
         )
-    out += _table(["real music", "count", f"share as {b}", f"P({b})"], rows)
+    out += markdown_table(["real music", "count", f"share as {b}", f"P({b})"], rows)
     primer_names = list(result["primers"])
     out += [""]
     rows = []
@@ -211,7 +211,7 @@ def render(result: dict) -> str:
                 + [f"{by_weight['positions'][f'{weight:g}']:.2f}"]
                 + [f"{r['p_b_by_primer'][name]:.3f}" for name in primer_names]
             )
-    out += _table(
+    out += markdown_table(
         ["rule", "blend", "continuations", f"share as {b}", f"P({b})", "position"]
         + [f"P({b}), {n}" for n in primer_names],
         rows,
@@ -227,7 +227,7 @@ def render(result: dict) -> str:
         "",
     ]
     rules = [rule for rule in result["blend"]]
-    out += _table(
+    out += markdown_table(
         ["rule", "midpoint position", "midpoint position, 95% interval", "evenness", "evenness, 95% interval"],
         [
             [
@@ -256,14 +256,6 @@ def render(result: dict) -> str:
             f"The runtime uses {result['runtime_rule']} (`livemelody.blend.RULE`).",
         ]
     return "\n".join(out)
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
-        *("| " + " | ".join(r) + " |" for r in rows),
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:

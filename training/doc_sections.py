@@ -18,6 +18,13 @@ from pathlib import Path
 _SECTION = re.compile(r"<!-- section (?P<name>[\w.-]+): [^\n]*-->\n.*?<!-- /section (?P=name) -->\n?", re.S)
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table as lines: the header, the rule, one line per row of cells (strings)."""
+    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"] + [
+        "| " + " | ".join(row) + " |" for row in rows
+    ]
+
+
 def sections(text: str) -> dict[str, str]:
     """Every marked section of ``text``, by name, markers included, in document order."""
     return {m.group("name"): m.group(0).rstrip("\n") + "\n" for m in _SECTION.finditer(text)}

@@ -39,6 +39,7 @@ from livemelody.encoding.vocab import FIRST_PITCH_ID
 from livemelody.models.lstm import LstmSession
 from livemelody.ppm import PPM, TokenStm, combine
 from training.dataset import Song, load_songs, prepare_song
+from training.doc_sections import markdown_table
 from training.metrics import MetricAccumulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -410,10 +411,6 @@ def kinder_lstm_figures(cache_dir: Path, max_epochs: int, patience: int, log=pri
 
 
 # ---- the document section ----------------------------------------------------------------
-def _table(header, rows) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"] + [
-        "| " + " | ".join(r) + " |" for r in rows
-    ]
 
 
 def _met(ok: bool) -> str:
@@ -452,7 +449,7 @@ def render(figs: dict, kinder: dict | None) -> str:
             ]
         )
     out += ["### Pitch bits/note (test songs)", ""]
-    out += _table(
+    out += markdown_table(
         [
             "style",
             "PPM LTM",
@@ -498,7 +495,7 @@ def render(figs: dict, kinder: dict | None) -> str:
                 ", ".join(f"{w:g}: {v:.4f}" for w, v in tk["by_weight"].items()),
             ]
         )
-    out += _table(
+    out += markdown_table(
         [
             "style",
             "LSTM",
@@ -516,7 +513,7 @@ def render(figs: dict, kinder: dict | None) -> str:
         f"(`livemelody.ppm.TokenStm`) is **{next(iter(figs.values()))['tokens']['runtime']}**:",
         "",
     ]
-    out += _table(
+    out += markdown_table(
         ["variant"] + list(figs),
         [
             [label]
@@ -528,7 +525,7 @@ def render(figs: dict, kinder: dict | None) -> str:
         ],
     )
     out += ["", "Pitch STM variants on the validation songs (LTM+STM bits/note, best combination):", ""]
-    out += _table(
+    out += markdown_table(
         ["variant"] + list(figs),
         [[label] + [f"{f['pitch']['valid_by_stm'][label]:.3f}" for f in figs.values()] for label in labels],
     )
@@ -546,7 +543,7 @@ def render(figs: dict, kinder: dict | None) -> str:
             [style, "pitch bits below PPM LTM+STM (the better PPM row)", f"{best:.3f} vs {ppm:.3f}", _met(best < ppm)]
         )
         rows.append([style, "NLL >= 15% below shipped", f"{100 * cut:.1f}% below", _met(cut >= TARGET_NLL_CUT)])
-    out += _table(["style", "target", "measured", "verdict"], rows)
+    out += markdown_table(["style", "target", "measured", "verdict"], rows)
     out += [
         "",
         "The short-term model alone does not reach the NLL target: the rest is for the bar-position inputs and the "
@@ -577,7 +574,9 @@ def render(figs: dict, kinder: dict | None) -> str:
             ]
             for label, r in kinder["rows"].items()
         ]
-        out += _table(["pitches", "PPM LTM", "PPM STM", "LTM+STM", "LTM++STM", "LTM+STM tuned", "alphabet"], rows)
+        out += markdown_table(
+            ["pitches", "PPM LTM", "PPM STM", "LTM+STM", "LTM++STM", "LTM+STM tuned", "alphabet"], rows
+        )
         lstm = kinder.get("lstm")
         if lstm:
             out += [
@@ -588,7 +587,7 @@ def render(figs: dict, kinder: dict | None) -> str:
                 f"{lstm['seconds'] / 60:.0f} min on one thread). Project encoding (C major / A minor, folded).",
                 "",
             ]
-            out += _table(
+            out += markdown_table(
                 ["model", "pitch bits/note", "NLL nats/step", "STM weight (per validation fold)"],
                 [
                     ["LSTM", f"{lstm['lstm']['pitch_bits']:.3f}", f"{lstm['lstm']['nll_nats']:.4f}", ""],

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from livemelody.models.metadata import load_metadata
-from training.doc_sections import keep_sections
+from training.doc_sections import keep_sections, markdown_table
 
 REPO = Path(__file__).resolve().parent.parent
 IDYOM = {"deutsch": (2.106, "German kinder"), "han": (2.681, "Chinese shanxi")}
@@ -25,12 +25,6 @@ def shipped_styles(models_dir: Path) -> tuple[str, ...]:
     from training.corpus import STYLE_SOURCES
 
     return tuple(s for s in STYLE_SOURCES if (models_dir / f"lstm_{s}.json").exists())
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"] + [
-        "| " + " | ".join(r) + " |" for r in rows
-    ]
 
 
 def _pct(value: float) -> str:
@@ -56,7 +50,7 @@ def render(models_dir: Path) -> str:
         row += [str(c[k]) for k in ("tunes", "parsed", "durations_ok", "kept")]
         row += [str(sizes[k]) for k in ("train", "valid", "test")]
         rows.append(row)
-    out += _table(
+    out += markdown_table(
         ["style", "source (music21 corpus)", "tunes", "parsed", "durations ok", "kept", "train", "valid", "test"], rows
     )
     rules = {m.data["split_rule"] for m in metas.values()}
@@ -91,7 +85,7 @@ def render(models_dir: Path) -> str:
                     f"{_pct(own[length])} / {_pct(own['whole_copies'])}",
                 ]
             )
-        out += _table(
+        out += markdown_table(
             [
                 "style",
                 "near-duplicate groups",
@@ -129,7 +123,7 @@ def render(models_dir: Path) -> str:
                 f"{t['ngram_best']['pitch_bits']:.3f}",
             ]
         )
-    out += _table(
+    out += markdown_table(
         [
             "style",
             "steps",
@@ -162,7 +156,7 @@ def render(models_dir: Path) -> str:
             rows.append([label, f"{r['nll_nats']:.4f}", f"{r['pitch_accuracy']:.3f}", f"{r['pitch_bits']:.3f}"])
         reduction = 100 * t["lstm_nll_reduction_vs_best_ngram"]
         out += [f"### {s} ({t['lstm']['steps']} steps, {t['lstm']['notes']} notes)", ""]
-        out += _table(["model", "NLL nats/step", "pitch accuracy", "pitch bits/note"], rows)
+        out += markdown_table(["model", "NLL nats/step", "pitch accuracy", "pitch bits/note"], rows)
         if "test_apart" in quantized:
             apart = quantized["test_apart"]
             out += [
@@ -217,7 +211,7 @@ def render(models_dir: Path) -> str:
                 f"{v.training['train_seconds']:.0f} s",
             ]
         )
-    out += _table(
+    out += markdown_table(
         [
             "style",
             "test phrases",
@@ -266,7 +260,7 @@ def render(models_dir: Path) -> str:
                 + [_pct(r[f"continuations_of_{p}_as_own_style"]) for p in primers]
                 for s, r in by_style.items()
             ]
-            out += _table(
+            out += markdown_table(
                 [
                     "style",
                     "training windows",
@@ -306,7 +300,7 @@ def render(models_dir: Path) -> str:
                 f"{m.metrics['onnx_parity_max_abs']:.1e}",
             ]
         )
-    out += _table(
+    out += markdown_table(
         [
             "style",
             "best epoch",
