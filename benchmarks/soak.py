@@ -46,6 +46,9 @@ def _call_events(first_step: int):
 
 
 def _wait_for(predicate, timeout: float) -> bool:
+    """testkit.waiting.wait_for's loop, kept here (as is the dashboard driver that
+    benchmarks.live also has): the soak runs inside older trees as its baseline, and they have
+    neither testkit nor that driver."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
