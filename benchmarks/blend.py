@@ -132,7 +132,12 @@ def blend_rows(style: str = "deutsch", partner: str = "han", calls: int = 300, t
     for weight, (wall, _) in cont.items():
         what = "no blend" if weight == 0 else f"blend {weight:g} with {partner}, two LSTMs a step"
         rows.append(Row(f"64-step continuation p50 ({style}, {what})", percentile_us(wall, 50) / 1000, "ms"))
-        rows.append(Row(f"64-step continuation p99 ({style}, {what})", p99[weight], "ms", "<= 5 ms", p99[weight] <= 5))
+        if weight == 0:  # the baseline of the ratios below; its target is checked once, by lstm_rows' row
+            rows.append(Row(f"64-step continuation p99 ({style}, {what})", p99[weight], "ms"))
+        else:
+            rows.append(
+                Row(f"64-step continuation p99 ({style}, {what})", p99[weight], "ms", "<= 5 ms", p99[weight] <= 5)
+            )
         rows.append(Row(f"64-step continuation thread CPU time p50 ({style}, {what})", cpu[weight], "ms"))
     rows.append(Row("64-step continuation p99, blended / no blend", p99[0.5] / p99[0.0], "x"))
     rows.append(Row("64-step continuation thread CPU time p50, blended / no blend", cpu[0.5] / cpu[0.0], "x"))

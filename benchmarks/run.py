@@ -67,12 +67,13 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     import torch
 
     from livemelody.config import SETTINGS
+    from livemelody.encoding.vocab import DELIMITER_ID
     from livemelody.generate import continue_tokens, primer_tokens
     from livemelody.models.lstm import LstmSession
     from livemelody.models.onnx import open_session
     from livemelody.models.registry import find_model
     from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
-    from livemelody.sampling import SamplingParams
+    from livemelody.sampling import SamplingParams, sample
     from training.lstm import lstm_from_onnx
     from training.quantize import source_onnx
 
@@ -112,9 +113,22 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     torch_samples = time_calls(torch_step, repeats)
     rng = np.random.default_rng(0)
     params = SamplingParams(1.0, top_p=0.95)
-    cont_samples = time_calls(
-        lambda: continue_tokens(session, primer, 64, params, rng), max(repeats // 20, 100), warmup=5
-    )
+
+    def step_by_step_continuation():
+        """The baseline: LstmSession.step (InferenceSession.run, new arrays every step), as
+        continue_tokens stepped before its Stepper (the same tokens for a seed)."""
+        logits, state = session.prime([DELIMITER_ID, *primer])
+        for i in range(64):
+            token = sample(logits, params, rng, banned=(DELIMITER_ID,))
+            if i < 63:
+                logits, state = session.step(token, state)
+
+    cont_samples, baseline_samples = [], []
+    time_calls(lambda: continue_tokens(session, primer, 64, params, rng), 0, warmup=5)
+    time_calls(step_by_step_continuation, 0, warmup=5)
+    for _ in range(max(repeats // 20, 100)):  # interleaved, so that both see the same machine
+        cont_samples += time_calls(lambda: continue_tokens(session, primer, 64, params, rng), 1, warmup=0)
+        baseline_samples += time_calls(step_by_step_continuation, 1, warmup=0)
     ort_p50, ort_p99 = percentile_us(ort_samples, 50), percentile_us(ort_samples, 99)
     torch_p50, torch_p99 = percentile_us(torch_samples, 50), percentile_us(torch_samples, 99)
     cont_p50, cont_p99 = percentile_us(cont_samples, 50) / 1000, percentile_us(cont_samples, 99) / 1000
@@ -149,6 +163,21 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
             torch_p50 / ort_p50 >= 5,
         ),
         Row(f"64-step continuation incl. sampling p50 ({style})", cont_p50, "ms"),
+        Row(
+            f"64-step continuation p50, baseline: LstmSession.step per step (InferenceSession.run) ({style})",
+            percentile_us(baseline_samples, 50) / 1000,
+            "ms",
+        ),
+        Row(
+            f"64-step continuation p99, baseline: LstmSession.step per step ({style})",
+            percentile_us(baseline_samples, 99) / 1000,
+            "ms",
+        ),
+        Row(
+            "64-step continuation p50, Stepper (bound buffers) / baseline",
+            cont_p50 * 1000 / percentile_us(baseline_samples, 50),
+            "x",
+        ),
         Row(f"64-step continuation incl. sampling p99 ({style})", cont_p99, "ms", "<= 5 ms", cont_p99 <= 5),
         Row(f"64-step continuation with the short-term model (weight {weight:g}) p50 ({style})", stm_p50, "ms"),
         Row(

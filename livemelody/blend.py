@@ -39,7 +39,7 @@ import numpy as np
 
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.models.lstm import LstmSession
-from livemelody.sampling import SamplingParams, sample
+from livemelody.sampling import Mixture, SamplingParams, sample_mixed
 
 MIXTURE = "mixture"
 PRODUCT = "product"
@@ -97,9 +97,7 @@ class _Forcing(Protocol):
     def forced(self, step: int) -> int | None: ...
 
 
-class _ShortTerm(Protocol):
-    def mix(self, logits: np.ndarray) -> np.ndarray: ...
-
+class _ShortTerm(Mixture, Protocol):
     def learn(self, token: int) -> None: ...
 
 
@@ -147,16 +145,17 @@ def continue_blended(
     pairs = [(s, w) for s, w in ((session, 1.0 - blend.weight), (blend.partner, blend.weight)) if w > 0]
     models = [s for s, _ in pairs]
     weights = [w for _, w in pairs]
-    primed = [m.prime([DELIMITER_ID, *primer]) for m in models]
+    streams = [m.stepper([DELIMITER_ID, *primer]) for m in models]
     out: list[int] = []
     for i in range(steps):
         token = None if quoter is None else quoter.forced(i)
         if token is None:
-            logits = blend_logits([logits for logits, _ in primed], weights, blend.rule)
-            token = sample(logits if stm is None else stm.mix(logits), params, rng, banned=(DELIMITER_ID,))
+            logits = blend_logits([stream.logits for stream in streams], weights, blend.rule)
+            token = sample_mixed(logits, params, rng, (DELIMITER_ID,), stm)
         out.append(token)
         if i + 1 < steps:
-            primed = [m.step(token, state) for m, (_, state) in zip(models, primed)]
+            for stream in streams:
+                stream.step(token)
             if stm is not None:
                 stm.learn(token)
     return out

@@ -19,7 +19,7 @@ from livemelody.events import Note
 from livemelody.form import Quoter, full_bars
 from livemelody.models.lstm import LstmSession
 from livemelody.ppm import TokenStm
-from livemelody.sampling import SamplingParams, sample
+from livemelody.sampling import SamplingParams, sample_mixed
 
 
 @dataclass(frozen=True)
@@ -81,15 +81,16 @@ def continue_tokens(
         return continue_blended(session, blend, primer, steps, params, rng, quoter, stm)
     if steps < 0:
         raise ValueError("steps must be >= 0")
-    logits, state = session.prime([DELIMITER_ID, *primer])
+    stream = session.stepper([DELIMITER_ID, *primer])
+    logits = stream.logits
     out: list[int] = []
     for i in range(steps):
         token = None if quoter is None else quoter.forced(i)
         if token is None:
-            token = sample(logits if stm is None else stm.mix(logits), params, rng, banned=(DELIMITER_ID,))
+            token = sample_mixed(logits, params, rng, (DELIMITER_ID,), stm)
         out.append(token)
         if i + 1 < steps:
-            logits, state = session.step(token, state)
+            logits = stream.step(token)
             if stm is not None:
                 stm.learn(token)
     return out

@@ -227,6 +227,33 @@ class PPM:
             result[s] += m
         return result / norm if norm != 1.0 else result
 
+    def blend_dense(self, context: Sequence[int]) -> tuple[list[float], float]:
+        """:meth:`blend` as a list: ``(values, norm)`` with p(s) = values[s] / norm, values
+        [alphabet_size] (the floor included); one list for numpy to take in a single call.
+        Without ``idyom_counts`` (the short-term model's setting) the blend is summed straight
+        into the list, in the same order as :meth:`blend` sums it."""
+        if self.idyom_counts:
+            mass, floor, norm = self.blend(context)
+            values = [floor] * self.alphabet_size
+            for s, m in mass.items():
+                values[s] += m
+            return values, norm
+        values = [0.0] * self.alphabet_size
+        escape = 1.0
+        method_x = self.escape == "x"
+        for node in reversed(self._chain(context)):
+            total = node[_TOTAL]
+            if total <= 0:
+                continue
+            counts = node[_COUNTS]
+            escapes = 1 + sum(1 for c in counts.values() if c == 1) if method_x else len(counts)
+            scale = escape / (total + escapes)  # escape * weight / total, weight = total / (total + escapes)
+            for s, c in counts.items():
+                values[s] += scale * c
+            escape *= escapes / (total + escapes)  # 1 - weight
+        floor = escape / self.alphabet_size
+        return [v + floor for v in values], 1.0
+
     def predict(self) -> np.ndarray:
         """p(next symbol | the sequence being learnt) [alphabet_size]."""
         return self.distribution(self.sequences[-1])
@@ -279,18 +306,22 @@ class TokenStm:
         """The song went on with ``token``."""
         self.model.learn(token)
 
+    def distribution(self, logits: np.ndarray) -> np.ndarray:
+        """The mixture's probabilities [vocab] float64 (summing to 1), for
+        :func:`~livemelody.sampling.sample_probabilities` (its temperature and top-p apply to
+        the mixture)."""
+        weight = self.weight
+        probs = np.array(logits, dtype=np.float64).reshape(-1)
+        probs -= probs.max()
+        np.exp(probs, out=probs)
+        probs *= (1.0 - weight) / probs.sum()
+        dense, norm = self.model.blend_dense(self.model.sequence)
+        probs += np.array(dense) * (weight / norm)
+        return probs
+
     def mix(self, logits: np.ndarray) -> np.ndarray:
-        """Log-probabilities [vocab] of the mixture, for the sampler (its temperature and top-p
-        apply to the mixture); ``logits`` [vocab] themselves when the weight is 0."""
+        """Log-probabilities [vocab] of the mixture (:meth:`distribution`), for
+        :func:`~livemelody.sampling.sample`; ``logits`` [vocab] themselves when the weight is 0."""
         if self.weight == 0.0:
             return logits
-        weight = self.weight
-        scores = np.asarray(logits, dtype=np.float64)
-        probs = np.exp(scores - scores.max())
-        probs *= (1.0 - weight) / probs.sum()
-        mass, floor, norm = self.model.blend(self.model.sequence)
-        scale = weight / norm
-        probs += scale * floor
-        for s, m in mass.items():
-            probs[s] += scale * m
-        return np.log(probs)
+        return np.log(self.distribution(logits))

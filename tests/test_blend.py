@@ -162,11 +162,12 @@ def test_the_engine_plays_a_blend_change_from_the_next_step_it_generates(deutsch
     core = EngineCore(config, {"deutsch": deutsch, "han": han}, sched, 0.0, seed=1)
     draws = []  # (time, logits drawn from, each style's logits then)
 
-    def recording_sample(logits, params, rng, banned=()):
+    def recording_sample(logits, params, rng, banned=(), mixture=None):
+        assert mixture is None  # stm_weight 0
         draws.append((clock.now(), np.array(logits), {s: m.logits.copy() for s, m in core.models.items()}))
         return sample(logits, params, rng, banned)
 
-    monkeypatch.setattr(engine_module, "sample", recording_sample)
+    monkeypatch.setattr(engine_module, "sample_mixed", recording_sample)
 
     def run_until(t):
         while clock.now() < t:

@@ -30,6 +30,21 @@ def test_prime_in_one_call_equals_streaming_step_by_step(session):
     assert np.abs(state[0] - h1).max() < 1e-5 and np.abs(state[1] - c1).max() < 1e-5
 
 
+def test_the_stepper_gives_the_steps_logits_and_state_to_the_bit(session):
+    primer = [0, 10, 2, 2]
+    stepper = session.stepper(primer)
+    logits, state = session.prime(primer)
+    assert np.array_equal(stepper.logits, logits)
+    for token in (14, 2, 1, 2, 20, 10, 10):  # odd and even steps: both of its bindings
+        logits, state = session.step(token, state)
+        assert np.array_equal(stepper.step(token), logits)
+        assert all(np.array_equal(a, b) for a, b in zip(stepper.state, state))
+    other = session.stepper([0, 11])  # a second stream on the same session keeps its own buffers
+    stepper.step(2)
+    logits, state = session.step(2, state)
+    assert np.array_equal(stepper.logits, logits) and not np.array_equal(other.logits, logits)
+
+
 def test_state_is_explicit_and_batch_is_dynamic(session):
     tokens = np.array([[0, 10, 2], [0, 11, 2]], dtype=np.int64)
     logits, (h, c) = session.run(tokens, session.zero_state(batch=2))

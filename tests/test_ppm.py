@@ -113,6 +113,8 @@ def test_incremental_trie_predicts_what_the_table_of_every_context_predicts(boun
         p = model.predict()
         assert p == pytest.approx(table.predict(), abs=1e-12)
         assert p.sum() == pytest.approx(1.0, abs=1e-12) and (p > 0).all()
+        values, norm = model.blend_dense(model.sequence)  # the short-term model's fast path
+        assert np.array(values) / norm == pytest.approx(table.predict(), abs=1e-12)
         model.learn(symbol)
         table.learn(symbol)
 
@@ -200,13 +202,11 @@ def test_the_live_stream_mixes_the_call_in_the_chosen_key():
     stream.choose(2)
     vocab = stream.vocab
     assert stream.tokens[:3] == [0, vocab.pitch_id(62), 2]
-    assert stream.with_stm(stream.logits, 0.0) is not None and np.array_equal(
-        stream.with_stm(stream.logits, 0.0), stream.logits
-    )
-    p = np.exp(stream.with_stm(stream.logits, 1.0))
+    assert stream.short_term(0.0) is None
+    p = stream.short_term(1.0).distribution(stream.logits)
     assert int(np.argmax(p)) == vocab.pitch_id(62)  # after 64 (+2), the call went back to 60 (+2)
     stream.feed(vocab.pitch_id(62))
-    assert int(np.argmax(np.exp(stream.with_stm(stream.logits, 1.0)))) == 2  # and then held
+    assert int(np.argmax(stream.short_term(1.0).distribution(stream.logits))) == 2  # and then held
 
 
 def test_the_stm_mixes_into_a_style_blend_too():

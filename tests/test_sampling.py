@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from livemelody.sampling import SamplingParams, sample
+from livemelody.sampling import SamplingParams, sample, sample_probabilities
 
 LOGITS = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
 
@@ -122,3 +122,28 @@ def test_any_non_finite_logit_is_refused(bad):
     logits[7] = bad
     with pytest.raises(ValueError, match="non-finite"):
         sample(logits, SamplingParams(), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    "params", [SamplingParams(1.0, top_p=0.95), SamplingParams(0.7, top_k=5, top_p=0.9), SamplingParams(1.3)]
+)
+def test_sampling_probabilities_draws_what_sampling_their_logs_draws(params):
+    """A mixture's probabilities (the short-term model) are drawn from without a log and exp:
+    the same ids as sample() on their logs, up to rounding at a boundary (none in 1,500)."""
+    probs_rng = np.random.default_rng(12)
+    for seed in range(1500):
+        probs = probs_rng.dirichlet(np.full(45, 0.3)) + 1e-9
+        fast = sample_probabilities(probs * 3.0, params, np.random.default_rng(seed), banned=(0,))
+        assert fast == sample(np.log(probs), params, np.random.default_rng(seed), banned=(0,))
+
+
+def test_sampling_probabilities_is_greedy_at_zero_bans_ids_and_refuses_bad_distributions():
+    probs = np.array([0.5, 0.3, 0.2])
+    assert sample_probabilities(probs, SamplingParams(0), np.random.default_rng(0)) == 0
+    assert sample_probabilities(probs, SamplingParams(0), np.random.default_rng(0), banned=(0,)) == 1
+    assert 0 not in {
+        sample_probabilities(probs, SamplingParams(1e6), np.random.default_rng(s), (0,)) for s in range(200)
+    }
+    for bad in ([0.5, -0.1, 0.6], [0.5, np.nan, 0.5], [np.inf, 0.0, 0.0], [0.0, 0.0, 1.0]):
+        with pytest.raises(ValueError, match="probability"):
+            sample_probabilities(np.array(bad), SamplingParams(), np.random.default_rng(0), banned=(2,))

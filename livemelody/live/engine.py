@@ -41,7 +41,7 @@ from livemelody.live.streaming import StreamingLstm
 from livemelody.live.transport import RELOCATED, STOPPED, Transport
 from livemelody.midi.spec import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, note_off, note_on
 from livemelody.models.lstm import LstmSession
-from livemelody.sampling import SamplingParams, sample
+from livemelody.sampling import SamplingParams, sample_mixed
 
 log = logging.getLogger("livemelody.engine")
 
@@ -473,8 +473,8 @@ class EngineCore:
             params = SamplingParams(self.config.temperature, 0, self.config.top_p)
             config = self.config  # the blend as set now: a change is heard from the next step generated
             logits = live_logits(self.models, config.style, config.blend_with, config.blend)
-            logits = self.models[config.style].with_stm(logits, config.stm_weight)
-            token = sample(logits, params, self.rng, banned)
+            stm = self.models[config.style].short_term(config.stm_weight)
+            token = sample_mixed(logits, params, self.rng, banned, stm)
         for model in self.models.values():
             model.feed(token)
         vocab = self.models[self.config.style].vocab

@@ -80,16 +80,16 @@ class StreamingLstm:
         if self._stm is not None:
             self._stm.learn(token_id)
 
-    def with_stm(self, logits: np.ndarray, stm_weight: float) -> np.ndarray:
-        """Next-token scores [vocab] for the sampler: ``logits`` (this row's, or a style
-        blend's), or with ``stm_weight`` > 0 the log of their mixture with the short-term model
-        of the call and answer so far (built at the first use, then learning each fed token)."""
+    def short_term(self, stm_weight: float) -> TokenStm | None:
+        """The short-term model of the call and answer so far at ``stm_weight`` (built at the
+        first use, then learning each fed token), to mix into this row's logits (or a style
+        blend's) with :func:`~livemelody.sampling.sample_mixed`; None at weight 0."""
         if stm_weight == 0.0:
-            return logits
+            return None
         if self._stm is None:
             self._stm = TokenStm(self.vocab.size, stm_weight, self.tokens)
         self._stm.weight = stm_weight
-        return self._stm.mix(logits)
+        return self._stm
 
     @property
     def logits(self) -> np.ndarray:

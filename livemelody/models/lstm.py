@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
 from livemelody.encoding import Vocabulary
 from livemelody.models.metadata import ModelError, ModelMetadata, load_metadata, verified_onnx_path
@@ -86,3 +87,63 @@ class LstmSession:
         """Advance one 16th step with ``token``; returns the next logits [vocab] and the state."""
         logits, state = self.run(np.array([[token]], dtype=np.int64), state)
         return logits[0, 0], state
+
+    def stepper(self, tokens: Sequence[int]) -> Stepper:
+        """A :class:`Stepper` primed with ``tokens`` (one stream, stepped in place)."""
+        logits, state = self.prime(tokens)
+        return Stepper(self, logits, state)
+
+
+class Stepper:
+    """One stream of an :class:`LstmSession` stepped in place, for generating token by token.
+
+    :meth:`LstmSession.step` makes new arrays at every step (the token, the logits, the state)
+    and goes through ``InferenceSession.run``'s checks; here onnxruntime reads and writes
+    buffers bound once (``IOBinding``): the state alternates between two pairs of buffers,
+    each direction with its own binding, so a step is one store and one ``run_with_iobinding``.
+    The same arithmetic, so the same logits to the bit (``tests/test_lstm_session.py``);
+    benchmarks.run measures the two side by side.
+    """
+
+    def __init__(self, session: LstmSession, logits: np.ndarray, state: State):
+        self._token = np.zeros((1, 1), np.int64)
+        self._logits = np.zeros((1, 1, session.vocab.size), np.float32)
+        self._logits[0, 0] = logits
+        self._buffers = [
+            tuple(np.ascontiguousarray(a, dtype=np.float32) for a in state),
+            tuple(np.zeros_like(a, dtype=np.float32) for a in state),
+        ]
+        token_value = ort.OrtValue.ortvalue_from_numpy(self._token)
+        logits_value = ort.OrtValue.ortvalue_from_numpy(self._logits)
+        values = [tuple(ort.OrtValue.ortvalue_from_numpy(a) for a in pair) for pair in self._buffers]
+        self._session = session._session
+        self._bindings = []
+        for source, target in ((0, 1), (1, 0)):
+            binding = self._session.io_binding()
+            binding.bind_ortvalue_input("tokens", token_value)
+            binding.bind_ortvalue_input("h", values[source][0])
+            binding.bind_ortvalue_input("c", values[source][1])
+            binding.bind_ortvalue_output("logits", logits_value)
+            binding.bind_ortvalue_output("h_out", values[target][0])
+            binding.bind_ortvalue_output("c_out", values[target][1])
+            self._bindings.append(binding)
+        self._values = values  # the OrtValues must live as long as the bindings
+        self._current = 0
+
+    @property
+    def logits(self) -> np.ndarray:
+        """The next token's logits [vocab] float32; overwritten by the next :meth:`step`."""
+        return self._logits[0, 0]
+
+    @property
+    def state(self) -> State:
+        """Copies of the current ``(h, c)`` [1, 1, hidden]."""
+        h, c = self._buffers[self._current]
+        return h.copy(), c.copy()
+
+    def step(self, token: int) -> np.ndarray:
+        """Advance one 16th step with ``token``; returns :attr:`logits`."""
+        self._token[0, 0] = token
+        self._session.run_with_iobinding(self._bindings[self._current])
+        self._current ^= 1
+        return self._logits[0, 0]
