@@ -216,3 +216,25 @@ class EngineRunner:
             except Exception as exc:
                 self.handle, self.error = None, str(exc) or type(exc).__name__
             self.generation += 1
+
+
+STYLE_CELL = 21
+"""Characters of the turn log's style cell that stay on screen at 80 columns: the log is 35
+columns wide there (the status panel has the rest), less the # and answer columns and the
+cells' padding (``tests/ui/test_dashboard.py`` measures it)."""
+
+
+def style_cell(style: str, mode: str, width: int = STYLE_CELL) -> str:
+    """The turn log's style cell, "style/mode" ("deutsch/cont"), at most ``width`` characters
+    where it can be: a blended style ("scottish + 0.50 chorale") is written compactly
+    ("scot+chor .50/cont"): each name cut to its first four letters, the weight without its 0."""
+    cell = f"{style}/{mode[:4]}"
+    if len(cell) <= width:
+        return cell
+    words = [w[:4] if w.isalpha() else w.removeprefix("0") for w in style.split()]
+    compact = " ".join(words).replace(" + ", "+")
+    if "+" in compact:  # "scot+.50 chor" reads better as "scot+chor .50"
+        first, rest = compact.split("+", 1)
+        weight, _, partner = rest.partition(" ")
+        compact = f"{first}+{partner} {weight}" if partner else compact
+    return f"{compact}/{mode[:4]}"[:width]

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from livemelody.config import KNOBS, SETTINGS
 from livemelody.encoding.key import PITCH_CLASS_NAMES
 from livemelody.live.engine import EngineState
-from livemelody.ui.logic import AI_CELL, BAR_CELL, PLAYER_CELL, beat_dots, roll_cells
+from livemelody.ui.logic import AI_CELL, BAR_CELL, PLAYER_CELL, beat_dots, roll_cells, style_cell
 
 STATE_STYLES = {
     EngineState.IDLE: "dim",
@@ -166,7 +166,7 @@ class TurnLog(DataTable):
         self.add_row(
             str(number),
             f"{turn.answer_steps} st",
-            f"{turn.style}/{turn.mode[:4]}",
+            style_cell(turn.style, turn.mode),
             f"{turn.key} kept" if turn.key_kept else turn.key,
             f"{turn.call_notes}n {turn.call_steps}st",
             f"{turn.ready_early * 1000:.1f} ms",

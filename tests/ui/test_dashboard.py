@@ -3,6 +3,7 @@
 import asyncio
 import re
 import time
+from dataclasses import replace
 
 from livemelody.config import EngineConfig
 from livemelody.live.process import EngineOptions
@@ -10,7 +11,7 @@ from livemelody.settings import Settings
 from livemelody.ui.app import LiveMelodyApp, PortScreen
 from livemelody.ui.logic import setting_bindings
 from livemelody.ui.widgets import StatusPanel, TurnLog
-from tests.ui.fakes import FakeHandle
+from tests.ui.fakes import TURN, FakeHandle
 
 SIZE = (120, 36)
 
@@ -207,22 +208,27 @@ def test_an_engine_that_ended_from_outside_is_said():
     assert asyncio.run(run()) == "engine stopped (o: pick ports to restart)"
 
 
-def test_at_80_columns_the_turn_log_shows_the_answer_and_the_style():
+def test_at_80_columns_the_turn_log_shows_the_answer_and_the_style_even_blended():
     app = make_app()
+    blended = replace(TURN, style="scottish + 0.50 chorale", answer_steps=128)  # the longest shipped names
 
     async def run():
         async with app.run_test(size=(80, 24)) as pilot:
             await started(pilot)
             await settle(pilot)
             table = app.query_one(TurnLog)
+            table.add_turn(99, blended)
+            await settle(pilot)
             shown = [str(c.label) for c in table.columns.values()]
             widths = [c.get_render_width(table) for c in table.columns.values()]
-            return shown, widths, table.scrollable_content_region.width, [str(v) for v in table.get_row_at(0)]
+            rows = [[str(v) for v in table.get_row_at(i)] for i in range(table.row_count)]
+            return shown, widths, table.scrollable_content_region.width, rows
 
-    shown, widths, visible, row = asyncio.run(run())
+    shown, widths, visible, rows = asyncio.run(run())
     last = shown.index("style")
     assert shown.index("answer") < last and sum(widths[: last + 1]) <= visible
-    assert row[1].endswith(" st") and "/" in row[2]  # the answer's length, style/mode
+    assert rows[0][1].endswith(" st") and rows[0][2] == "deutsch/cont"  # the answer's length, style/mode
+    assert rows[-1][1] == "128 st" and rows[-1][2] == "scot+chor .50/cont"
 
 
 def test_at_80_by_24_every_setting_the_message_and_the_knobs_stay_on_the_panel():

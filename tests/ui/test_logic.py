@@ -117,3 +117,13 @@ def test_the_blend_partner_key_skips_the_style_itself_and_a_style_change_swaps_t
     config = EngineConfig(style="deutsch", blend_with="han")
     assert step_setting(config, "style", 1, styles) == {"style": "han", "blend_with": "deutsch"}
     assert step_setting(EngineConfig(style="deutsch"), "blend_with", 1, ("deutsch",)) == {}
+
+
+def test_the_style_cell_fits_at_80_columns_and_stays_whole_where_it_can():
+    from livemelody.ui.logic import STYLE_CELL, style_cell
+
+    assert style_cell("deutsch", "continue") == "deutsch/cont"
+    assert style_cell("irish + 0.10 han", "vary") == "irish + 0.10 han/vary"  # 21: it fits as it is
+    assert style_cell("scottish + 0.50 chorale", "continue") == "scot+chor .50/cont"
+    assert style_cell("deutsch + 1.00 scottish", "vary") == "deut+scot 1.00/vary"
+    assert len(style_cell("a_very_long_user_style_name", "continue")) == STYLE_CELL
