@@ -237,7 +237,15 @@ def evaluate(style: str, variants: Sequence[tuple[float, int]], samples: int, se
     for song in windows:
         op = Opening(song.song_id, song.tokens[: 2 * WINDOW_STEPS], WINDOW_STEPS, WINDOW_STEPS // BARS_OUT)
         plain.add(op.tokens, op, vocab, runs)
-    return {"rows": rows, "openings": len(ops), "skipped": skipped, "test": len(test), "windows": (len(windows), plain)}
+    opening_copies = sum(memorised(op.opening, runs) for op in ops)  # what a quote can carry into an answer
+    return {
+        "rows": rows,
+        "openings": len(ops),
+        "skipped": skipped,
+        "test": len(test),
+        "windows": (len(windows), plain),
+        "opening_copies": opening_copies,
+    }
 
 
 def _verdict(met: bool) -> str:
@@ -292,7 +300,8 @@ def render(results: dict, samples: int, seed: int, default: float, seconds: floa
             f"(got {100 * figures:.1f}%: {_verdict(figures >= target_f)}), bars >= {100 * target_b:.1f}% "
             f"(got {100 * bars:.1f}%: {_verdict(bars >= target_b)}), memorised <= "
             f"{100 * Tally.share(real.copies):.1f}% (got {100 * copies:.1f}%: "
-            f"{_verdict(copies <= Tally.share(real.copies))})."
+            f"{_verdict(copies <= Tally.share(real.copies))}). The openings themselves (what a quote "
+            f"re-plays) hold such a run in {result['opening_copies']} of {result['openings']}."
         )
         count, plain = result["windows"]
         lines.append(
