@@ -3,8 +3,10 @@
 ``settings.toml`` in the configuration folder (:mod:`livemelody.paths`; on Linux
 ``$XDG_CONFIG_HOME/livemelody``, default ``~/.config/livemelody``)::
 
+    format = 2          # MIDI channels 1-16, as the command line and the dashboard show them
     [engine]            # any live setting (livemelody.config.SETTINGS); "none" where it may be off
     style = "han"
+    output_channel = 1
     temperature = 0.9
     answer_bars = "none"
     [controls]          # controller numbers 0-127, "none" = unmapped
@@ -16,6 +18,9 @@
 Command-line options override the file. A broken file, an unknown key or a bad value never
 stops the program: :func:`load_settings` returns the defaults for what it could not use and
 one line per problem for the user.
+
+MIDI channels are written 1-16 (``format = 2``). A file without ``format`` (written before)
+holds them 0-15 and is read so; the next save writes it in the new format.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from livemelody.config import SETTINGS, ControlMap, EngineConfig, Setting
 NONE = "none"
 """How a setting that is off (None) is written: TOML has no null."""
 PORT_KEYS = ("api", "input", "output")
+FORMAT = 2
+"""The file's format: 2 writes MIDI channels 1-16; a file without ``format`` holds them 0-15."""
 
 
 def settings_path() -> Path:
@@ -68,9 +75,10 @@ def _coerce(setting: Setting, value):
     return value
 
 
-def _apply_engine(config: EngineConfig, table, warnings: list[str]) -> EngineConfig:
+def _apply_engine(config: EngineConfig, table, warnings: list[str], one_based: bool = True) -> EngineConfig:
     """``config`` with each valid key of the ``[engine]`` table applied (the settings table
-    decides what is valid); problems appended to ``warnings``."""
+    decides what is valid); problems appended to ``warnings``. ``one_based``: MIDI channels
+    are written 1-16 (format 2), else 0-15."""
     if not isinstance(table, dict):
         warnings.append("[engine] is not a table; ignored")
         return config
@@ -82,6 +90,8 @@ def _apply_engine(config: EngineConfig, table, warnings: list[str]) -> EngineCon
             warnings.append(f"unknown setting engine.{key} ignored")
             continue
         value = _coerce(setting, _value(raw))
+        if one_based and setting.one_based and isinstance(value, int) and not isinstance(value, bool):
+            value -= 1
         problem = setting.problem(value)
         if problem is not None:
             warnings.append(f"setting engine.{key} = {raw!r} ignored ({problem})")
@@ -117,9 +127,12 @@ def parse_settings(text: str, origin: str = "settings") -> tuple[Settings, list[
         return Settings(), [f"{origin} is nested too deeply to be a settings file; using the defaults"]
     warnings: list[str] = []
     for key in data:
-        if key not in ("engine", "controls", "ports"):
+        if key not in ("format", "engine", "controls", "ports"):
             warnings.append(f"unknown section [{key}] ignored")
-    config = _apply_engine(EngineConfig(), data.get("engine", {}), warnings)
+    version = data.get("format", 1)
+    if version not in (1, FORMAT):
+        warnings.append(f"format = {version!r} is not one this version reads; channels read as 1-16")
+    config = _apply_engine(EngineConfig(), data.get("engine", {}), warnings, one_based=version != 1)
     controls = _apply_controls(ControlMap(), data.get("controls", {}), warnings)
     config = replace(config, controls=controls)
     ports = data.get("ports", {})
@@ -161,8 +174,18 @@ def _toml(value) -> str:
 
 def dump_settings(settings: Settings) -> str:
     config = settings.config
-    lines = ['# livemelody settings; the dashboard rewrites this file. "none" = off.', "", "[engine]"]
-    lines += [f"{name} = {_toml(getattr(config, name))}" for name in SETTINGS]
+
+    def shown(name: str):
+        value = getattr(config, name)
+        return value + 1 if SETTINGS[name].one_based and isinstance(value, int) else value
+
+    lines = [
+        '# livemelody settings; the dashboard rewrites this file. "none" = off; MIDI channels 1-16.',
+        f"format = {FORMAT}",
+        "",
+        "[engine]",
+    ]
+    lines += [f"{name} = {_toml(shown(name))}" for name in SETTINGS]
     lines += ["", "[controls]"]
     lines += [f"{f.name} = {_toml(getattr(config.controls, f.name))}" for f in fields(config.controls)]
     ports = [(k, getattr(settings, k)) for k in PORT_KEYS if getattr(settings, k) is not None]

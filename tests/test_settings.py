@@ -22,6 +22,22 @@ def test_round_trip_keeps_every_field(tmp_path):
     assert load_settings(path) == (settings, [])
 
 
+def test_midi_channels_are_written_1_to_16_as_the_command_line_shows_them():
+    text = dump_settings(Settings(EngineConfig(output_channel=0, metronome_channel=9, input_channel=None)))
+    assert "format = 2" in text and "output_channel = 1\n" in text and "metronome_channel = 10\n" in text
+    assert 'input_channel = "none"' in text
+    settings, warnings = parse_settings("format = 2\n[engine]\noutput_channel = 16\n")
+    assert settings.config.output_channel == 15 and warnings == []  # MIDI channel 16
+    settings, warnings = parse_settings("format = 2\n[engine]\noutput_channel = 0\n")
+    assert settings.config.output_channel == EngineConfig().output_channel
+    assert warnings == ["settings: setting engine.output_channel = 0 ignored (output_channel must be 1-16)"]
+
+
+def test_a_file_written_before_the_format_keeps_its_channels():
+    settings, warnings = parse_settings("[engine]\noutput_channel = 2\nthru_channel = 15\n")  # stored 0-15 then
+    assert (settings.config.output_channel, settings.config.thru_channel, warnings) == (2, 15, [])
+
+
 def test_the_file_lives_in_the_xdg_config_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert settings_path() == tmp_path / "livemelody" / "settings.toml"

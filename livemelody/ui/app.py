@@ -133,9 +133,10 @@ class LiveMelodyApp(App):
         Binding("l", "learn", "Learn", tooltip="MIDI-learn: arm a control, then move a knob"),
         Binding("o", "ports", "Ports"),
         Binding("question_mark,f1", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("q,ctrl+c", "quit", "Quit", tooltip="Quit: the engine stops with its panic (Ctrl-C too)"),
     ]
-    """The settings' keys come from the settings table (:func:`~livemelody.ui.logic.setting_bindings`)."""
+    """The settings' keys come from the settings table (:func:`~livemelody.ui.logic.setting_bindings`).
+    Ctrl-C quits, as it stops ``run``: Textual's own Ctrl-C only says to press Ctrl-Q."""
 
     def __init__(
         self,

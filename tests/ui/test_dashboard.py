@@ -190,6 +190,19 @@ def test_help_screen_lists_every_key_and_the_turn_log_fills():
         assert word in joined
 
 
+def test_ctrl_c_quits_the_dashboard_like_q():
+    app = make_app()
+
+    async def run():
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot)
+            await pilot.press("ctrl+c")
+            await pilot.pause(0.1)
+            return app.is_running
+
+    assert asyncio.run(run()) is False
+
+
 def test_a_setting_at_its_limit_sends_nothing():
     handle = press_keys(make_app(temperature=2.0), "t")  # already at the top: nothing sent
     assert not [c for c in handle.calls if c[0] == "set"]
