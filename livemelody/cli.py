@@ -498,10 +498,13 @@ def cmd_styles(args) -> int:
 
 
 def cmd_ports(args) -> int:
+    """List the ports of the MIDI API that ``run`` would use: the one named (``--api``,
+    $LIVEMELODY_API), else the remembered or the platform's default, else any that works."""
     from livemelody.live.headless import print_ports, remembered_api
-    from livemelody.midi.ports import ENV_API, default_api
+    from livemelody.midi.ports import ENV_API, default_api, working_api
 
-    return print_ports((args.api or os.environ.get(ENV_API) or remembered_api() or default_api()).lower())
+    named = args.api or os.environ.get(ENV_API)
+    return print_ports(working_api((named or remembered_api() or default_api()).lower(), others=not named))
 
 
 def resolve_settings(args):
@@ -530,23 +533,35 @@ def resolve_settings(args):
 
 
 def _installed_blend_partner(config, given: bool):
-    """``config`` with a ``blend_with`` style that is installed: one given on the command line
-    must be (ModelError otherwise); a saved or default one that is not gives way to another
-    installed style (said when the blend is on)."""
+    """``config`` with a ``blend_with`` style that is installed and is not the style itself.
+
+    One given on the command line must be installed (ModelError otherwise) and not the style
+    (UserError: it blends nothing, as ``continue`` says; the blend may be turned up live). A saved or default
+    one that is not installed, or is the style itself, gives way to another installed style
+    (said when the blend is on)."""
     from livemelody.models.metadata import ModelError
     from livemelody.models.registry import find_model, installed_models
 
+    if given:
+        find_model("lstm", config.blend_with)
+        if config.blend_with == config.style:  # the blend can be turned up while playing
+            raise UserError(
+                f"--blend-with {config.blend_with} is the style itself, which blends nothing: "
+                "choose another style with --blend-with"
+            )
     try:
         find_model("lstm", config.blend_with)
-        return config
+        if given or config.blend_with != config.style:
+            return config
+        why = "is the style itself"
     except ModelError:
-        if given:
-            raise
-    others = sorted(m.style for _, m in installed_models("lstm") if m.style != config.style)
-    partner = others[0] if others else config.style
+        why = "is not installed"
+    installed = sorted(m.style for _, m in installed_models("lstm") if m.style != config.style)
+    preferred = [s for s in (SETTINGS["blend_with"].default, DEFAULT_STYLE) if s in installed]
+    partner = (preferred + installed + [config.style])[0]
     if config.blend > 0:
         print(
-            f"livemelody: warning: blend-with style {config.blend_with!r} is not installed; blending with {partner}",
+            f"livemelody: warning: blend-with style {config.blend_with!r} {why}; blending with {partner}",
             file=sys.stderr,
         )
     return config.changed(blend_with=partner)

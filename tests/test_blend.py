@@ -250,3 +250,16 @@ def test_continue_with_a_blend(twinkle_mid, tmp_path, capsys):
         code = main(["continue", str(twinkle_mid), "-o", str(tmp_path / "x.mid"), *bad])
         err = capsys.readouterr().err
         assert code == 2 and expected in err and err.count("\n") == 1
+
+
+def test_live_commands_never_blend_a_style_with_itself(capsys):
+    from livemelody.cli import UserError, _installed_blend_partner
+
+    saved = EngineConfig(style="han", blend_with="han", blend=0.3)  # a saved file, or --style han over the default
+    assert _installed_blend_partner(saved, given=False).blend_with == "deutsch"
+    assert "'han' is the style itself; blending with deutsch" in capsys.readouterr().err
+    quiet = _installed_blend_partner(EngineConfig(style="deutsch", blend_with="deutsch"), given=False)
+    assert quiet.blend_with == "han" and capsys.readouterr().err == ""  # blend 0: moved without a word
+    with pytest.raises(UserError, match="is the style itself"):
+        _installed_blend_partner(EngineConfig(style="irish", blend_with="irish"), given=True)
+    assert _installed_blend_partner(EngineConfig(style="irish", blend_with="han"), given=True).blend_with == "han"

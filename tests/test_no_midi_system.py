@@ -86,12 +86,28 @@ def test_with_no_api_named_a_working_one_is_used(monkeypatch):
         ports.working_api("alsa", others=False)
 
 
-def test_ports_lists_the_api_used_last(tmp_path):
-    folders = {k: tmp_path / k for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME")}
-    env = {k: str(v) for k, v in folders.items()}
-    seeded = livemelody(tmp_path, "ports", env=env)  # nothing remembered: the platform's API
-    assert "the alsa MIDI API" in seeded.stderr or "MIDI API: alsa" in seeded.stdout
-    script = "from livemelody.live.headless import remember_ports; remember_ports('jack', 'a (virtual)', 'b (virtual)')"
-    subprocess.run([sys.executable, "-c", script], env={**os.environ, **env}, check=True)
-    result = livemelody(tmp_path, "ports", env=env)
-    assert "the jack MIDI API" in result.stderr or "MIDI API: jack" in result.stdout
+def test_ports_with_no_midi_system_is_one_line_naming_the_fixes(tmp_path):
+    result = livemelody(tmp_path, "ports")
+    if not Path("/dev/snd/seq").exists():
+        assert_one_line_naming_the_fixes(result)
+
+
+def test_ports_with_no_api_named_lists_the_one_that_works(monkeypatch, capsys):
+    """Like run and the dashboard: JACK running, no ALSA sequencer, nothing remembered."""
+    import livemelody.cli as cli
+    import livemelody.live.headless as headless
+    import livemelody.midi.ports as ports
+
+    monkeypatch.delenv("LIVEMELODY_MIDI_API", raising=False)
+    monkeypatch.setattr(headless, "remembered_api", lambda: None)
+    monkeypatch.setattr(ports, "default_api", lambda: "alsa")
+    monkeypatch.setattr(ports, "probe_api", lambda api: None if api == "jack" else ports._client(None, "nope"))
+    monkeypatch.setattr(headless, "list_ports", lambda api: ([f"{api} keys"], [f"{api} synth"]))
+    assert cli.main(["ports"]) == 0
+    assert capsys.readouterr().out.splitlines()[:3] == ["MIDI API: jack", "inputs:", "  0: jack keys"]
+    with pytest.raises(ports.PortError):  # a named API is never swapped
+        cli.cmd_ports(cli.build_parser().parse_args(["ports", "--api", "alsa"]))
+    monkeypatch.setattr(ports, "probe_api", lambda api: None)  # both work: the one used last comes first
+    monkeypatch.setattr(headless, "remembered_api", lambda: "jack")
+    monkeypatch.setattr(ports, "default_api", lambda: "alsa")
+    assert cli.main(["ports"]) == 0 and capsys.readouterr().out.startswith("MIDI API: jack")

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 MISSING_EXTRA = (
-    "livemelody train needs the train extra: pip install 'livemelody[train]' (see the README for CPU-only torch)"
+    "livemelody train needs the train extra: pip install -e '.[train]' in a checkout, or pip install 'livemelody[train]' "
+    "(see the README for CPU-only torch)"
 )
 DESCRIPTION = (
     "Train a style of your own from folders of MIDI files (ABC and MusicXML through music21) and install it: "

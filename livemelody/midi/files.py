@@ -137,7 +137,9 @@ def melody_from(
     if not any(p.notes for p in parts):
         raise MidiFileError(f"{path}: no notes found (empty or truncated file)")
     if not pitched and channel is None:
-        raise MidiFileError(f"{path}: no notes found outside the drums (channel 10)")
+        raise MidiFileError(
+            f"{path}: no notes found outside the drums (channel 10); --channel 10 reads the drums as the melody"
+        )
     try:
         chosen = choose_part(parts, track, None if channel is None else channel - 1)
     except ValueError as exc:
