@@ -310,7 +310,8 @@ class LiveMelodyApp(App):
     def action_learn(self) -> None:
         snap = self.handle.snapshot if self.handle is not None else None
         target = self.learn.cycle(snap.cc_count if snap is not None else 0)
-        self.query_one(StatusPanel).notice = f"MIDI-learn: move a knob for {target}" if target else "MIDI-learn off"
+        label = SETTINGS[target].label if target else None
+        self.query_one(StatusPanel).notice = f"MIDI-learn: move a knob for {label}" if target else "MIDI-learn off"
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))

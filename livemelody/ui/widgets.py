@@ -82,7 +82,13 @@ class StatusPanel(Static):
             ("state", Text(snap.state.upper(), style=STATE_STYLES.get(snap.state, ""), no_wrap=True), hint("state"))
         )
         if self.learning:  # what the player must act on comes first: never below the fold
-            head.append(("MIDI-learn", Text(f"move a knob for {self.learning}…", style="bold yellow reverse"), ""))
+            head.append(
+                (
+                    "MIDI-learn",
+                    Text(f"move a knob for {SETTINGS[self.learning].label}…", style="bold yellow reverse"),
+                    "",
+                )
+            )
         message = self.notice or snap.message
         if message and not (self.learning and message.startswith("MIDI-learn")):  # said once, above
             head.append(("", Text(message, style="italic yellow", overflow="fold"), ""))
