@@ -1,7 +1,7 @@
 """The module that opens MIDI ports: list, open by name or index, virtual ports, API choice.
 
-Built on python-rtmidi directly; over JACK the engine's two ports are held by one JACK client
-instead, where it can be built (:func:`open_ports`, :mod:`livemelody.midi.jackports`). An
+Built on python-rtmidi directly; over JACK the engine's two ports may instead be held by one
+JACK client (:func:`open_ports`, :mod:`livemelody.midi.jackports`). An
 RtMidi input is read by a polling thread (no Python callback on RtMidi's thread; see :class:`RtInput`), which stamps the raw bytes with the monotonic clock
 and appends them to a bounded :class:`StampQueue`; nothing else happens there.
 
@@ -412,7 +412,9 @@ JACK_PORTS_ENV = "LIVEMELODY_JACK_PORTS"
 callback in C: :mod:`livemelody.midi.jackports`) or ``rtmidi`` (RtMidi's JACK API: a client per
 port)."""
 JACK_PORTS_KINDS = ("client", "rtmidi")
-DEFAULT_JACK_PORTS = "client"
+DEFAULT_JACK_PORTS = "rtmidi"
+"""RtMidi's clients: the one client measured a little more idle CPU (``python -m benchmarks.run
+--live-only --jack-ports``; docs/DEVELOPING.md, "Ports")."""
 
 
 def jack_ports_kind() -> str:
@@ -426,8 +428,8 @@ def jack_ports_kind() -> str:
 def open_ports(api: str, input_spec: str | None, output_spec: str | None, queue: StampQueue):
     """The engine's (input, output) on ``api``: ports named by ``input_spec`` / ``output_spec``
     (see :func:`resolve`), virtual ports where None. Over JACK both are held by one JACK client
-    unless ``$LIVEMELODY_JACK_PORTS`` says ``rtmidi``, or the one-client library cannot be built
-    or loaded here (no C compiler, no libjack): then RtMidi's two clients, said in one log line.
+    when ``$LIVEMELODY_JACK_PORTS`` says ``client`` and the one-client library can be built and
+    loaded here; without a C compiler or libjack, RtMidi's client per port, said in one log line.
     Raises :class:`PortError`."""
     if api == "jack" and jack_ports_kind() == "client":
         from livemelody.midi.jackports import JackClient

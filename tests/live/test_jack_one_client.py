@@ -1,5 +1,5 @@
 """The engine's JACK ports in one JACK client whose process callback is C (livemelody.midi.jackports,
-_jackmidi.c): the default over JACK. Real JACK; under CI=true a test that cannot run fails."""
+_jackmidi.c), chosen by LIVEMELODY_JACK_PORTS=client. Real JACK; under CI=true a test that cannot run fails."""
 
 import logging
 import os
@@ -20,9 +20,9 @@ from tests.live.test_jack_engine import jack_connections, next_turn, play_call, 
 
 @pytest.fixture
 def native_ports(jack, monkeypatch):
-    """The default way of holding the JACK ports, with the native library built (or a failure
-    under CI=true: the one-client path must be tested there)."""
-    monkeypatch.delenv(JACK_PORTS_ENV, raising=False)
+    """The one-client JACK ports (the engine process inherits the choice), with the native
+    library built (or a failure under CI=true: the one-client path must be tested there)."""
+    monkeypatch.setenv(JACK_PORTS_ENV, "client")
     try:
         native.load()
     except native.NativeUnavailable as exc:
@@ -35,7 +35,7 @@ def jack_clients(jack) -> set[str]:
     return {name.split(":", 1)[0] for name in jack_connections(jack)}
 
 
-def test_the_engines_ports_are_one_jack_client_by_default(jack, player, listener, tmp_path, native_ports):
+def test_the_engines_ports_are_one_jack_client(jack, player, listener, tmp_path, native_ports):
     handle = start_engine(player, listener, tmp_path)
     try:
         ports = jack_connections(jack)
@@ -152,7 +152,7 @@ def test_the_engine_outlives_its_jack_server_and_stops_cleanly(jack, native_port
 
 
 def test_without_a_compiler_the_ports_fall_back_to_rtmidi_in_one_log_line(jack, player, monkeypatch, caplog):
-    monkeypatch.delenv(JACK_PORTS_ENV, raising=False)
+    monkeypatch.setenv(JACK_PORTS_ENV, "client")
     monkeypatch.setattr(native, "_lib", None)
     monkeypatch.setattr(native, "compiler", lambda: None)
     with caplog.at_level(logging.WARNING, logger="livemelody.jack"):
