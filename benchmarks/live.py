@@ -255,14 +255,37 @@ def _jack_clients() -> int:
     return len({port.split(":", 1)[0] for port in ports if re.match(r"livemelody(-\d+)?:", port)})
 
 
-JACK_PORT_KINDS = {"rtmidi": "JACK ports via rtmidi (a client each)", "client": "JACK ports in one JACK-Client client"}
+JACK_PORT_KINDS = {
+    "rtmidi": "JACK ports via RtMidi (a client each)",
+    "client": "JACK ports in one client (C process callback)",
+}
+
+
+def _xruns(log_path: str, since: int) -> tuple[dict[str, int], int]:
+    """What the JACK server logged after byte ``since`` of its log: (counts, the log's size now).
+    JACK2 logs ``JackEngine::XRun: client = NAME was not finished, state = STATE`` for each
+    client that had not finished a cycle in time; counts: ``running`` (a livemelody client was
+    still in its process callback: its own lateness), ``triggered`` (a livemelody client had
+    not started: its thread got no CPU, or a client before it in the graph was late) and
+    ``any`` (every client, the test player and listener included)."""
+    import re
+
+    with open(log_path, "rb") as handle:
+        handle.seek(since)
+        text = handle.read().decode(errors="replace")
+        end = handle.tell()
+    late = re.findall(r"XRun: client = (\S+) was not finished, state = (\w+)", text)
+    own = [state for name, state in late if re.fullmatch(r"livemelody(-\d+)?", name)]
+    counts = {"running": own.count("Running"), "triggered": own.count("Triggered"), "any": len(late)}
+    return counts, end
 
 
 def jack_ports_rows(turns: int = 12, rounds: int = 1) -> tuple[list, list[str]]:
-    """The engine's two ways of holding its JACK ports (``$LIVEMELODY_JACK_PORTS``), side by
-    side on one realtime JACK server: each scenario is run with one, then the other, so both
-    see the same load. Rows: every scenario's rows, prefixed by the way; the engine's idle CPU;
-    how many JACK clients own livemelody's ports."""
+    """The engine's two ways of holding its JACK ports (``$LIVEMELODY_JACK_PORTS``: one client
+    with a C process callback, or RtMidi's client per port), side by side on one realtime JACK
+    server: each scenario is run with one, then the other, so both see the same load. Rows:
+    every scenario's rows, prefixed by the way; the xruns JACK logged during each scenario; the
+    engine's idle CPU; how many JACK clients own livemelody's ports."""
     from benchmarks.run import Row
     from livemelody.live.priority import realtime_permitted
 
@@ -270,6 +293,7 @@ def jack_ports_rows(turns: int = 12, rounds: int = 1) -> tuple[list, list[str]]:
         return [], ["JACK port rows skipped: jackd not installed"]
     server = _server(realtime_permitted())
     results: dict[str, list[LiveResult]] = {kind: [] for kind in JACK_PORT_KINDS}
+    xruns: dict[str, list[dict[str, int]]] = {kind: [] for kind in JACK_PORT_KINDS}
     load = [os.getloadavg()[0]]
     try:
         with server.as_default():
@@ -278,12 +302,14 @@ def jack_ports_rows(turns: int = 12, rounds: int = 1) -> tuple[list, list[str]]:
                     for kind, label in JACK_PORT_KINDS.items():
                         env = {"LIVEMELODY_JACK_PORTS": kind}
                         name = f"{label}: {scenario}"
+                        since = _xruns(server.log_path, 0)[1]
                         if scenario == "engine + real dashboard":
                             result = run_with_dashboard(name, turns, env=env)
                         else:
                             busy = scenario != "engine alone"
                             result = run_process(name, busy=busy, turns=turns, measure_cpu=not busy, env=env)
                         results[kind].append(result)
+                        xruns[kind].append(_xruns(server.log_path, since)[0])
                         load.append(os.getloadavg()[0])
     finally:
         server.stop()
@@ -291,13 +317,28 @@ def jack_ports_rows(turns: int = 12, rounds: int = 1) -> tuple[list, list[str]]:
         f"JACK port paths side by side on one JACK dummy server ({PERIOD_FRAMES}-frame period, "
         f"{'realtime' if server.realtime else 'no realtime'}); each scenario ran with one path, then the other; "
         f"1-minute load average {min(load):.2f}-{max(load):.2f} during the run.",
+        "xruns: clients JACK logged as not finished in time during the scenario: a livemelody client still "
+        "in its process callback (its own lateness; target 0 beside the CPU-bound process), in brackets a "
+        "livemelody client not yet started (no CPU for its thread, or a late client before it) and any client "
+        "(the test player and listener included).",
     ]
     rows = [Row("calls played per scenario (each answered for 2 bars, metronome on)", turns, "calls")]
     for kind, label in JACK_PORT_KINDS.items():
         clients = max(r.stats.get("jack_clients", 0) for r in results[kind])
         rows.append(Row(f"{label}: JACK clients owning livemelody's ports", clients, "clients"))
-        for result in results[kind]:
+        for result, counts in zip(results[kind], xruns[kind], strict=True):
             rows += _scenario_rows(Row, result)
+            busy = "CPU-bound" in result.scenario
+            rows.append(
+                Row(
+                    f"{result.scenario}: xruns, livemelody still running (not started: {counts['triggered']}; "
+                    f"any client: {counts['any']})",
+                    counts["running"],
+                    "xruns",
+                    "0" if busy else "",
+                    counts["running"] == 0 if busy else None,
+                )
+            )
             if "cpu_idle_pct" in result.stats:
                 rows.append(
                     Row(

@@ -341,8 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--jack-ports",
         action="store_true",
-        help="with --live-only: only the engine's two ways of holding its JACK ports (rtmidi, one JACK-Client "
-        "client), scenario by scenario side by side",
+        help="with --live-only: only the engine's two ways of holding its JACK ports (RtMidi's client per port, "
+        "one client with a C process callback), scenario by scenario side by side, with JACK's xruns",
     )
     parser.add_argument(
         "--soak",

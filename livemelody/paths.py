@@ -5,8 +5,9 @@
 | config (``settings.toml``) | ``~/.config/livemelody`` | ``~/Library/Application Support/livemelody`` | ``%LOCALAPPDATA%\\livemelody`` |
 | data (``sessions/``, ``models/``) | ``~/.local/share/livemelody`` | ``~/Library/Application Support/livemelody`` | ``%LOCALAPPDATA%\\livemelody`` |
 | state (``ports.json``, ``logs/``) | ``~/.local/state/livemelody`` | ``~/Library/Application Support/livemelody`` | ``%LOCALAPPDATA%\\livemelody`` |
+| cache (``native/``: the compiled JACK library) | ``~/.cache/livemelody`` | ``~/Library/Caches/livemelody`` | ``%LOCALAPPDATA%\\livemelody\\Cache`` |
 
-On Linux ``$XDG_CONFIG_HOME``, ``$XDG_DATA_HOME`` and ``$XDG_STATE_HOME`` move them (the XDG
+On Linux ``$XDG_CONFIG_HOME``, ``$XDG_DATA_HOME``, ``$XDG_STATE_HOME`` and ``$XDG_CACHE_HOME`` move them (the XDG
 Base Directory specification, which platformdirs follows). Nothing here creates a folder:
 whoever writes creates what it needs and reports an :class:`OSError` in words.
 """
@@ -63,3 +64,9 @@ def ports_file() -> Path:
 def log_dir() -> Path:
     """The engine process's rotating log (``engine.log``), for bug reports."""
     return state_dir() / "logs"
+
+
+def cache_dir() -> Path:
+    """What can be rebuilt at any time: the one-client JACK library compiled on first use
+    (:mod:`livemelody.midi.native`). ``$XDG_CACHE_HOME`` moves it on Linux."""
+    return Path(_dirs().user_cache_dir)

@@ -1,8 +1,8 @@
 """The module that opens MIDI ports: list, open by name or index, virtual ports, API choice.
 
 Built on python-rtmidi directly; over JACK the engine's two ports may instead be held by one
-JACK client (:func:`open_ports`, :mod:`livemelody.midi.jackports`). An input is read by a polling thread (no Python callback on
-RtMidi's thread; see :class:`RtInput`), which stamps the raw bytes with the monotonic clock
+JACK client (:func:`open_ports`, :mod:`livemelody.midi.jackports`). An
+RtMidi input is read by a polling thread (no Python callback on RtMidi's thread; see :class:`RtInput`), which stamps the raw bytes with the monotonic clock
 and appends them to a bounded :class:`StampQueue`; nothing else happens there.
 
 APIs: ``alsa`` (Linux default), ``jack``, ``coremidi`` (macOS), ``winmm`` (Windows), chosen
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -407,10 +408,13 @@ class RtOutput(_RtPort):
 
 
 JACK_PORTS_ENV = "LIVEMELODY_JACK_PORTS"
-"""How the engine holds its JACK ports: ``client`` (one JACK client for both,
-:mod:`livemelody.midi.jackports`) or ``rtmidi`` (RtMidi's JACK API: a client per port)."""
+"""How the engine holds its JACK ports: ``client`` (one JACK client for both, its process
+callback in C: :mod:`livemelody.midi.jackports`) or ``rtmidi`` (RtMidi's JACK API: a client per
+port)."""
 JACK_PORTS_KINDS = ("client", "rtmidi")
 DEFAULT_JACK_PORTS = "rtmidi"
+"""RtMidi's clients: the one client measured a little more idle CPU (``python -m benchmarks.run
+--live-only --jack-ports``; docs/DEVELOPING.md, "Ports")."""
 
 
 def jack_ports_kind() -> str:
@@ -424,12 +428,20 @@ def jack_ports_kind() -> str:
 def open_ports(api: str, input_spec: str | None, output_spec: str | None, queue: StampQueue):
     """The engine's (input, output) on ``api``: ports named by ``input_spec`` / ``output_spec``
     (see :func:`resolve`), virtual ports where None. Over JACK both are held by one JACK client
-    unless ``$LIVEMELODY_JACK_PORTS`` says ``rtmidi``. Raises :class:`PortError`."""
+    when ``$LIVEMELODY_JACK_PORTS`` says ``client`` and the one-client library can be built and
+    loaded here; without a C compiler or libjack, RtMidi's client per port, said in one log line.
+    Raises :class:`PortError`."""
     if api == "jack" and jack_ports_kind() == "client":
         from livemelody.midi.jackports import JackClient
+        from livemelody.midi.native import NativeUnavailable
 
-        client = JackClient(input_spec, output_spec, queue)
-        return client.input, client.output
+        try:
+            client = JackClient(input_spec, output_spec, queue)
+            return client.input, client.output
+        except NativeUnavailable as exc:
+            logging.getLogger("livemelody.jack").warning(
+                "JACK ports: one client unavailable (%s); using RtMidi's client per port", exc
+            )
     midi_in = RtInput(api, input_spec, queue)
     try:
         midi_out = RtOutput(api, output_spec)
