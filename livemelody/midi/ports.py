@@ -412,9 +412,11 @@ JACK_PORTS_ENV = "LIVEMELODY_JACK_PORTS"
 callback in C: :mod:`livemelody.midi.jackports`) or ``rtmidi`` (RtMidi's JACK API: a client per
 port)."""
 JACK_PORTS_KINDS = ("client", "rtmidi")
-DEFAULT_JACK_PORTS = "rtmidi"
-"""RtMidi's clients: the one client measured a little more idle CPU (``python -m benchmarks.run
---live-only --jack-ports``; docs/DEVELOPING.md, "Ports")."""
+DEFAULT_JACK_PORTS = "client"
+"""One JACK client for both ports, as a patchbay should show one instrument (issue 10). Measured
+side by side with RtMidi's clients (``python -m benchmarks.run --live-only --jack-ports``;
+docs/DEVELOPING.md, "Ports"): lateness and xruns alike, about 1% of a core more when idle at a
+32-frame period. Where the C library cannot be built, RtMidi's clients, said in one log line."""
 
 
 def jack_ports_kind() -> str:
@@ -428,8 +430,9 @@ def jack_ports_kind() -> str:
 def open_ports(api: str, input_spec: str | None, output_spec: str | None, queue: StampQueue):
     """The engine's (input, output) on ``api``: ports named by ``input_spec`` / ``output_spec``
     (see :func:`resolve`), virtual ports where None. Over JACK both are held by one JACK client
-    when ``$LIVEMELODY_JACK_PORTS`` says ``client`` and the one-client library can be built and
-    loaded here; without a C compiler or libjack, RtMidi's client per port, said in one log line.
+    (the default; ``$LIVEMELODY_JACK_PORTS=rtmidi`` chooses RtMidi's client per port) when the
+    one-client library can be built and loaded here; without a C compiler or libjack, RtMidi's
+    client per port, said in one log line.
     Raises :class:`PortError`."""
     if api == "jack" and jack_ports_kind() == "client":
         from livemelody.midi.jackports import JackClient
