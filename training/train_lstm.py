@@ -300,8 +300,14 @@ def evaluate_shared(
 
 
 def main_shared(config: TrainConfig, vocab: Vocabulary, args) -> int:
-    """Train, evaluate and export the shared model (``--style shared --styles ...``)."""
+    """Train, evaluate and export the shared model (``--style shared --styles ...``); with
+    ``--export-checkpoint``, the checkpoint's weights and settings instead of training."""
     from training.dataset import load_shared
+
+    saved = None
+    if args.export_checkpoint is not None:
+        saved = torch.load(args.export_checkpoint, weights_only=False)
+        config = TrainConfig(**{**saved["config"], "styles": tuple(saved["config"]["styles"])})
 
     if not config.styles:
         raise SystemExit("--style shared needs --styles a,b,...")
@@ -313,7 +319,14 @@ def main_shared(config: TrainConfig, vocab: Vocabulary, args) -> int:
         print(f"{style}: {r}")
     print({k: len(v) for k, v in splits.items()}, "songs in all")
     started = time.perf_counter()
-    model, history = train(config, splits, vocab, args.checkpoint)
+    if args.export_checkpoint is not None:
+        model = MelodyLSTM(vocab.size, config.hidden_size, 0.0, len(config.styles), config.style_dim, config.bar_inputs)
+        model.load_state_dict(saved["state"])
+        model.eval()
+        history = {**saved["history"], "stopped": f"exported from checkpoint {args.export_checkpoint} while training"}
+        history["best_epoch"] = 1 + min(range(len(history["valid"])), key=history["valid"].__getitem__)
+    else:
+        model, history = train(config, splits, vocab, args.checkpoint)
     train_seconds = time.perf_counter() - started
     results = {part: evaluate_shared(model, splits, config.styles, part) for part in ("valid", "test")}
     for style in config.styles:
@@ -353,6 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bars", dest="bar_inputs", action="store_true", default=None, help="bar inputs")
     parser.add_argument("--extra", action="store_true", default=None, help="training-only collections too")
     parser.add_argument("--checkpoint", type=Path, default=None, help="file for the best weights so far")
+    parser.add_argument(
+        "--export-checkpoint",
+        type=Path,
+        default=None,
+        help="shared model: evaluate and export the best weights of this checkpoint file, no training "
+        "(a look at a run still going; its own settings are used)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "exported_models", help="folder for .onnx + .json")
     parser.add_argument("--curves", type=Path, default=REPO / "docs" / "figures", help="folder for the loss-curve PNG")
     for name in (
