@@ -212,13 +212,18 @@ def with_bars(song: Song, bars, style_index: int) -> Song:
 
 
 def load_shared(
-    styles: tuple[str, ...], vocab: Vocabulary, extra: bool = True, cache_dir: Path = CACHE_DIR
+    styles: tuple[str, ...],
+    vocab: Vocabulary,
+    extra: bool = True,
+    cache_dir: Path = CACHE_DIR,
+    tunes: int | None = None,
 ) -> tuple[dict[str, list[Song]], dict]:
     """Every style's songs, each split by its own rule (:func:`load_songs`: the shipped models'
     splits), with style index (order of ``styles``) and bar inputs; plus, with ``extra``, the
     training-only collections of :data:`EXTRA_FOR` in the training split, less their near-copies
     (:func:`near_copies`) of any style's validation or test song. Returns (splits, report):
-    report per style: counts, split sizes, songs with bars, extra songs kept and removed."""
+    report per style: counts, split sizes, songs with bars, extra songs kept and removed.
+    ``tunes``: only the first tunes of each file (smoke tests, :func:`load_songs`)."""
     from training.bars import load_bars
 
     splits: dict[str, list[Song]] = {"train": [], "valid": [], "test": []}
@@ -226,9 +231,9 @@ def load_shared(
     held_out: list[dict] = []
     caches = {}
     for index, style in enumerate(styles):
-        cache = caches[style] = load_style(style, cache_dir=cache_dir)
+        cache = caches[style] = load_style(style, cache_dir=cache_dir, limit=tunes)
         split = split_by_id(style, cache)
-        bars = load_bars(style, cache_dir=cache_dir)
+        bars = load_bars(style, cache_dir=cache_dir, limit=tunes)
         sizes = {"train": 0, "valid": 0, "test": 0}
         for raw in cache["songs"]:
             part = split[raw["id"]]
@@ -245,8 +250,8 @@ def load_shared(
         for style, name in EXTRA_FOR.items():
             if style not in styles:
                 continue
-            cache = load_style(name, cache_dir=cache_dir)
-            bars = load_bars(name, cache_dir=cache_dir)
+            cache = load_style(name, cache_dir=cache_dir, limit=tunes)
+            bars = load_bars(name, cache_dir=cache_dir, limit=tunes)
             removed = near_copies(cache["songs"], held_out)
             kept = [raw for raw in cache["songs"] if raw["id"] not in removed]
             splits["train"] += [

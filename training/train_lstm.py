@@ -314,7 +314,7 @@ def main_shared(config: TrainConfig, vocab: Vocabulary, args) -> int:
     unknown = [s for s in config.styles if s not in STYLE_SOURCES]
     if unknown:
         raise SystemExit(f"unknown styles {unknown}")
-    splits, report = load_shared(config.styles, vocab, extra=config.extra)
+    splits, report = load_shared(config.styles, vocab, extra=config.extra, tunes=config.tunes)
     for style, r in report.items():
         print(f"{style}: {r}")
     print({k: len(v) for k, v in splits.items()}, "songs in all")
