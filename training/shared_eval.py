@@ -238,6 +238,12 @@ def render(figures: dict, shared_json: Path) -> str:
         f"{tr['epochs']} epochs in {tr['minutes']} min, best epoch {tr['best_epoch']}; stopped: {tr['stopped']}. "
         f"Validation NLL (all styles' validation songs) of the last epochs: {tail}. "
         "Curve: [figures/lstm_shared_loss.png](figures/lstm_shared_loss.png).",
+        "",
+        "To play it the runtime needs (not done yet): `LstmSession` to accept the graph's inputs "
+        "(tokens, style, bar_pos, bar_len, h, c; metadata `inputs`); every step the style row (one-hot, or blend "
+        "weights summing to 1) and the predicted step's position in its bar and the bar's length in 16th steps: "
+        "live from the clock's step count within the bar and the meter setting, for a file from its time "
+        "signatures with a pickup counted from its bar's end (training/bars.py); 0 and 0 when no meter is known.",
     ]
     return "\n".join(out)
 
