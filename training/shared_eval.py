@@ -159,8 +159,22 @@ def _training(meta) -> dict:
         "minutes": round(sum(h.get("seconds", [])) / 60, 1),
         "threads": t.get("threads"),
         "seed": t.get("seed"),
-        "parameters": None,
+        "command": reproduce_command(t, len(h.get("valid", []))),
     }
+
+
+def reproduce_command(t: dict, epochs: int) -> str:
+    """The ``training.train_lstm`` command that retrains a shared model from its metadata's
+    ``training`` (``epochs`` run: the same weights without the time cap), then the int8 step."""
+    parts = ["python -m training.train_lstm --style shared", "--styles " + ",".join(t.get("styles", []))]
+    parts += ["--bars"] if t.get("bar_inputs") else []
+    parts += ["--extra"] if t.get("extra") else []
+    parts += ["--repeat " + ",".join(t["repeat"])] if t.get("repeat") else []
+    for key in ("hidden_size", "dropout", "batch_size", "learning_rate", "threads", "seed"):
+        if key in t:
+            parts.append(f"--{key.replace('_', '-')} {t[key]:g}")
+    parts.append(f"--max-epochs {epochs} --out .cache/shared")
+    return " ".join(parts) + "; python -m training.quantize --no-evaluate .cache/shared/lstm_shared.json"
 
 
 def _pct(new: float, old: float) -> str:
@@ -237,7 +251,8 @@ def render(figures: dict, shared_json: Path) -> str:
         f"Training: hidden {tr['hidden_size']}, batch {tr['batch_size']}, seed {tr['seed']}, {tr['threads']} thread(s); "
         f"{tr['epochs']} epochs in {tr['minutes']} min, best epoch {tr['best_epoch']}; stopped: {tr['stopped']}. "
         f"Validation NLL (all styles' validation songs) of the last epochs: {tail}. "
-        "Curve: [figures/lstm_shared_loss.png](figures/lstm_shared_loss.png).",
+        "Curve: [figures/lstm_shared_loss.png](figures/lstm_shared_loss.png). "
+        f"Reproduce (same seed, same thread count): `{tr['command']}`.",
         "",
         "To play it the runtime needs (not done yet): `LstmSession` to accept the graph's inputs "
         "(tokens, style, bar_pos, bar_len, h, c; metadata `inputs`); every step the style row (one-hot, or blend "

@@ -70,6 +70,8 @@ class TrainConfig:
     bar_inputs: bool = False
     """Feed each step's position in its bar and the bar's length (:mod:`training.bars`)."""
     extra: bool = False
+    repeat: tuple[str, ...] = ()
+    """``style:n`` entries: the shared model sees that style's training songs n times an epoch."""
     """Add the training-only collections (:data:`training.dataset.EXTRA_FOR`) to training."""
 
 
@@ -317,6 +319,10 @@ def main_shared(config: TrainConfig, vocab: Vocabulary, args) -> int:
     splits, report = load_shared(config.styles, vocab, extra=config.extra, tunes=config.tunes)
     for style, r in report.items():
         print(f"{style}: {r}")
+    for entry in config.repeat:
+        name, times = entry.split(":")
+        index = config.styles.index(name)
+        splits["train"] += [s for s in splits["train"] if s.style_index == index] * (int(times) - 1)
     print({k: len(v) for k, v in splits.items()}, "songs in all")
     started = time.perf_counter()
     if args.export_checkpoint is not None:
@@ -365,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--styles", type=lambda v: tuple(v.split(",")), default=None, help="with --style shared: a,b,c")
     parser.add_argument("--bars", dest="bar_inputs", action="store_true", default=None, help="bar inputs")
     parser.add_argument("--extra", action="store_true", default=None, help="training-only collections too")
+    parser.add_argument(
+        "--repeat",
+        type=lambda v: tuple(v.split(",")),
+        default=None,
+        help="shared: style:n,... (songs n times an epoch)",
+    )
     parser.add_argument("--checkpoint", type=Path, default=None, help="file for the best weights so far")
     parser.add_argument(
         "--export-checkpoint",
