@@ -116,3 +116,17 @@ def test_conditioned_export_has_the_new_inputs_and_matches_torch(tmp_path):
         want = model(*(torch.from_numpy(x) for x in (tokens, h, c, style, pos, length)))
     for a, b in zip(got, want):
         assert np.abs(a - b.numpy()).max() < 1e-5
+
+
+def test_bar_dropout_zeroes_the_bar_inputs_of_about_that_share_of_songs():
+    import random
+
+    songs = [Song(str(i), 0, (), (10, 2), style_index=0, bar_pos=(1, 2, 3), bar_len=(16,) * 3) for i in range(400)]
+    batches = make_batches(songs, 400, random.Random(0), styles=1, bar_inputs=True, bar_dropout=0.25)
+    bar_len = torch.cat([b[4] for b in batches])
+    zeroed = int((bar_len.sum(dim=1) == 0).sum())
+    assert 70 <= zeroed <= 130  # 100 expected
+    kept = bar_len.sum(dim=1) != 0
+    assert (bar_len[kept] == 16).all()
+    # evaluation batches (no rng) are never changed
+    assert (make_batches(songs, 400, None, styles=1, bar_inputs=True, bar_dropout=0.25)[0][4] == 16).all()

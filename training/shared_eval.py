@@ -173,8 +173,10 @@ def reproduce_command(t: dict, epochs: int) -> str:
     parts += ["--bars"] if t.get("bar_inputs") else []
     parts += ["--extra"] if t.get("extra") else []
     parts += ["--repeat " + ",".join(t["repeat"])] if t.get("repeat") else []
-    for key in ("hidden_size", "dropout", "batch_size", "learning_rate", "threads", "seed"):
-        if key in t:
+    for key in ("hidden_size", "dropout", "batch_size", "learning_rate", "threads", "seed", "style_dim", "bar_dropout"):
+        if t.get(key) is not None and (
+            key not in ("style_dim", "bar_dropout") or t[key] != {"style_dim": 16}.get(key, 0)
+        ):
             parts.append(f"--{key.replace('_', '-')} {t[key]:g}")
     parts.append(f"--max-epochs {epochs} --out .cache/shared")
     return " ".join(parts) + "; python -m training.quantize --no-evaluate .cache/shared/lstm_shared.json"

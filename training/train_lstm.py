@@ -18,7 +18,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +71,9 @@ class TrainConfig:
     """Feed each step's position in its bar and the bar's length (:mod:`training.bars`)."""
     extra: bool = False
     repeat: tuple[str, ...] = ()
+    bar_dropout: float = 0.0
+    """Share of training songs, drawn anew each epoch, whose bar inputs are zeroed ("no meter"),
+    so that the model also works without a meter (0 in run 1 and 2 of the shared model)."""
     """``style:n`` entries: the shared model sees that style's training songs n times an epoch."""
     """Add the training-only collections (:data:`training.dataset.EXTRA_FOR`) to training."""
 
@@ -99,10 +102,23 @@ def conditions(songs: list[Song], length: int, styles: int, bar_inputs: bool) ->
 
 
 def make_batches(
-    songs: list[Song], batch_size: int, rng: random.Random | None, styles: int = 0, bar_inputs: bool = False
+    songs: list[Song],
+    batch_size: int,
+    rng: random.Random | None,
+    styles: int = 0,
+    bar_inputs: bool = False,
+    bar_dropout: float = 0.0,
 ) -> list[tuple]:
     """Length-sorted batches of (inputs, targets, *conditions), padded; shuffled if ``rng`` is
-    given. Conditions (:func:`conditions`) for a model with ``styles`` or ``bar_inputs``."""
+    given. Conditions (:func:`conditions`) for a model with ``styles`` or ``bar_inputs``;
+    ``bar_dropout`` (with ``rng``): that share of songs, drawn by ``rng``, get zero bar inputs."""
+    if bar_dropout and rng is not None:
+        songs = [
+            replace(s, bar_pos=(0,) * len(s.bar_pos), bar_len=(0,) * len(s.bar_len))
+            if rng.random() < bar_dropout
+            else s
+            for s in songs
+        ]
     ordered = sorted(songs, key=lambda s: len(s.tokens))
     if rng is not None:  # shuffle within similar lengths, then the batch order
         ordered = sorted(ordered, key=lambda s: (len(s.tokens) // 16, rng.random()))
@@ -165,7 +181,7 @@ def train(config: TrainConfig, splits: dict[str, list[Song]], vocab: Vocabulary,
         model.train()
         total, count = 0.0, 0
         for inputs, targets, *extra in make_batches(
-            splits["train"], config.batch_size, shuffler, styles, config.bar_inputs
+            splits["train"], config.batch_size, shuffler, styles, config.bar_inputs, config.bar_dropout
         ):
             logits, _, _ = model(inputs, *model.zero_state(inputs.shape[0]), *extra)
             loss = loss_mean(logits.reshape(-1, vocab.size), targets.reshape(-1))
@@ -399,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         "style_dim",
     ):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=None)
-    for name in ("dropout", "learning_rate", "max_minutes"):
+    for name in ("dropout", "learning_rate", "max_minutes", "bar_dropout"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=None)
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
