@@ -92,3 +92,21 @@ def test_tiny_vae_training_run_exports_a_usable_pair(tmp_path, capsys):
     assert seed["models"]["seed_pitch"]["config"]["learning_rate"] == 1e-5
     assert seed["models"]["seed_rhythm"]["config"]["latent"] == 300
     assert set(seed["metrics"]["test"]["reconstruction"]) >= {"pitch", "duration", "note", "phrase"}
+
+
+@pytest.mark.slow
+def test_tiny_shared_run_exports_a_model_with_style_and_bar_inputs(tmp_path, capsys):
+    from training.lstm import CONDITIONED_INPUT_NAMES
+
+    args = ["--style", "shared", "--styles", "han,deutsch", "--bars", "--extra", "--tunes", "12"]
+    args += ["--max-epochs", "1", "--hidden-size", "24", "--out", str(tmp_path), "--curves", str(tmp_path)]
+    assert train_lstm.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "test han" in printed and "test deutsch" in printed
+    meta = json.loads((tmp_path / "lstm_shared.json").read_text())
+    assert meta["inputs"] == CONDITIONED_INPUT_NAMES and meta["dimensions"]["styles"] == 2
+    assert meta["data"]["styles"] == ["han", "deutsch"] and set(meta["data"]["test_ids"]) == {"han", "deutsch"}
+    extra = meta["data"]["per_style"]["deutsch"]["extra"]
+    assert extra["kept"] + extra["near_copies_removed"] == extra["counts"]["kept"] > 0
+    assert meta["metrics"]["onnx_parity_max_abs"] <= 1e-4
+    assert 0 < meta["metrics"]["test"]["han"]["nll_nats"] < 10

@@ -72,6 +72,17 @@ STYLE_SOURCES = {
 }  # fmt: skip
 """Each style's source in music21's corpus."""
 
+EXTRA_SOURCES = {
+    "deutsch_more": Source(
+        "essenFolksong: more German EsAC collections (training only)",
+        ("essenFolksong",),
+        ("fink0.abc", "altdeu10.abc", "altdeu20.abc", "boehme10.abc", "boehme20.abc", "zuccal0.abc", "dva0.abc"),
+    ),
+}
+"""Training-only collections (no split of their own, no model of their own): the shared model
+(:mod:`training.shared`) adds ``deutsch_more`` to the deutsch style's training songs, after
+removing near-copies of the held-out songs."""
+
 CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache" / "corpus"
 _EXTRACTOR_VERSION = 1  # bump when extraction changes, to invalidate caches
 
@@ -115,7 +126,7 @@ def describe(style: str) -> str:
     """One line for the metadata: music21's version, the collection and its files."""
     import music21
 
-    source = STYLE_SOURCES[style]
+    source = _source(style)
     if source.query is not None:
         return f"music21 {music21.__version__} {source.label}"
     names = (
@@ -213,9 +224,10 @@ def _source_digest(files: list[Path]) -> str:
 
 
 def _source(style: str) -> Source:
-    if style not in STYLE_SOURCES:
-        raise ValueError(f"unknown style {style!r}; known: {', '.join(STYLE_SOURCES)}")
-    return STYLE_SOURCES[style]
+    sources = {**STYLE_SOURCES, **EXTRA_SOURCES}
+    if style not in sources:
+        raise ValueError(f"unknown style {style!r}; known: {', '.join(sources)}")
+    return sources[style]
 
 
 def tune_jobs(source: Source, files: list[Path], limit: int | None = None) -> list[tuple[str, str, str, int]]:

@@ -38,12 +38,19 @@ VALID_FRACTION = 0.1
 
 @dataclass(frozen=True)
 class Song:
-    """One prepared song: id (``<file>:<X>``), detected key shift and tokens (no delimiters)."""
+    """One prepared song: id (``<file>:<X>``), detected key shift and tokens (no delimiters).
+
+    For the shared model (:func:`load_shared`) also its style's index and the bar inputs of
+    every input step of :attr:`sequence` (``len(tokens) + 1`` values each: input i predicts
+    step i, so it carries step i's position in the bar; :mod:`training.bars`)."""
 
     song_id: str
     shift: int
     notes: tuple[Note, ...]
     tokens: tuple[int, ...]
+    style_index: int = 0
+    bar_pos: tuple[int, ...] = ()
+    bar_len: tuple[int, ...] = ()
 
     @property
     def sequence(self) -> list[int]:
@@ -162,3 +169,105 @@ def duplicate_report(style: str, cache_dir: Path = CACHE_DIR) -> dict:
         "own_split": shared_passages(cache["songs"], split_by_id(style, cache)),
         "own_rule": split_rule(style),
     }
+
+
+EXTRA_FOR = {"deutsch": "deutsch_more"}
+"""Training-only collections added to a style's training songs by :func:`load_shared`."""
+
+
+def _held_out_keys(songs: list[dict]) -> tuple[set, set]:
+    """(head/tail fingerprints, runs of :data:`LEAK_INTERVALS` intervals) of cached songs."""
+    prints, runs = set(), set()
+    for song in songs:
+        iv = _intervals(song["notes"])
+        prints |= {("head", iv[:FINGERPRINT_INTERVALS]), ("tail", iv[-FINGERPRINT_INTERVALS:])}
+        runs |= {iv[i : i + LEAK_INTERVALS] for i in range(max(len(iv) - LEAK_INTERVALS + 1, 1))}
+    return prints, runs
+
+
+def near_copies(extra: list[dict], held_out: list[dict]) -> set[str]:
+    """Ids of the ``extra`` cached songs that are near-copies of a ``held_out`` song: they share
+    the first or last :data:`FINGERPRINT_INTERVALS` melodic intervals (the grouping of
+    :func:`near_duplicate_groups`) or any run of :data:`LEAK_INTERVALS` consecutive intervals
+    (the overlap of :func:`shared_passages`); transposition, rests and rhythm ignored."""
+    prints, runs = _held_out_keys(held_out)
+    found = set()
+    for song in extra:
+        iv = _intervals(song["notes"])
+        keys = {("head", iv[:FINGERPRINT_INTERVALS]), ("tail", iv[-FINGERPRINT_INTERVALS:])}
+        own_runs = {iv[i : i + LEAK_INTERVALS] for i in range(max(len(iv) - LEAK_INTERVALS + 1, 1))}
+        if keys & prints or own_runs & runs:
+            found.add(song["id"])
+    return found
+
+
+def with_bars(song: Song, bars, style_index: int) -> Song:
+    """``song`` with its style index and the bar inputs of its sequence (:mod:`training.bars`)."""
+    from dataclasses import replace
+
+    from training.bars import step_features
+
+    pos, length = step_features(bars, len(song.tokens) + 1)
+    return replace(song, style_index=style_index, bar_pos=tuple(pos.tolist()), bar_len=tuple(length.tolist()))
+
+
+def load_shared(
+    styles: tuple[str, ...],
+    vocab: Vocabulary,
+    extra: bool = True,
+    cache_dir: Path = CACHE_DIR,
+    tunes: int | None = None,
+) -> tuple[dict[str, list[Song]], dict]:
+    """Every style's songs, each split by its own rule (:func:`load_songs`: the shipped models'
+    splits), with style index (order of ``styles``) and bar inputs; plus, with ``extra``, the
+    training-only collections of :data:`EXTRA_FOR` in the training split, less their near-copies
+    (:func:`near_copies`) of any style's validation or test song. Returns (splits, report):
+    report per style: counts, split sizes, songs with bars, extra songs kept and removed.
+    ``tunes``: only the first tunes of each file (smoke tests, :func:`load_songs`)."""
+    from training.bars import load_bars
+
+    splits: dict[str, list[Song]] = {"train": [], "valid": [], "test": []}
+    report: dict = {}
+    held_out: list[dict] = []
+    caches = {}
+    for index, style in enumerate(styles):
+        cache = caches[style] = load_style(style, cache_dir=cache_dir, limit=tunes)
+        split = split_by_id(style, cache)
+        bars = load_bars(style, cache_dir=cache_dir, limit=tunes)
+        sizes = {"train": 0, "valid": 0, "test": 0}
+        for raw in cache["songs"]:
+            part = split[raw["id"]]
+            splits[part].append(with_bars(prepare_song(raw["id"], raw["notes"], vocab), bars.get(raw["id"]), index))
+            sizes[part] += 1
+            if part != "train":
+                held_out.append(raw)
+        report[style] = {
+            "counts": dict(cache["counts"]),
+            "split_sizes": sizes,
+            "with_bars": sum(bars.get(raw["id"]) is not None for raw in cache["songs"]),
+        }
+    if extra:
+        for style, name in EXTRA_FOR.items():
+            if style not in styles:
+                continue
+            cache = load_style(name, cache_dir=cache_dir, limit=tunes)
+            bars = load_bars(name, cache_dir=cache_dir, limit=tunes)
+            removed = near_copies(cache["songs"], held_out)
+            kept = [raw for raw in cache["songs"] if raw["id"] not in removed]
+            splits["train"] += [
+                with_bars(
+                    prepare_song(f"{name}/{raw['id']}", raw["notes"], vocab), bars.get(raw["id"]), styles.index(style)
+                )
+                for raw in kept
+            ]
+            report[style]["extra"] = {
+                "collection": name,
+                "counts": dict(cache["counts"]),
+                "near_copies_removed": len(removed),
+                "kept": len(kept),
+                "with_bars": sum(bars.get(raw["id"]) is not None for raw in kept),
+                "rule": "removed when its first or last "
+                f"{FINGERPRINT_INTERVALS} melodic intervals, or any run of {LEAK_INTERVALS}, equal those of a "
+                "validation or test song of any style",
+            }
+    return splits, report

@@ -14,14 +14,15 @@ from livemelody.encoding.phrase import DURATION_STEPS, PITCH_HIGH, PITCH_LOW, PI
 from livemelody.models.metadata import EncodingInfo, ModelMetadata, file_sha256
 from livemelody.models.onnx import open_session
 from training import vae as vae_graphs
-from training.lstm import INPUT_NAMES, OUTPUT_NAMES, MelodyLSTM, export_onnx
+from training.lstm import CONDITIONED_INPUT_NAMES, INPUT_NAMES, OUTPUT_NAMES, MelodyLSTM, export_onnx
 
 OPSET = 17
 
 
 def parity_max_abs_diff(model: MelodyLSTM, onnx_path: Path, steps: int = 256, seed: int = 0) -> float:
     """Largest |logit| difference between torch and onnxruntime over ``steps`` single-token
-    calls with the state fed back, after a 32-token primer in one call."""
+    calls with the state fed back, after a 32-token primer in one call (a conditioned model:
+    a blend of two styles and 3/4 bar inputs)."""
     model.eval()
     session = open_session(onnx_path)
     rng = np.random.default_rng(seed)
@@ -29,11 +30,20 @@ def parity_max_abs_diff(model: MelodyLSTM, onnx_path: Path, steps: int = 256, se
     h, c = model.zero_state(1)
     oh, oc = h.numpy(), c.numpy()
     worst = 0.0
-    chunks = [tokens[:, :32]] + [tokens[:, i : i + 1] for i in range(32, 32 + steps)]
+    spans = [(0, 32)] + [(i, i + 1) for i in range(32, 32 + steps)]
+    style = np.zeros((1, max(model.styles, 1)), np.float32)
+    style[0, 0] = style[0, -1] = 0.5 if model.styles > 1 else 1.0
     with torch.no_grad():
-        for chunk in chunks:
-            logits, h, c = model(torch.from_numpy(chunk), h, c)
-            o_logits, oh, oc = session.run(None, {"tokens": chunk, "h": oh, "c": oc})
+        for a, b in spans:
+            chunk = tokens[:, a:b]
+            feeds, extra = {"tokens": chunk, "h": oh, "c": oc}, ()
+            if model.conditioned:
+                bar_pos = (np.arange(a, b, dtype=np.int64) % 12)[None, :]
+                bar_len = np.full_like(bar_pos, 12)
+                feeds.update(style=style, bar_pos=bar_pos, bar_len=bar_len)
+                extra = tuple(torch.from_numpy(x) for x in (style, bar_pos, bar_len))
+            logits, h, c = model(torch.from_numpy(chunk), h, c, *extra)
+            o_logits, oh, oc = session.run(None, feeds)
             worst = max(worst, float(np.abs(o_logits - logits.numpy()).max()))
     return worst
 
@@ -62,9 +72,10 @@ def export_lstm(
         onnx_path,
         kind="lstm",
         style=style,
-        io=(INPUT_NAMES, OUTPUT_NAMES),
+        io=(CONDITIONED_INPUT_NAMES if model.conditioned else INPUT_NAMES, OUTPUT_NAMES),
         encoding=EncodingInfo(STEPS_PER_QUARTER, vocab.low, vocab.high, vocab.symbols),
-        dimensions={"vocab_size": vocab.size, "hidden_size": model.hidden_size, "num_layers": 1},
+        dimensions={"vocab_size": vocab.size, "hidden_size": model.hidden_size, "num_layers": 1}
+        | ({"styles": model.styles} if model.styles else {}),
         training=training,
         data=data,
         metrics=metrics,

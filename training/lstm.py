@@ -14,27 +14,79 @@ import warnings
 import torch
 from torch import nn
 
+from training.bars import MAX_BAR_LEN
+
 INPUT_NAMES = ["tokens", "h", "c"]
 OUTPUT_NAMES = ["logits", "h_out", "c_out"]
+CONDITIONED_INPUT_NAMES = ["tokens", "style", "bar_pos", "bar_len", "h", "c"]
+"""Inputs of a model with a style input and bar inputs (:class:`MelodyLSTM` with ``styles`` > 0
+and ``bar_inputs``): ``style`` float32 [batch, styles] (a one-hot row, or weights summing to 1
+for a blend), ``bar_pos`` and ``bar_len`` int64 [batch, time] (:mod:`training.bars`)."""
 
 
 class MelodyLSTM(nn.Module):
-    """One-hot tokens -> LSTM -> dropout -> dense logits over the vocabulary."""
+    """One-hot tokens -> LSTM -> dropout -> dense logits over the vocabulary.
 
-    def __init__(self, vocab_size: int, hidden_size: int = 256, dropout: float = 0.2):
+    Options for the shared model (both off: the seed's model, same parameters):
+    ``styles`` > 0 adds a style input, float32 [batch, styles] weights times a learnt
+    [styles, style_dim] table, the same vector at every step (a one-hot row selects one style;
+    a blend interpolates the embeddings); ``bar_inputs`` adds learnt embeddings of the step's
+    position in its bar (``bar_pos`` 0..47) and of the bar's length (``bar_len`` 0..48, 0 = no
+    meter), int64 [batch, time]. The LSTM's input is the concatenation.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int = 256,
+        dropout: float = 0.2,
+        styles: int = 0,
+        style_dim: int = 16,
+        bar_inputs: bool = False,
+        bar_dim: int = 16,
+    ):
         super().__init__()
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
+        self.styles = styles
+        self.bar_inputs = bar_inputs
         # One-hot encoding as a fixed identity lookup: a buffer, not a parameter (as the seed).
         self.register_buffer("one_hot", torch.eye(vocab_size), persistent=False)
-        self.lstm = nn.LSTM(vocab_size, hidden_size, batch_first=True)
+        inputs = vocab_size
+        if styles:
+            self.style_embedding = nn.Parameter(torch.randn(styles, style_dim) * 0.1)
+            inputs += style_dim
+        if bar_inputs:
+            self.bar_pos_embedding = nn.Embedding(MAX_BAR_LEN, bar_dim)
+            self.bar_len_embedding = nn.Embedding(MAX_BAR_LEN + 1, bar_dim // 2)
+            inputs += bar_dim + bar_dim // 2
+        self.lstm = nn.LSTM(inputs, hidden_size, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.dense = nn.Linear(hidden_size, vocab_size)
 
-    def forward(self, tokens: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
-        x = self.one_hot[tokens]
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        h: torch.Tensor,
+        c: torch.Tensor,
+        style: torch.Tensor | None = None,
+        bar_pos: torch.Tensor | None = None,
+        bar_len: torch.Tensor | None = None,
+    ):
+        parts = [self.one_hot[tokens]]
+        if self.styles:
+            vector = style @ self.style_embedding  # [batch, style_dim]
+            parts.append(vector[:, None, :].expand(-1, tokens.shape[1], -1))
+        if self.bar_inputs:
+            parts += [self.bar_pos_embedding(bar_pos), self.bar_len_embedding(bar_len)]
+        x = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
         y, (h_out, c_out) = self.lstm(x, (h, c))
         return self.dense(self.dropout(y)), h_out, c_out
+
+    @property
+    def conditioned(self) -> bool:
+        """True when the model has the style and bar inputs (:data:`CONDITIONED_INPUT_NAMES`)."""
+        return bool(self.styles) and self.bar_inputs
 
     def zero_state(self, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Initial (h, c), zeros of shape [1, batch, hidden]."""
@@ -77,16 +129,37 @@ def export_onnx(model: MelodyLSTM, path, opset: int = 17) -> None:
         _export(model, path, opset)
 
 
+class _ConditionedGraph(nn.Module):
+    """The exported signature of a conditioned model: (tokens, style, bar_pos, bar_len, h, c)."""
+
+    def __init__(self, model: MelodyLSTM):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens, style, bar_pos, bar_len, h, c):
+        return self.model(tokens, h, c, style, bar_pos, bar_len)
+
+
 def _export(model: MelodyLSTM, path, opset: int) -> None:
     tokens = torch.zeros((1, 4), dtype=torch.int64)
     h, c = model.zero_state(1)
+    graph, args, names, extra_axes = model, (tokens, h, c), INPUT_NAMES, {}
+    if model.styles or model.bar_inputs:
+        if not model.conditioned:
+            raise ValueError("export needs both the style and the bar inputs, or neither")
+        style = torch.zeros((1, model.styles))
+        style[0, 0] = 1.0
+        bars = torch.zeros((1, 4), dtype=torch.int64)
+        graph, args, names = _ConditionedGraph(model), (tokens, style, bars, bars + 16, h, c), CONDITIONED_INPUT_NAMES
+        extra_axes = {"style": {0: "batch"}, "bar_pos": {0: "batch", 1: "time"}, "bar_len": {0: "batch", 1: "time"}}
     torch.onnx.export(
-        model,
-        (tokens, h, c),
+        graph,
+        args,
         str(path),
-        input_names=INPUT_NAMES,
+        input_names=names,
         output_names=OUTPUT_NAMES,
         dynamic_axes={
+            **extra_axes,
             "tokens": {0: "batch", 1: "time"},
             "h": {1: "batch"},
             "c": {1: "batch"},

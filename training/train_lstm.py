@@ -2,6 +2,8 @@
 
     python -m training.train_lstm --style deutsch            # the shipped model
     python -m training.train_lstm --style han --tunes 20 --max-epochs 1 --out /tmp/m   # smoke run
+    python -m training.train_lstm --style shared --styles deutsch,han,irish,scottish,chorale \
+        --bars --extra --hidden-size 384 --out .cache/shared     # one model, style + bar inputs
 
 Seeded and single-threaded by default, so the same command reproduces the same model (to
 float rounding). Prints the parameter count against the seed's formula, one line per epoch,
@@ -16,7 +18,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +63,19 @@ class TrainConfig:
     """Stop after the first epoch that ends past this many minutes of training (None: no cap).
     Nothing else depends on it (the learning rate halves on plateaus), so ``--max-epochs`` set
     to the epochs run (``history``) reproduces the same weights on any machine."""
+    styles: tuple[str, ...] = ()
+    """The shared model's styles (``style`` is then ``"shared"``): one model for all, with a
+    style input (index = order here); each style keeps its own split (the shipped models')."""
+    style_dim: int = 16
+    bar_inputs: bool = False
+    """Feed each step's position in its bar and the bar's length (:mod:`training.bars`)."""
+    extra: bool = False
+    repeat: tuple[str, ...] = ()
+    bar_dropout: float = 0.0
+    """Share of training songs, drawn anew each epoch, whose bar inputs are zeroed ("no meter"),
+    so that the model also works without a meter (0 in run 1 and 2 of the shared model)."""
+    """``style:n`` entries: the shared model sees that style's training songs n times an epoch."""
+    """Add the training-only collections (:data:`training.dataset.EXTRA_FOR`) to training."""
 
 
 def set_seeds(seed: int, threads: int) -> None:
@@ -70,23 +85,54 @@ def set_seeds(seed: int, threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def conditions(songs: list[Song], length: int, styles: int, bar_inputs: bool) -> tuple:
+    """The extra inputs of a conditioned model for a padded batch of ``songs``: (style float32
+    [rows, styles] one-hot, bar_pos, bar_len int64 [rows, length]); () for the plain model."""
+    if not styles and not bar_inputs:
+        return ()
+    style = torch.zeros((len(songs), styles))
+    bar_pos = torch.zeros((len(songs), length), dtype=torch.int64)
+    bar_len = torch.zeros((len(songs), length), dtype=torch.int64)
+    for row, song in enumerate(songs):
+        style[row, song.style_index] = 1.0
+        n = len(song.bar_pos)
+        bar_pos[row, :n] = torch.tensor(song.bar_pos)
+        bar_len[row, :n] = torch.tensor(song.bar_len)
+    return style, bar_pos, bar_len
+
+
 def make_batches(
-    songs: list[Song], batch_size: int, rng: random.Random | None
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Length-sorted batches of (inputs, targets), padded; shuffled if ``rng`` is given."""
+    songs: list[Song],
+    batch_size: int,
+    rng: random.Random | None,
+    styles: int = 0,
+    bar_inputs: bool = False,
+    bar_dropout: float = 0.0,
+) -> list[tuple]:
+    """Length-sorted batches of (inputs, targets, *conditions), padded; shuffled if ``rng`` is
+    given. Conditions (:func:`conditions`) for a model with ``styles`` or ``bar_inputs``;
+    ``bar_dropout`` (with ``rng``): that share of songs, drawn by ``rng``, get zero bar inputs."""
+    if bar_dropout and rng is not None:
+        songs = [
+            replace(s, bar_pos=(0,) * len(s.bar_pos), bar_len=(0,) * len(s.bar_len))
+            if rng.random() < bar_dropout
+            else s
+            for s in songs
+        ]
     ordered = sorted(songs, key=lambda s: len(s.tokens))
     if rng is not None:  # shuffle within similar lengths, then the batch order
         ordered = sorted(ordered, key=lambda s: (len(s.tokens) // 16, rng.random()))
     batches = []
     for i in range(0, len(ordered), batch_size):
-        group = [s.sequence for s in ordered[i : i + batch_size]]
+        chunk = ordered[i : i + batch_size]
+        group = [s.sequence for s in chunk]
         length = max(len(seq) for seq in group) - 1
         inputs = torch.zeros((len(group), length), dtype=torch.int64)
         targets = torch.full((len(group), length), IGNORE, dtype=torch.int64)
         for row, seq in enumerate(group):
             inputs[row, : len(seq) - 1] = torch.tensor(seq[:-1])
             targets[row, : len(seq) - 1] = torch.tensor(seq[1:])
-        batches.append((inputs, targets))
+        batches.append((inputs, targets, *conditions(chunk, length, styles, bar_inputs)))
     if rng is not None:
         rng.shuffle(batches)
     return batches
@@ -97,30 +143,36 @@ def mean_loss(model: MelodyLSTM, batches, loss_fn) -> float:
     model.eval()
     total, count = 0.0, 0
     with torch.no_grad():
-        for inputs, targets in batches:
-            logits, _, _ = model(inputs, *model.zero_state(inputs.shape[0]))
+        for inputs, targets, *extra in batches:
+            logits, _, _ = model(inputs, *model.zero_state(inputs.shape[0]), *extra)
             total += float(loss_fn(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)))
             count += int((targets != IGNORE).sum())
     return total / count
 
 
-def train(config: TrainConfig, splits: dict[str, list[Song]], vocab: Vocabulary):
-    """Adam with early stopping on validation loss; returns (best model, history)."""
+def train(config: TrainConfig, splits: dict[str, list[Song]], vocab: Vocabulary, checkpoint: Path | None = None):
+    """Adam with early stopping on validation loss; returns (best model, history).
+
+    ``checkpoint``: a file the best weights so far are saved to (with the config and history)."""
     set_seeds(config.seed, config.threads)
-    model = MelodyLSTM(vocab.size, config.hidden_size, config.dropout)
+    styles = len(config.styles)
+    model = MelodyLSTM(vocab.size, config.hidden_size, config.dropout, styles, config.style_dim, config.bar_inputs)
     got, want = parameter_count(model), expected_parameter_count(vocab.size, config.hidden_size)
-    print(
-        f"parameters: {got:,} (seed's Keras formula 4*(H*(V+H)+H) + H*V+V = "
-        f"{seed_parameter_count(vocab.size, config.hidden_size):,}, plus PyTorch's second LSTM "
-        f"bias 4*H = {4 * config.hidden_size:,}; V={vocab.size}, H={config.hidden_size})"
-    )
-    if got != want:
-        raise SystemExit(f"parameter count {got} differs from the formula's {want}")
+    if model.styles or model.bar_inputs:
+        print(f"parameters: {got:,} (the seed's model of this size: {want:,}; the rest: style and bar inputs)")
+    else:
+        print(
+            f"parameters: {got:,} (seed's Keras formula 4*(H*(V+H)+H) + H*V+V = "
+            f"{seed_parameter_count(vocab.size, config.hidden_size):,}, plus PyTorch's second LSTM "
+            f"bias 4*H = {4 * config.hidden_size:,}; V={vocab.size}, H={config.hidden_size})"
+        )
+        if got != want:
+            raise SystemExit(f"parameter count {got} differs from the formula's {want}")
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=config.lr_patience)
     loss_sum = nn.CrossEntropyLoss(ignore_index=IGNORE, reduction="sum")
     loss_mean = nn.CrossEntropyLoss(ignore_index=IGNORE)
-    valid_batches = make_batches(splits["valid"], 64, None)
+    valid_batches = make_batches(splits["valid"], 64, None, styles, config.bar_inputs)
     shuffler = random.Random(config.seed)
     history: dict = {"train": [], "valid": [], "seconds": [], "learning_rate": []}
     best_state, best_valid, best_epoch = None, math.inf, 0
@@ -128,8 +180,10 @@ def train(config: TrainConfig, splits: dict[str, list[Song]], vocab: Vocabulary)
         started = time.perf_counter()
         model.train()
         total, count = 0.0, 0
-        for inputs, targets in make_batches(splits["train"], config.batch_size, shuffler):
-            logits, _, _ = model(inputs, *model.zero_state(inputs.shape[0]))
+        for inputs, targets, *extra in make_batches(
+            splits["train"], config.batch_size, shuffler, styles, config.bar_inputs, config.bar_dropout
+        ):
+            logits, _, _ = model(inputs, *model.zero_state(inputs.shape[0]), *extra)
             loss = loss_mean(logits.reshape(-1, vocab.size), targets.reshape(-1))
             optimiser.zero_grad()
             loss.backward()
@@ -150,6 +204,9 @@ def train(config: TrainConfig, splits: dict[str, list[Song]], vocab: Vocabulary)
         )
         if valid < best_valid - 1e-4:
             best_state, best_valid, best_epoch = copy.deepcopy(model.state_dict()), valid, epoch
+            if checkpoint is not None:  # the best weights so far, for a look before training ends
+                checkpoint.parent.mkdir(parents=True, exist_ok=True)
+                torch.save({"config": asdict(config), "state": best_state, "history": history}, checkpoint)
         elif epoch - best_epoch >= config.patience:
             print(f"early stop: no validation gain for {config.patience} epochs; best epoch {best_epoch}")
             history["stopped"] = "patience"
@@ -164,11 +221,13 @@ def train(config: TrainConfig, splits: dict[str, list[Song]], vocab: Vocabulary)
     return model, history
 
 
-def lstm_probabilities(model: MelodyLSTM, sequence: list[int]) -> np.ndarray:
-    """[len - 1, V] next-token probabilities for a delimited song, from the zero state."""
+def lstm_probabilities(model: MelodyLSTM, sequence: list[int], song: Song | None = None) -> np.ndarray:
+    """[len - 1, V] next-token probabilities for a delimited song, from the zero state; a
+    conditioned model takes its style and bar inputs from ``song``."""
     with torch.no_grad():
         inputs = torch.tensor([sequence[:-1]])
-        logits, _, _ = model(inputs, *model.zero_state(1))
+        extra = () if song is None else conditions([song], inputs.shape[1], model.styles, model.bar_inputs)
+        logits, _, _ = model(inputs, *model.zero_state(1), *extra)
         return torch.softmax(logits[0].double(), dim=-1).numpy()
 
 
@@ -241,19 +300,129 @@ def save_loss_curve(history: dict, style: str, path: Path) -> None:
     plt.close(fig)
 
 
+SHARED = "shared"
+
+
+def evaluate_shared(
+    model: MelodyLSTM, splits: dict[str, list[Song]], styles: tuple[str, ...], part: str = "test"
+) -> dict:
+    """Figures (:mod:`training.metrics`) of a shared model on each style's songs of ``part``."""
+    results = {}
+    for index, style in enumerate(styles):
+        acc = MetricAccumulator()
+        for song in splits[part]:
+            if song.style_index == index:
+                acc.add(lstm_probabilities(model, song.sequence, song), song.sequence[1:])
+        results[style] = acc.result()
+    return results
+
+
+def main_shared(config: TrainConfig, vocab: Vocabulary, args) -> int:
+    """Train, evaluate and export the shared model (``--style shared --styles ...``); with
+    ``--export-checkpoint``, the checkpoint's weights and settings instead of training."""
+    from training.dataset import load_shared
+
+    saved = None
+    if args.export_checkpoint is not None:
+        saved = torch.load(args.export_checkpoint, weights_only=False)
+        config = TrainConfig(**{**saved["config"], "styles": tuple(saved["config"]["styles"])})
+
+    if not config.styles:
+        raise SystemExit("--style shared needs --styles a,b,...")
+    unknown = [s for s in config.styles if s not in STYLE_SOURCES]
+    if unknown:
+        raise SystemExit(f"unknown styles {unknown}")
+    splits, report = load_shared(config.styles, vocab, extra=config.extra, tunes=config.tunes)
+    for style, r in report.items():
+        print(f"{style}: {r}")
+    for entry in config.repeat:
+        name, times = entry.split(":")
+        index = config.styles.index(name)
+        splits["train"] += [s for s in splits["train"] if s.style_index == index] * (int(times) - 1)
+    print({k: len(v) for k, v in splits.items()}, "songs in all")
+    started = time.perf_counter()
+    if args.export_checkpoint is not None:
+        model = MelodyLSTM(vocab.size, config.hidden_size, 0.0, len(config.styles), config.style_dim, config.bar_inputs)
+        model.load_state_dict(saved["state"])
+        model.eval()
+        history = {**saved["history"], "stopped": f"exported from checkpoint {args.export_checkpoint} while training"}
+        history["best_epoch"] = 1 + min(range(len(history["valid"])), key=history["valid"].__getitem__)
+    else:
+        model, history = train(config, splits, vocab, args.checkpoint)
+    train_seconds = time.perf_counter() - started
+    results = {part: evaluate_shared(model, splits, config.styles, part) for part in ("valid", "test")}
+    for style in config.styles:
+        r = results["test"][style]
+        print(f"test {style:<9} NLL {r['nll_nats']:.4f} nats/step  pitch {r['pitch_bits']:.3f} bits/note")
+    save_loss_curve(history, SHARED, args.curves / f"lstm_{SHARED}_loss.png")
+    data = {
+        "corpus": {style: describe(style) for style in config.styles},
+        "styles": list(config.styles),
+        "per_style": report,
+        "split_rule": {style: split_rule(style) for style in config.styles},
+        "split_sizes": {k: len(v) for k, v in splits.items()},
+        "valid_ids": {
+            st: [s.song_id for s in splits["valid"] if s.style_index == i] for i, st in enumerate(config.styles)
+        },
+        "test_ids": {
+            st: [s.song_id for s in splits["test"] if s.style_index == i] for i, st in enumerate(config.styles)
+        },
+        "bar_inputs": "training.bars: bar_pos = step's position in its bar (pickups counted from the bar's end), "
+        "bar_len = the time signature's bar length in steps, 0 = no meter; input i carries step i (the predicted step)",
+    }
+    training = {
+        **asdict(config),
+        "history": history,
+        "train_seconds": round(train_seconds, 1),
+        "torch": torch.__version__,
+    }
+    json_path, metadata = export_lstm(model, vocab, SHARED, args.out, training, data, results)
+    print(f"exported {json_path} (onnx parity max |diff| {metadata.metrics['onnx_parity_max_abs']:.2e})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--style", required=True, choices=list(STYLE_SOURCES))
+    parser.add_argument("--style", required=True, choices=[*STYLE_SOURCES, SHARED])
+    parser.add_argument("--styles", type=lambda v: tuple(v.split(",")), default=None, help="with --style shared: a,b,c")
+    parser.add_argument("--bars", dest="bar_inputs", action="store_true", default=None, help="bar inputs")
+    parser.add_argument("--extra", action="store_true", default=None, help="training-only collections too")
+    parser.add_argument(
+        "--repeat",
+        type=lambda v: tuple(v.split(",")),
+        default=None,
+        help="shared: style:n,... (songs n times an epoch)",
+    )
+    parser.add_argument("--checkpoint", type=Path, default=None, help="file for the best weights so far")
+    parser.add_argument(
+        "--export-checkpoint",
+        type=Path,
+        default=None,
+        help="shared model: evaluate and export the best weights of this checkpoint file, no training "
+        "(a look at a run still going; its own settings are used)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "exported_models", help="folder for .onnx + .json")
     parser.add_argument("--curves", type=Path, default=REPO / "docs" / "figures", help="folder for the loss-curve PNG")
-    for name in ("hidden_size", "batch_size", "max_epochs", "patience", "lr_patience", "seed", "threads", "tunes"):
+    for name in (
+        "hidden_size",
+        "batch_size",
+        "max_epochs",
+        "patience",
+        "lr_patience",
+        "seed",
+        "threads",
+        "tunes",
+        "style_dim",
+    ):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=None)
-    for name in ("dropout", "learning_rate", "max_minutes"):
+    for name in ("dropout", "learning_rate", "max_minutes", "bar_dropout"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=None)
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
     config = TrainConfig(**overrides)
     vocab = Vocabulary()
+    if config.style == SHARED:
+        return main_shared(config, vocab, args)
     splits, counts = load_songs(config.style, vocab, config.tunes)
     if not all(splits.values()):
         raise SystemExit(f"too few songs for a train/valid/test split: { {k: len(v) for k, v in splits.items()} }")
