@@ -71,6 +71,7 @@ class JackClient:
 
     def __init__(self, input_spec: str | None, output_spec: str | None, queue: StampQueue, name: str = CLIENT_NAME):
         self._lib = lib = native.load()
+        self._quick = native.load_quick()  # calls that return at once keep the GIL (the send path)
         status, error = ctypes.c_int(0), ctypes.create_string_buffer(512)
         with quiet_stderr():
             handle = lib.lm_open(
@@ -96,7 +97,13 @@ class JackClient:
         self._in_port = lib.lm_port_name(handle, 0).decode()
         self._out_port = lib.lm_port_name(handle, 1).decode()
         self._lock = threading.Lock()
-        """Held around every native call but the input thread's read: none runs during or after close."""
+        """Held around the native calls that talk to the JACK server (listing, connecting), which
+        can take milliseconds; close takes it and :attr:`_send_lock`, so nothing runs during or
+        after close."""
+        self._send_lock = threading.Lock()
+        """Held only around native calls that return at once (queueing output, flags, counters):
+        the engine's real-time thread sends under it and never waits for a port listing (with one
+        lock for both, a send that met the port watcher's once-a-second listing was 2.5 ms late)."""
         self._open_ports = 2
         self.closed = False
         self._stopping = False
@@ -133,16 +140,16 @@ class JackClient:
         """What the process callback counted: periods run, messages received, input dropped (a
         full ring or a message over 1 KiB), messages sent, output dropped (too long to fit)."""
         values = (ctypes.c_uint64 * 5)()
-        with self._lock:
+        with self._send_lock:
             if not self.closed:
-                self._lib.lm_counters(self._handle, values)
+                self._quick.lm_counters(self._handle, values)
         return dict(zip(("periods", "received", "input_dropped", "sent", "output_dropped"), values))
 
     @property
     def server_gone(self) -> bool:
         """JACK told this client it shut down (the server stopped or dropped the client)."""
-        with self._lock:
-            return not self.closed and bool(self._lib.lm_gone(self._handle))
+        with self._send_lock:
+            return not self.closed and bool(self._quick.lm_gone(self._handle))
 
     def _ports(self, flags: int) -> list[str]:
         size = 1 << 16
@@ -186,20 +193,20 @@ class JackClient:
                 self._lib.lm_disconnect_all(self._handle, which)
 
     def send(self, data: list[int]) -> None:
-        with self._lock:
+        message = bytes(data)
+        with self._send_lock:
             if self.closed:
                 raise PortError("the JACK client is closed")
-            message = bytes(data)
-            self._lib.lm_send(self._handle, message, len(message))  # a full queue (no server) drops it
+            self._quick.lm_send(self._handle, message, len(message))  # a full queue (no server) drops it
 
     def output_pending(self) -> bool:
-        with self._lock:
-            return not self.closed and self._lib.lm_pending_output(self._handle) > 0
+        with self._send_lock:
+            return not self.closed and self._quick.lm_pending_output(self._handle) > 0
 
     def stop_input(self) -> None:
-        with self._lock:
+        with self._send_lock:
             if not self.closed:
-                self._lib.lm_set_accepting(self._handle, 0)
+                self._quick.lm_set_accepting(self._handle, 0)
 
     def port_closed(self) -> None:
         """One of the two ports is closed; the client closes with the second."""
@@ -218,7 +225,7 @@ class JackClient:
             self._lib.lm_wake(self._handle)
         if self._reader is not threading.current_thread():
             self._reader.join()  # it returns from its native read at once
-        with self._lock:
+        with self._lock, self._send_lock:
             self.closed = True
             handle, self._handle = self._handle, None
         self._lib.lm_close(handle)  # waits for a running process callback, outside the GIL

@@ -39,6 +39,7 @@ COMPILE_TIMEOUT = 60.0
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
+_quick: ctypes.PyDLL | None = None
 
 
 class NativeUnavailable(Exception):
@@ -105,6 +106,19 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         function = getattr(lib, name)
         function.restype, function.argtypes = restype, argtypes
     return lib
+
+
+def load_quick() -> ctypes.PyDLL:
+    """The same library loaded with ``ctypes.PyDLL``: its calls keep the GIL. For the calls that
+    return at once (queueing a message, reading a flag) on the engine's real-time thread: a
+    ``CDLL`` call releases the GIL and must take it back afterwards, which can wait for another
+    thread's turn (up to the switch interval). Raises NativeUnavailable."""
+    global _quick
+    load()
+    with _lock:
+        if _quick is None:
+            _quick = _declare(ctypes.PyDLL(_lib._name))
+        return _quick
 
 
 def load() -> ctypes.CDLL:
