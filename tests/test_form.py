@@ -17,7 +17,7 @@ from livemelody.sampling import SamplingParams
 from tests.conftest import TINY_JSON
 from tests.test_live_engine import STEP, make, perform, play, run_until
 from training.form_eval import bars_heard_before, copy_runs, events, figures_heard_before, memorised
-from training.meters import bar_grid
+from training.meters import BarGrid, bar_grid
 
 VOCAB = Vocabulary()
 
@@ -236,6 +236,17 @@ def test_bar_grids_from_abc_keep_pickups_and_leading_rests_out_of_the_bars():
     rest_first = "X:2\nM: 3/4\nL: 1/4\nK: C\nz c d | e3 | f2 g |\n"
     assert bar_grid(rest_first).bar_lines == (8, 20, 32)  # steps from the first note
     assert bar_grid("X:4\nM: none\nL: 1/8\nK: C\nc2 d2 |\n") is None
+
+
+def test_bar_grids_from_a_scores_measures_match_the_abc_ones():
+    from training.meters import grid_of_bars
+
+    measures = [(0, 16, 4), (4, 16, 16), (20, 16, 16), (36, 16, 16), (52, 16, 8)]  # start, nominal, written
+    pickup = "X:3\nT: t\nM: 4/4\nL: 1/8\nK: D\nD2 | =F2G2A2d2 | =c2B2A2\nA2 | =c2_B2A2G2 | G2=F2z2\n"
+    assert grid_of_bars(measures) == BarGrid(16, (4, 20, 36, 52, 60), 4)
+    assert grid_of_bars(measures).bar_lines[:4] == bar_grid(pickup).bar_lines
+    assert grid_of_bars([(0, 12, 12), (12, 12, 12)]) == BarGrid(12, (12, 24), 0)
+    assert grid_of_bars([(0, 16, 16), (16, 12, 12)]) is None and grid_of_bars(None) is None  # a meter change
 
 
 def test_continue_command_quotes_the_primers_bars(tiny_models, twinkle_mid, tmp_path):

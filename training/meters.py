@@ -82,9 +82,25 @@ def bar_grid(abc: str) -> BarGrid | None:
     return BarGrid(int(bar), tuple(line for line in lines if line > 0), pickup)
 
 
+def grid_of_bars(bars) -> BarGrid | None:
+    """The :class:`BarGrid` of :func:`training.bars.load_bars`' ``(start, nominal, actual)`` bars
+    (a score's measures); None without bars or with more than one meter."""
+    if not bars or len({nominal for _, nominal, _ in bars}) != 1:
+        return None
+    nominal = bars[0][1]
+    lines = [start for start, _, _ in bars[1:]] + [bars[-1][0] + bars[-1][2]]
+    pickup = bars[0][2] if bars[0][2] < nominal else 0
+    return BarGrid(nominal, tuple(line for line in lines if line > 0), pickup)
+
+
 def load_bar_grids(style: str) -> dict[str, BarGrid | None]:
-    """Every ABC tune of ``style`` by song id (the corpus cache's ids, :func:`training.corpus.tune_jobs`);
-    a style read from score files (chorale) has none here."""
+    """Every tune of ``style`` by song id (the corpus cache's ids, :func:`training.corpus.tune_jobs`):
+    ABC tunes from their text, a style read from score files (chorale's MusicXML) from music21's
+    measures (:func:`training.bars.load_bars`, parsed once and cached)."""
     source = STYLE_SOURCES[style]
+    if source.query is not None:
+        from training.bars import load_bars
+
+        return {song_id: grid_of_bars(bars) for song_id, bars in load_bars(style).items()}
     jobs = tune_jobs(source, source_files(source))
     return {song_id: bar_grid(text) for song_id, kind, text, _ in jobs if kind == "abc"}
