@@ -215,7 +215,7 @@ def stm_step_samples(session, primer: list[int], weight: float, runs: int) -> tu
         builds.append(time.perf_counter() - started)
         for token in tokens:
             started = time.perf_counter()
-            stm.mix(logits)
+            stm.distribution(logits)  # what the sampler draws from
             stm.learn(token)
             steps.append(time.perf_counter() - started)
     return steps, builds

@@ -549,9 +549,10 @@ def _installed_blend_partner(config, given: bool):
                 f"--blend-with {config.blend_with} is the style itself, which blends nothing: "
                 "choose another style with --blend-with"
             )
+        return config
     try:
         find_model("lstm", config.blend_with)
-        if given or config.blend_with != config.style:
+        if config.blend_with != config.style:
             return config
         why = "is the style itself"
     except ModelError:

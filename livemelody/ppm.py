@@ -283,7 +283,8 @@ class TokenStm:
 
     ``weight`` in [0, 1]: ``p = (1 - weight) * softmax(lstm logits) + weight * p_stm``
     (arithmetic mixture, fixed weight: tuned on the validation songs by
-    ``python -m training.ppm_eval``); 0 leaves the LSTM's logits untouched.
+    ``python -m training.ppm_eval``); 0 is the LSTM alone (callers then pass no mixture to
+    :func:`~livemelody.sampling.sample_mixed`).
     """
 
     ORDER_BOUND = 16
@@ -318,10 +319,3 @@ class TokenStm:
         dense, norm = self.model.blend_dense(self.model.sequence)
         probs += np.array(dense) * (weight / norm)
         return probs
-
-    def mix(self, logits: np.ndarray) -> np.ndarray:
-        """Log-probabilities [vocab] of the mixture (:meth:`distribution`), for
-        :func:`~livemelody.sampling.sample`; ``logits`` [vocab] themselves when the weight is 0."""
-        if self.weight == 0.0:
-            return logits
-        return np.log(self.distribution(logits))

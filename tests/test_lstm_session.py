@@ -39,6 +39,13 @@ def test_the_stepper_gives_the_steps_logits_and_state_to_the_bit(session):
         logits, state = session.step(token, state)
         assert np.array_equal(stepper.step(token), logits)
         assert all(np.array_equal(a, b) for a, b in zip(stepper.state, state))
+    from livemelody.models.lstm import Stepper
+
+    given = session.prime([0, 10])[1]
+    kept = tuple(a.copy() for a in given)
+    own = Stepper(session, logits, given)
+    own.step(2), own.step(2)  # both of its buffers written
+    assert all(np.array_equal(a, b) for a, b in zip(given, kept))  # the caller's state is not one of them
     other = session.stepper([0, 11])  # a second stream on the same session keeps its own buffers
     stepper.step(2)
     logits, state = session.step(2, state)

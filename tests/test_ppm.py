@@ -137,15 +137,15 @@ def test_combination_is_normalised_and_favours_the_surer_model():
         assert combine(np.stack([sure, unsure]), 0.0, geometric)[0] < p[0]
 
 
-def test_the_mixture_is_a_normalised_distribution_and_weight_zero_is_the_logits_themselves():
+def test_the_mixture_is_a_normalised_distribution_and_weight_zero_is_the_lstm_alone():
     logits = np.random.default_rng(0).normal(size=45).astype(np.float32)
     stm = TokenStm(45, 0.25, [0, 5, 2, 2, 7, 2, 5, 2, 2])
-    mixed = np.exp(stm.mix(logits))
+    mixed = stm.distribution(logits)
     assert mixed.sum() == pytest.approx(1.0, abs=1e-9)
     z = logits.astype(np.float64)
     lstm = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
     assert mixed == pytest.approx(0.75 * lstm + 0.25 * stm.model.predict(), abs=1e-9)
-    assert TokenStm(45, 0.0, [0, 5]).mix(logits) is logits
+    assert TokenStm(45, 0.0, [0, 5]).distribution(logits) == pytest.approx(lstm, abs=1e-12)
     with pytest.raises(ValueError):
         TokenStm(45, 1.5)
 

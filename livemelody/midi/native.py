@@ -40,6 +40,8 @@ COMPILE_TIMEOUT = 60.0
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _quick: ctypes.PyDLL | None = None
+_path: Path | None = None
+"""The built library's file, once loaded."""
 
 
 class NativeUnavailable(Exception):
@@ -117,13 +119,13 @@ def load_quick() -> ctypes.PyDLL:
     load()
     with _lock:
         if _quick is None:
-            _quick = _declare(ctypes.PyDLL(_lib._name))
+            _quick = _declare(ctypes.PyDLL(str(_path)))
         return _quick
 
 
 def load() -> ctypes.CDLL:
     """The library, built first if need be (once per process). Raises NativeUnavailable."""
-    global _lib
+    global _lib, _path
     with _lock:
         if _lib is not None:
             return _lib
@@ -135,6 +137,7 @@ def load() -> ctypes.CDLL:
             if not target.exists():
                 build(cc, target)
             _lib = _declare(ctypes.CDLL(str(target)))
+            _path = target
         except OSError as exc:  # an unwritable cache folder, a library that will not load
             raise NativeUnavailable(f"cannot build or load {SOURCE.name}: {exc}") from None
         return _lib

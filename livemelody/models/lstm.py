@@ -110,7 +110,7 @@ class Stepper:
         self._logits = np.zeros((1, 1, session.vocab.size), np.float32)
         self._logits[0, 0] = logits
         self._buffers = [
-            tuple(np.ascontiguousarray(a, dtype=np.float32) for a in state),
+            tuple(np.array(a, dtype=np.float32) for a in state),  # copies: onnxruntime writes into them
             tuple(np.zeros_like(a, dtype=np.float32) for a in state),
         ]
         token_value = ort.OrtValue.ortvalue_from_numpy(self._token)
