@@ -37,6 +37,7 @@ from typing import Protocol
 
 import numpy as np
 
+from livemelody.encoding.bars import BarGrid, bar_inputs, bar_of
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.models.lstm import LstmSession
 from livemelody.sampling import Mixture, SamplingParams, sample_mixed
@@ -131,13 +132,17 @@ def continue_blended(
     rng: np.random.Generator,
     quoter: _Forcing | None = None,
     stm: _ShortTerm | None = None,
+    grid: BarGrid | None = None,
+    start: int = 0,
 ) -> list[int]:
     """``steps`` tokens after ``primer``, each drawn from the blend of ``session``'s style
     (weight 1 - ``blend.weight``) and ``blend.partner``'s, except where ``quoter`` forces one
     (:class:`~livemelody.form.Quoter`: a bar of the primer re-played); every token is fed to
     both models. A model whose weight is 0 does not run. ``stm`` (a
     :class:`~livemelody.ppm.TokenStm` that has learnt the primer) is mixed into the blend and
-    learns every token. Raises :class:`ValueError` if the two models' vocabularies differ."""
+    learns every token. ``grid`` and ``start``: the bar inputs, as
+    :func:`~livemelody.generate.continue_tokens` takes them. Raises :class:`ValueError` if the
+    two models' vocabularies differ."""
     if steps < 0:
         raise ValueError("steps must be >= 0")
     if session.vocab != blend.partner.vocab:
@@ -145,7 +150,9 @@ def continue_blended(
     pairs = [(s, w) for s, w in ((session, 1.0 - blend.weight), (blend.partner, blend.weight)) if w > 0]
     models = [s for s, _ in pairs]
     weights = [w for _, w in pairs]
-    streams = [m.stepper([DELIMITER_ID, *primer]) for m in models]
+    bars = bar_inputs(grid, start, len(primer) + 1)
+    streams = [m.stepper([DELIMITER_ID, *primer], bars) for m in models]
+    end = start + len(primer)
     out: list[int] = []
     for i in range(steps):
         token = None if quoter is None else quoter.forced(i)
@@ -154,8 +161,9 @@ def continue_blended(
             token = sample_mixed(logits, params, rng, (DELIMITER_ID,), stm)
         out.append(token)
         if i + 1 < steps:
+            bar = bar_of(grid, end + i + 1)
             for stream in streams:
-                stream.step(token)
+                stream.step(token, bar)
             if stm is not None:
                 stm.learn(token)
     return out

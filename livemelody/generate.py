@@ -13,6 +13,7 @@ import numpy as np
 
 from livemelody.blend import Blend, continue_blended
 from livemelody.encoding import Key, notes_to_tokens, to_reference, tokens_to_notes, transpose
+from livemelody.encoding.bars import MAX_BAR_LEN, BarGrid, bar_inputs, bar_of
 from livemelody.encoding.phrase import register_shift
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.events import Note
@@ -67,6 +68,8 @@ def continue_tokens(
     quoter: Quoter | None = None,
     blend: Blend | None = None,
     stm_weight: float = 0.0,
+    grid: BarGrid | None = None,
+    start: int = 0,
 ) -> list[int]:
     """``steps`` tokens after ``primer`` (the delimiter is prepended, never sampled): sampled,
     except where ``quoter`` (its steps counted from 0 at the primer's end) re-plays a bar of
@@ -75,14 +78,18 @@ def continue_tokens(
 
     ``stm_weight`` in [0, 1] mixes in the short-term model of the song so far (primer and
     every token after it, quoted or sampled: :class:`~livemelody.ppm.TokenStm`); 0 samples
-    the LSTM (or the blend) alone."""
+    the LSTM (or the blend) alone.
+
+    ``grid``: the bar grid of the primer's steps, the primer's first token being step
+    ``start`` (the shared model's bar inputs, :mod:`livemelody.encoding.bars`); None: no meter."""
     stm = TokenStm(session.vocab.size, stm_weight, [DELIMITER_ID, *primer]) if stm_weight else None
     if blend is not None and blend.active:
-        return continue_blended(session, blend, primer, steps, params, rng, quoter, stm)
+        return continue_blended(session, blend, primer, steps, params, rng, quoter, stm, grid, start)
     if steps < 0:
         raise ValueError("steps must be >= 0")
-    stream = session.stepper([DELIMITER_ID, *primer])
+    stream = session.stepper([DELIMITER_ID, *primer], bar_inputs(grid, start, len(primer) + 1))
     logits = stream.logits
+    end = start + len(primer)
     out: list[int] = []
     for i in range(steps):
         token = None if quoter is None else quoter.forced(i)
@@ -90,7 +97,7 @@ def continue_tokens(
             token = sample_mixed(logits, params, rng, (DELIMITER_ID,), stm)
         out.append(token)
         if i + 1 < steps:
-            logits = stream.step(token)
+            logits = stream.step(token, bar_of(grid, end + i + 1))
             if stm is not None:
                 stm.learn(token)
     return out
@@ -115,16 +122,19 @@ def continue_melody(
     ``quote`` above 0, each pair of the continuation's bars re-plays, with probability
     ``quote``, the primer's bars in the same place among its last full bars (as many as the
     continuation has bars: the parallel rule of :class:`~livemelody.form.Quoter`). Without
-    ``meter`` nothing is quoted. ``stm_weight`` as :func:`continue_tokens` takes it."""
+    ``meter`` nothing is quoted. The same grid gives the shared model its bar inputs (none
+    without ``meter``, or for a bar longer than :data:`~livemelody.encoding.bars.MAX_BAR_LEN`).
+    ``stm_weight`` as :func:`continue_tokens` takes it."""
     tokens, key, shift = primer_tokens(notes, session, key)
     end = max(n.end for n in notes)
+    grid = BarGrid(meter[0], meter[1]) if meter is not None and 1 <= meter[0] <= MAX_BAR_LEN else None
     quoter = None
     if meter is not None and quote > 0:
         steps_per_bar, bar_line = meter
         bars = full_bars(tokens, bar_line - (end - len(tokens)), steps_per_bar)
         bars = bars[-max(1, steps // steps_per_bar) :]
         quoter = Quoter(bars, steps_per_bar, quote, rng, bar_line=bar_line - end)
-    generated = continue_tokens(session, tokens, steps, params, rng, quoter, blend, stm_weight)
+    generated = continue_tokens(session, tokens, steps, params, rng, quoter, blend, stm_weight, grid, end - len(tokens))
     velocity = int(round(np.mean([n.velocity for n in notes])))
     raw = tokens_to_notes(generated, session.vocab, start=end, velocity=velocity)
     return Continuation(transpose(raw, -shift), key, shift, generated)

@@ -23,7 +23,7 @@ def make(sessions, variator=None, **changes):
     clock = ManualClock()
     out = FakeOutput(clock.now)
     sched = Scheduler(out.send, clock.now)
-    config = EngineConfig(style="tiny", bpm=BPM, **changes)
+    config = EngineConfig(**{"style": "tiny", "bpm": BPM, **changes})
     return EngineCore(config, sessions, sched, 0.0, seed=1, variator=variator), sched, out, clock
 
 

@@ -33,10 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from livemelody.encoding.bars import MAX_BAR_LEN  # the size of the bar-position table; longer bars count as unknown
 from training.corpus import CACHE_DIR, EXTRA_SOURCES, STYLE_SOURCES, _source, _source_digest, source_files, tune_jobs
 
-MAX_BAR_LEN = 48
-"""Largest bar length fed to the model (steps; 12/8 is 24, 6/4 is 24); longer bars count as unknown."""
 ESAC_STYLES = ("deutsch", "han", *EXTRA_SOURCES)
 """Styles whose bars come from the EsAC ABC text (:func:`training.meters.bar_grid`)."""
 _VERSION = 1

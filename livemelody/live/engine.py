@@ -27,6 +27,7 @@ import numpy as np
 from livemelody.blend import blend_name, live_logits
 from livemelody.config import SETTINGS, EngineConfig
 from livemelody.encoding import Key, key_confidence, transposition_to_reference
+from livemelody.encoding.bars import MAX_BAR_LEN, NO_METER
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
 from livemelody.events import Note, RollNote, Tag
 from livemelody.form import Quoter, call_bars
@@ -279,7 +280,7 @@ class EngineCore:
         if self.state != LISTENING:
             self._reset_call(step)
             for model in self.models.values():
-                model.reset()
+                model.reset(self._bar(step))
             self._to(LISTENING, "a note-on")
             self.key = None
         self.call.note_on(step, pitch, velocity)
@@ -380,12 +381,20 @@ class EngineCore:
             if self.call.first_step is None or step < self.call.first_step:
                 return
             token = self.call.finalize(step)
+            bar = self._bar(step + 1)
             for model in self.models.values():
-                model.feed_call(token.token_id, token.pitch)
+                model.feed_call(token.token_id, token.pitch, bar)
             if self._call_over(step):
                 self._end_call(step, now)
         if self.state in (WAITING, ANSWERING):
             self._answer_step(step + 1, now)
+
+    def _bar(self, step: int) -> tuple[int, int]:
+        """(bar_pos, bar_len) of grid ``step`` in the meter set now (bar lines every
+        ``steps_per_bar`` steps from step 0, as the metronome counts): the shared model's bar
+        inputs (:mod:`livemelody.encoding.bars`)."""
+        steps_per_bar = self.config.steps_per_bar
+        return (step % steps_per_bar, steps_per_bar) if steps_per_bar <= MAX_BAR_LEN else NO_METER
 
     def _call_over(self, step: int) -> bool:
         config = self.config
@@ -452,8 +461,9 @@ class EngineCore:
         if k < answer.start:
             token = REST_ID if answer.gap_rest else HOLD_ID
             answer.gap_rest = False
+            bar = self._bar(k + 1)
             for model in self.models.values():
-                model.feed(token)
+                model.feed(token, bar)
             return
         due = grid.time_of(k)
         channel = self.config.output_channel
@@ -475,8 +485,9 @@ class EngineCore:
             logits = live_logits(self.models, config.style, config.blend_with, config.blend)
             stm = self.models[config.style].short_term(config.stm_weight)
             token = sample_mixed(logits, params, self.rng, banned, stm)
+        bar = self._bar(k + 1)
         for model in self.models.values():
-            model.feed(token)
+            model.feed(token, bar)
         vocab = self.models[self.config.style].vocab
         if token == HOLD_ID:
             return

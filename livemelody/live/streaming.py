@@ -5,6 +5,11 @@ The call's key is only known when the call ends, but the model must already be p
 one row per transposition shift (-6..+5 semitones); when the call ends and its key is
 detected, the row of that key's shift becomes the answer's state. One onnxruntime call per
 step serves all 12 rows.
+
+The shared model also takes each step's place in the bar (:mod:`livemelody.encoding.bars`):
+the engine gives, with every token, the (bar_pos, bar_len) of the step after it, the step the
+model predicts next, from its grid and meter; and at :meth:`StreamingLstm.reset` the call's
+first step's.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from livemelody.encoding import fold_pitch
+from livemelody.encoding.bars import NO_METER
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.models.lstm import LstmSession
 from livemelody.ppm import TokenStm
@@ -28,10 +34,9 @@ class StreamingLstm:
         self.session = session
         self.vocab = session.vocab
         self._warm_up()
-        tokens = np.full((len(SHIFTS), 1), DELIMITER_ID, dtype=np.int64)
-        logits, self._start_state = self.session.run(tokens, self.session.zero_state(len(SHIFTS)))
-        self._start_logits = logits[:, -1]
-        """Every row after the song delimiter: where each call starts (computed once)."""
+        self._starts: dict[tuple[int, int], tuple] = {}
+        """(state, logits) of every row after the song delimiter, by the bar inputs of the
+        call's first step: where each call starts (computed once per bar position)."""
         self.reset()
 
     def _warm_up(self) -> None:
@@ -41,24 +46,32 @@ class StreamingLstm:
             for _ in range(3):
                 self.session.run(np.full((batch, 1), DELIMITER_ID, dtype=np.int64), self.session.zero_state(batch))
 
-    def reset(self) -> None:
-        """Start a call: every row sees the song delimiter. No model run: the arrays are never
-        written into, only replaced, so the start state is shared, not copied."""
-        self._state, self._logits = self._start_state, self._start_logits
+    def reset(self, bar: tuple[int, int] = NO_METER) -> None:
+        """Start a call whose first step has the bar inputs ``bar`` (bar_pos, bar_len): every
+        row sees the song delimiter. A model run only the first time a bar position is seen:
+        the arrays are never written into, only replaced, so a start state is shared, not copied."""
+        if not self.session.conditioned:
+            bar = NO_METER
+        if bar not in self._starts:
+            tokens = np.full((len(SHIFTS), 1), DELIMITER_ID, dtype=np.int64)
+            logits, state = self.session.run(tokens, self.session.zero_state(len(SHIFTS)), _bars(bar))
+            self._starts[bar] = state, logits[:, -1]
+        self._state, self._logits = self._starts[bar]
         self.shift: int | None = None
         self._call: list[tuple[int | None, int | None]] = []
         self.tokens: list[int] = []
         """The song so far in the model's key after :meth:`choose`: delimiter, call, answer."""
         self._stm: TokenStm | None = None
 
-    def feed_call(self, token_id: int | None, pitch: int | None) -> None:
-        """One call step: a note (``pitch`` in the player's key) or a hold/rest ``token_id``."""
+    def feed_call(self, token_id: int | None, pitch: int | None, bar: tuple[int, int] = NO_METER) -> None:
+        """One call step: a note (``pitch`` in the player's key) or a hold/rest ``token_id``;
+        ``bar``: (bar_pos, bar_len) of the next step."""
         if pitch is not None:
             ids = [self.vocab.pitch_id(fold_pitch(pitch + s, self.vocab.low, self.vocab.high)) for s in SHIFTS]
         else:
             ids = [token_id] * len(SHIFTS)
         self._call.append((token_id, pitch))
-        self._run(np.array(ids, dtype=np.int64).reshape(-1, 1))
+        self._run(np.array(ids, dtype=np.int64).reshape(-1, 1), bar)
 
     def choose(self, shift: int) -> None:
         """Keep only the row of ``shift`` (semitones that move the call to C major / A minor)."""
@@ -73,9 +86,10 @@ class StreamingLstm:
             for token, pitch in self._call[-STM_STEPS:]
         ]
 
-    def feed(self, token_id: int) -> None:
-        """One answer step, in the model's key (after :meth:`choose`)."""
-        self._run(np.array([[token_id]], dtype=np.int64))
+    def feed(self, token_id: int, bar: tuple[int, int] = NO_METER) -> None:
+        """One answer step, in the model's key (after :meth:`choose`); ``bar``: (bar_pos,
+        bar_len) of the next step."""
+        self._run(np.array([[token_id]], dtype=np.int64), bar)
         self.tokens.append(token_id)
         if self._stm is not None:
             self._stm.learn(token_id)
@@ -98,6 +112,11 @@ class StreamingLstm:
             raise RuntimeError("choose a transposition first")
         return self._logits[0]
 
-    def _run(self, tokens: np.ndarray) -> None:
-        logits, self._state = self.session.run(tokens, self._state)
+    def _run(self, tokens: np.ndarray, bar: tuple[int, int]) -> None:
+        logits, self._state = self.session.run(tokens, self._state, _bars(bar))
         self._logits = logits[:, -1]
+
+
+def _bars(bar: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """One step's bar inputs as [1, 1] arrays (broadcast to every row)."""
+    return np.array([[bar[0]]], np.int64), np.array([[bar[1]]], np.int64)

@@ -21,6 +21,11 @@ TRANSPOSITION_CONVENTION = (
 )
 
 
+SHARED_STYLE = "shared"
+"""The ``style`` in the shared LSTM's own sidecar: it plays the styles in its ``data.styles``
+(:mod:`livemelody.models.registry` lists it once per style)."""
+
+
 class ModelError(Exception):
     """A model file or its metadata is missing, malformed, or does not match."""
 

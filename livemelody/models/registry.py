@@ -5,15 +5,20 @@ user's models folder (:func:`livemelody.paths.user_models_dir`, where ``livemelo
 installs a style), then the models shipped inside the installed package (``livemelody/exported_models``), then the
 checkout's top-level ``exported_models/`` (editable installs and running from source).
 The first model found for a (kind, style) wins.
+
+The shared LSTM (one file, ``style`` "shared", the styles it plays in ``data.styles``) is
+listed once per style it plays, its metadata's ``style`` set to that style: a style's own
+model found earlier in the search order (a user's style of the same name) wins over it.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from livemelody import paths
-from livemelody.models.metadata import ModelError, ModelMetadata, load_metadata
+from livemelody.models.metadata import SHARED_STYLE, ModelError, ModelMetadata, load_metadata
 
 ENV_VAR = "LIVEMELODY_MODELS"
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -37,12 +42,22 @@ def installed_models(kind: str | None = None) -> list[tuple[Path, ModelMetadata]
                 metadata = load_metadata(json_path)
             except ModelError:
                 continue
-            key = (metadata.kind, metadata.style)
-            if key in seen or (kind is not None and metadata.kind != kind):
+            if kind is not None and metadata.kind != kind:
                 continue
-            seen.add(key)
-            found.append((json_path, metadata))
+            for offered in _offered(metadata):
+                key = (offered.kind, offered.style)
+                if key not in seen:
+                    seen.add(key)
+                    found.append((json_path, offered))
     return found
+
+
+def _offered(metadata: ModelMetadata) -> list[ModelMetadata]:
+    """The (kind, style) entries one sidecar offers: the shared LSTM one per style it plays."""
+    styles = metadata.data.get("styles") if metadata.kind == "lstm" and metadata.style == SHARED_STYLE else None
+    if not isinstance(styles, list) or not styles:
+        return [metadata]
+    return [replace(metadata, style=str(style)) for style in styles]
 
 
 def unreadable_models() -> list[str]:
