@@ -86,21 +86,24 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     _, ort_state = session.prime(primer)
     token = np.array([[primer[-1]]], dtype=np.int64)
 
+    bar = (np.array([[4]], np.int64), np.array([[16]], np.int64))  # a step of a 4/4 bar (the shared model's input)
+
     def ort_step():
-        session.run(token, ort_state)
+        session.run(token, ort_state, bar)
 
     h, c = model.zero_state(1)
     torch_token = torch.from_numpy(token)
+    feed = session.feeds(token, ort_state, bar)  # the graph's inputs, the shared model's style row and bars too
+    extra = [torch.from_numpy(feed[name]) for name in ("style", "bar_pos", "bar_len") if name in feed]
 
     default_session = ort.InferenceSession(str(json_path.with_name(meta.onnx_file)), providers=["CPUExecutionProvider"])
-    feed = {"tokens": token, "h": ort_state[0], "c": ort_state[1]}
 
     def default_threads_step():
         default_session.run(None, feed)
 
     def torch_step():
         with torch.no_grad():
-            model(torch_token, h, c)
+            model(torch_token, h, c, *extra)
 
     float_session = open_session(source_onnx(json_path, meta))
 

@@ -472,10 +472,11 @@ def cmd_morph(args) -> int:
 def _headline(meta) -> str:
     """A model's main held-out figures, for `livemelody styles`."""
     test = meta.metrics.get("test", {})
-    if meta.kind == "lstm" and "lstm" in test:
-        r = test["lstm"]
+    mine = test.get("lstm") or test.get(meta.style)  # a style's own model, or its row of the shared model
+    if meta.kind == "lstm" and isinstance(mine, dict) and "nll_nats" in mine:
         return (
-            f"NLL {r['nll_nats']:.3f} nats/step, pitch acc {r['pitch_accuracy']:.3f}, {r['pitch_bits']:.3f} bits/note"
+            f"NLL {mine['nll_nats']:.3f} nats/step, pitch acc {mine['pitch_accuracy']:.3f}, "
+            f"{mine['pitch_bits']:.3f} bits/note"
         )
     if meta.kind == "vae_encoder" and "reconstruction" in test:
         r = test["reconstruction"]

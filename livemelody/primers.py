@@ -1,5 +1,6 @@
 """Built-in melodies (MIDI numbers, 16th steps), for examples, evaluation and the demo."""
 
+from livemelody.encoding.bars import BarGrid
 from livemelody.events import Note
 
 # "Ah vous dirais-je maman" (Twinkle Twinkle), the seed's European primer: four 4/4 bars in C.
@@ -30,4 +31,7 @@ def _line(pitches_and_lengths, velocity: int = 80) -> list[Note]:
 
 
 AH_VOUS_DIRAI_JE_MAMAN: list[Note] = _line(_TWINKLE)
+
+PRIMER_GRID = BarGrid(16, 0)
+"""The bar grid of the built-in primers: 4/4, the first note on a downbeat at step 0."""
 """Four bars of 4/4 at 16 steps a bar, C major, quarter notes and two half notes."""

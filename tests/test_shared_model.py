@@ -130,3 +130,30 @@ def test_bar_dropout_zeroes_the_bar_inputs_of_about_that_share_of_songs():
     assert (bar_len[kept] == 16).all()
     # evaluation batches (no rng) are never changed
     assert (make_batches(songs, 400, None, styles=1, bar_inputs=True, bar_dropout=0.25)[0][4] == 16).all()
+
+
+def test_a_shared_model_comes_back_from_onnx_and_folds_into_the_seeds_plain_lstm(tmp_path):
+    """lstm_from_onnx reads the shared graph (style and bar tables); fold_style gives the plain
+    LSTM that computes the shared model's logits for one style with no meter (a user's style
+    fine-tunes from it)."""
+    from training.lstm import fold_style, lstm_from_onnx
+
+    torch.manual_seed(3)
+    model = MelodyLSTM(45, hidden_size=12, dropout=0.0, styles=3, style_dim=4, bar_inputs=True, bar_dim=4).eval()
+    export_onnx(model, tmp_path / "m.onnx")
+    back = lstm_from_onnx(tmp_path / "m.onnx")
+    tokens = torch.randint(0, 45, (1, 20))
+    h, c = model.zero_state(1)
+    style = torch.tensor([[0.0, 1.0, 0.0]])
+    pos, length = torch.arange(20)[None] % 12, torch.full((1, 20), 12)
+    with torch.no_grad():
+        expected = model(tokens, h, c, style, pos, length)[0]
+        assert torch.allclose(back(tokens, h, c, style, pos, length)[0], expected, atol=1e-5)
+        plain = fold_style(back, 1)
+        assert not plain.styles and not plain.bar_inputs
+        zeros = torch.zeros_like(pos)
+        assert torch.allclose(plain(tokens, h, c)[0], model(tokens, h, c, style, zeros, zeros)[0], atol=1e-5)
+        other = model(tokens, h, c, torch.tensor([[1.0, 0.0, 0.0]]), zeros, zeros)[0]
+        assert not torch.allclose(plain(tokens, h, c)[0], other, atol=1e-3)
+    with pytest.raises(ValueError):
+        fold_style(back, 3)

@@ -29,11 +29,12 @@ from livemelody.encoding import Vocabulary
 from livemelody.encoding.melody import tokens_to_notes
 from livemelody.events import Note
 from livemelody.generate import continue_tokens, primer_tokens
-from livemelody.models.lstm import LstmSession
-from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
+from livemelody.models.registry import load_lstm
+from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN, PRIMER_GRID
 from livemelody.sampling import SamplingParams
 from training.dataset import load_songs
 from training.doc_sections import markdown_table, write_section
+from training.meters import load_bar_grids, model_grid
 from training.style_evidence import OPENING_STEPS, LogisticRegression, features
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,11 +49,12 @@ def probability(classifier: LogisticRegression, notes: Sequence[Sequence[Note]])
     return 1 / (1 + np.exp(-((x - classifier.mean) / classifier.std @ classifier.w + classifier.b)))
 
 
-def openings(songs, count: int) -> list[list[Note]]:
+def openings(songs, count: int, grids: dict) -> list[tuple[list[Note], object]]:
     """The first ``count`` held-out songs' openings (notes starting in the first
-    :data:`~training.style_evidence.OPENING_STEPS` steps) with at least 2 notes."""
-    result = [[n for n in s.notes if n.start < OPENING_STEPS] for s in songs]
-    return [o for o in result if len(o) >= 2][:count]
+    :data:`~training.style_evidence.OPENING_STEPS` steps) with at least 2 notes, each with its
+    song's run-time bar grid (:func:`training.meters.model_grid`; None without a meter)."""
+    result = [([n for n in s.notes if n.start < OPENING_STEPS], model_grid(grids.get(s.song_id))) for s in songs]
+    return [o for o in result if len(o[0]) >= 2][:count]
 
 
 def real_windows(songs, steps: int) -> list[list[Note]]:
@@ -71,10 +73,13 @@ def run(
     x_train = np.array([features(s.notes) for style in styles for s in splits[style]["train"]])
     y_train = np.array([i for i, style in enumerate(styles) for _ in splits[style]["train"]])
     classifier = LogisticRegression().fit(x_train, y_train)
-    sessions = {style: LstmSession(models_dir / f"lstm_{style}.json") for style in styles}
+    sessions = {style: load_lstm(style, [models_dir]) for style in styles}
     primers = {
-        "European primer": [AH_VOUS_DIRAI_JE_MAMAN],
-        **{f"{style} openings": openings(splits[style]["test"], primers_per_style) for style in styles},
+        "European primer": [(AH_VOUS_DIRAI_JE_MAMAN, PRIMER_GRID)],
+        **{
+            f"{style} openings": openings(splits[style]["test"], primers_per_style, load_bar_grids(style))
+            for style in styles
+        },
     }
     params = SamplingParams(1.0)
     result: dict = {
@@ -102,7 +107,10 @@ def run(
             "windows_as_b": float(np.mean(p_windows > 0.5)),
             "windows_p_b": float(np.mean(p_windows)),
         }
-    tokens_of = {name: [primer_tokens(p, sessions[a])[0] for p in ps] for name, ps in primers.items()}
+    tokens_of = {  # (tokens, their bar grid, the first token's step)
+        name: [(primer_tokens(p, sessions[a])[0], grid, min(n.start for n in p)) for p, grid in ps]
+        for name, ps in primers.items()
+    }
     origin = [name for name, token_lists in tokens_of.items() for _ in token_lists for _ in range(per_primer)]
     p_all: dict[str, np.ndarray] = {}  # rule -> [weight, continuation]: P(B), NaN for under 2 notes
     for rule in RULES:
@@ -112,9 +120,11 @@ def run(
             rng = np.random.default_rng(seed)
             blend = Blend(sessions[b], weight, rule)
             generated = [
-                tokens_to_notes(continue_tokens(sessions[a], tokens, steps, params, rng, blend=blend), vocab)
+                tokens_to_notes(
+                    continue_tokens(sessions[a], tokens, steps, params, rng, blend=blend, grid=grid, start=start), vocab
+                )
                 for token_lists in tokens_of.values()
-                for tokens in token_lists
+                for tokens, grid, start in token_lists
                 for _ in range(per_primer)
             ]
             usable = [i for i, g in enumerate(generated) if len(g) >= 2]

@@ -58,6 +58,13 @@ class Song:
         return [DELIMITER_ID, *self.tokens, DELIMITER_ID]
 
 
+def held_out_ids(metadata, style: str, part: str) -> list[str]:
+    """The ids of ``style``'s ``part`` ("valid" or "test") songs in a model's metadata: a
+    style's own model lists them, the shared model lists them by style."""
+    ids = metadata.data[f"{part}_ids"]
+    return list(ids[style] if isinstance(ids, dict) else ids)
+
+
 def split_rule(style: str) -> str:
     """The split rule of ``style`` in words (:data:`GROUPED_SPLIT_RULE` for the sources that dedupe)."""
     source = STYLE_SOURCES.get(style)

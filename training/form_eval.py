@@ -29,14 +29,16 @@ import numpy as np
 
 from livemelody.config import SETTINGS
 from livemelody.encoding import Vocabulary, tokens_to_notes
+from livemelody.encoding.bars import MAX_BAR_LEN
+from livemelody.encoding.bars import BarGrid as StepGrid
 from livemelody.encoding.vocab import HOLD_ID
 from livemelody.form import QUOTE_BARS, Quoter, full_bars
 from livemelody.generate import continue_tokens
 from livemelody.models.lstm import LstmSession
-from livemelody.models.metadata import load_metadata
+from livemelody.models.registry import load_lstm
 from livemelody.sampling import SamplingParams
 from training.corpus import STYLE_SOURCES
-from training.dataset import load_songs
+from training.dataset import held_out_ids, load_songs
 from training.doc_sections import write_section
 from training.meters import load_bar_grids
 
@@ -206,16 +208,16 @@ def answer(
     quote, span = variant
     bars = full_bars(op.opening, op.start, op.steps_per_bar)[-BARS_OUT:]
     quoter = Quoter(bars, op.steps_per_bar, quote, rng, bar_line=0, span=span)
-    return [*op.opening, *continue_tokens(session, op.opening, op.end - op.start, params, rng, quoter)]
+    grid = StepGrid(op.steps_per_bar, op.start) if op.steps_per_bar <= MAX_BAR_LEN else None  # the bar inputs
+    return [*op.opening, *continue_tokens(session, op.opening, op.end - op.start, params, rng, quoter, grid=grid)]
 
 
 def evaluate(style: str, variants: Sequence[tuple[float, int]], samples: int, seed: int, models: Path) -> dict:
     """Tallies for the real continuations and the LSTM's at each (quote, bars per quote)."""
-    meta = load_metadata(models / f"lstm_{style}.json")
-    session = LstmSession(models / f"lstm_{style}.json")
+    session = load_lstm(style, [models])
     vocab = session.vocab
     splits, _ = load_songs(style, vocab)
-    test_ids = set(meta.data["test_ids"])
+    test_ids = set(held_out_ids(session.metadata, style, "test"))
     test = [s for s in splits["test"] if s.song_id in test_ids]
     ops, skipped = openings(test, load_bar_grids(style))
     runs = copy_runs(s.tokens for s in splits["train"])

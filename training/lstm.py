@@ -173,10 +173,12 @@ def _export(model: MelodyLSTM, path, opset: int) -> None:
 
 
 def lstm_from_onnx(onnx_path) -> MelodyLSTM:
-    """Rebuild the torch model from an exported ``.onnx`` (same weights; eval mode).
+    """Rebuild the torch model from an exported ``.onnx`` (same weights; eval mode): the seed's
+    graph, or the shared one with its style table and bar tables.
 
     ONNX stores LSTM gates as (input, output, forget, cell), PyTorch as (input, forget,
-    cell, output); the dense layer is a MatMul by the transposed weight plus an Add.
+    cell, output); the dense layer is the MatMul by the transposed weight that feeds the Add
+    giving ``logits``.
     """
     import onnx
     from onnx import numpy_helper
@@ -184,18 +186,35 @@ def lstm_from_onnx(onnx_path) -> MelodyLSTM:
     graph = onnx.load(str(onnx_path)).graph
     weights = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     lstm = next(n for n in graph.node if n.op_type == "LSTM")
-    matmul = next(n for n in graph.node if n.op_type == "MatMul")
-    add = next(n for n in graph.node if n.op_type == "Add")
+    add = next(n for n in graph.node if n.op_type == "Add" and "logits" in n.output)
+    matmul = next(n for n in graph.node if n.op_type == "MatMul" and n.output[0] in add.input)
     w, r, b = (weights[name][0] for name in lstm.input[1:4])
-    hidden, vocab_size = r.shape[1], w.shape[1]
+    hidden = r.shape[1]
+    dense_w = weights[matmul.input[1]]
+    dense_b = next(weights[name] for name in add.input if name in weights)
+
+    def table(suffix):
+        return next((v for k, v in weights.items() if k.endswith(suffix)), None)
+
+    style, bar_pos, bar_len = (
+        table("style_embedding"),
+        table("bar_pos_embedding.weight"),
+        table("bar_len_embedding.weight"),
+    )
     order = [0, 2, 3, 1]
 
     def reorder(array):
         return torch.from_numpy(array.reshape(4, hidden, -1)[order].reshape(array.shape).copy())
 
-    model = MelodyLSTM(vocab_size, hidden, dropout=0.0)
-    dense_w = weights[matmul.input[1]]
-    dense_b = next(weights[name] for name in add.input if name in weights)
+    model = MelodyLSTM(
+        dense_w.shape[1],
+        hidden,
+        dropout=0.0,
+        styles=0 if style is None else style.shape[0],
+        style_dim=16 if style is None else style.shape[1],
+        bar_inputs=bar_pos is not None,
+        bar_dim=16 if bar_pos is None else bar_pos.shape[1],
+    )
     with torch.no_grad():
         model.lstm.weight_ih_l0.copy_(reorder(w))
         model.lstm.weight_hh_l0.copy_(reorder(r))
@@ -203,4 +222,36 @@ def lstm_from_onnx(onnx_path) -> MelodyLSTM:
         model.lstm.bias_hh_l0.copy_(reorder(b[4 * hidden :]))
         model.dense.weight.copy_(torch.from_numpy(dense_w.T.copy()))
         model.dense.bias.copy_(torch.from_numpy(dense_b.copy()))
+        if style is not None:
+            model.style_embedding.copy_(torch.from_numpy(style.copy()))
+        if bar_pos is not None:
+            model.bar_pos_embedding.weight.copy_(torch.from_numpy(bar_pos.copy()))
+            model.bar_len_embedding.weight.copy_(torch.from_numpy(bar_len.copy()))
     return model.eval()
+
+
+def fold_style(model: MelodyLSTM, style_index: int) -> MelodyLSTM:
+    """The seed's plain LSTM (tokens in, no style or bar inputs) that computes exactly what the
+    shared ``model`` computes for style ``style_index`` with no meter (bar_pos = bar_len = 0):
+    those inputs are then constant, so their part of the LSTM's input product is folded into
+    its input bias. A user's style fine-tunes from it (``livemelody train --base``). Raises
+    :class:`ValueError` for a model without both inputs or a style index out of range."""
+    if not model.conditioned or not 0 <= style_index < model.styles:
+        raise ValueError(f"style {style_index} of a model with {model.styles} styles and bar inputs {model.bar_inputs}")
+    vocab = model.vocab_size
+    plain = MelodyLSTM(vocab, model.hidden_size, model.dropout.p)
+    with torch.no_grad():
+        constant = torch.cat(
+            [
+                model.style_embedding[style_index],
+                model.bar_pos_embedding.weight[0],
+                model.bar_len_embedding.weight[0],
+            ]
+        )
+        weight = model.lstm.weight_ih_l0
+        plain.lstm.weight_ih_l0.copy_(weight[:, :vocab])
+        plain.lstm.weight_hh_l0.copy_(model.lstm.weight_hh_l0)
+        plain.lstm.bias_ih_l0.copy_(model.lstm.bias_ih_l0 + weight[:, vocab:] @ constant)
+        plain.lstm.bias_hh_l0.copy_(model.lstm.bias_hh_l0)
+        plain.dense.load_state_dict(model.dense.state_dict())
+    return plain.train(model.training)

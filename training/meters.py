@@ -93,6 +93,19 @@ def grid_of_bars(bars) -> BarGrid | None:
     return BarGrid(nominal, tuple(line for line in lines if line > 0), pickup)
 
 
+def model_grid(grid: BarGrid | None):
+    """The run-time bar grid (:class:`livemelody.encoding.bars.BarGrid`, the shared model's bar
+    inputs) of a tune's :class:`BarGrid` from its first note: its bar length, a bar line at
+    the first bar line (after a pickup, which is so counted from its bar's end); None without
+    a grid or with a bar too long for the model's inputs."""
+    from livemelody.encoding.bars import MAX_BAR_LEN
+    from livemelody.encoding.bars import BarGrid as StepGrid
+
+    if grid is None or not 1 <= grid.steps_per_bar <= MAX_BAR_LEN:
+        return None
+    return StepGrid(grid.steps_per_bar, grid.bar_lines[0] if grid.bar_lines else 0)
+
+
 def load_bar_grids(style: str) -> dict[str, BarGrid | None]:
     """Every tune of ``style`` by song id (the corpus cache's ids, :func:`training.corpus.tune_jobs`):
     ABC tunes from their text, a style read from score files (chorale's MusicXML) from music21's

@@ -28,14 +28,17 @@ from pathlib import Path
 import numpy as np
 
 from livemelody.encoding import Vocabulary
+from livemelody.encoding.bars import BarGrid
 from livemelody.encoding.melody import tokens_to_notes
 from livemelody.events import Note
 from livemelody.generate import continue_tokens, primer_tokens
 from livemelody.models.lstm import LstmSession
 from livemelody.models.metadata import ModelMetadata, load_metadata
-from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
+from livemelody.models.registry import find_model, load_lstm
+from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN, PRIMER_GRID
 from livemelody.sampling import SamplingParams
 from training.dataset import Song, load_songs
+from training.meters import load_bar_grids, model_grid
 from training.report import shipped_styles
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,14 +88,17 @@ def continuations(
     temperature: float,
     seed: int,
     primers: Sequence[Sequence[Note]] = (AH_VOUS_DIRAI_JE_MAMAN,),
+    grid: BarGrid | None = PRIMER_GRID,
 ) -> list[list[Note]]:
     """``count`` continuations, each ``steps`` long, in the model's key; continuation i follows
-    ``primers[i % len(primers)]`` (default: the seed's European primer)."""
+    ``primers[i % len(primers)]`` (default: the seed's European primer), on the bar ``grid``
+    of every primer (the shared model's bar inputs; None: no meter)."""
     tokens_of = [primer_tokens(primer, session)[0] for primer in primers]
     rng = np.random.default_rng(seed)
     result = []
     for i in range(count):
-        tokens = continue_tokens(session, tokens_of[i % len(tokens_of)], steps, SamplingParams(temperature), rng)
+        primer = tokens_of[i % len(tokens_of)]
+        tokens = continue_tokens(session, primer, steps, SamplingParams(temperature), rng, grid=grid)
         result.append(tokens_to_notes(tokens, session.vocab))
     return result
 
@@ -159,7 +165,8 @@ def run(models_dir: Path, count: int, temperature: float, seed: int, lengths: Se
     styles = shipped_styles(models_dir)
     vocab = Vocabulary()
     splits: dict[str, dict[str, list[Song]]] = {style: load_songs(style, vocab)[0] for style in styles}
-    sessions = {style: LstmSession(models_dir / f"lstm_{style}.json") for style in styles}
+    sessions = {style: load_lstm(style, [models_dir]) for style in styles}
+    grids = {style: {k: model_grid(g) for k, g in load_bar_grids(style).items()} for style in styles}
     params = SamplingParams(temperature)
     result: dict = {
         "features": FEATURES,
@@ -191,7 +198,15 @@ def run(models_dir: Path, count: int, temperature: float, seed: int, lengths: Se
             rng = np.random.default_rng(seed)
             generated = [
                 tokens_to_notes(
-                    continue_tokens(sessions[style], list(s.tokens[:OPENING_STEPS]), length, params, rng), vocab
+                    continue_tokens(
+                        sessions[style],
+                        list(s.tokens[:OPENING_STEPS]),
+                        length,
+                        params,
+                        rng,
+                        grid=grids[style].get(s.song_id),
+                    ),
+                    vocab,
                 )
                 for s in held_out
             ]
@@ -205,7 +220,9 @@ def run(models_dir: Path, count: int, temperature: float, seed: int, lengths: Se
                 tokens = primer_tokens(primer, sessions[style])[0]
                 rng = np.random.default_rng(seed)
                 melodies = [
-                    tokens_to_notes(continue_tokens(sessions[style], tokens, length, params, rng), vocab)
+                    tokens_to_notes(
+                        continue_tokens(sessions[style], tokens, length, params, rng, grid=PRIMER_GRID), vocab
+                    )
                     for _ in range(count)
                 ]
                 row[f"continuations_of_{name}_as_own_style"] = _share(classifier, label, melodies)
@@ -265,7 +282,7 @@ def against_base_styles(
         result["opening_steps"] = OPENING_STEPS
         result["openings"] = len(openings)
         result["continuations_of_openings_heard_as_" + name] = {
-            model: heard_as_own(continuations(session, count, steps, temperature, seed, openings))
+            model: heard_as_own(continuations(session, count, steps, temperature, seed, openings, grid=None))
             for model, session in sessions.items()
         }
     return result
@@ -287,8 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {style:<9}{r['held_out_windows']:>5}  {r['real_as_own_style']:.2f}  "
                 f"{r['continuations_of_openings_as_own_style']:.2f}  {primers}"
             )
-    for style in result["styles"]:  # stored in every model's metadata (the .onnx, and so its sha256, is untouched)
-        path = args.models / f"lstm_{style}.json"
+    paths = {find_model("lstm", style, [args.models])[0] for style in result["styles"]}
+    for path in sorted(paths):  # stored in every model's metadata (the .onnx, and so its sha256, is untouched)
         meta = load_metadata(path)
         ModelMetadata.from_dict({**meta.to_dict(), "metrics": {**meta.metrics, "style_evidence": result}}).save(path)
     return 0

@@ -42,7 +42,7 @@ from livemelody.models.registry import find_model, installed_models
 from training import distributed, folder_corpus
 from training.dataset import Song
 from training.fit_lstm import FitConfig, Sequences, fit
-from training.lstm import MelodyLSTM, lstm_from_onnx, parameter_count
+from training.lstm import MelodyLSTM, fold_style, lstm_from_onnx, parameter_count
 from training.quantize import source_onnx
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -121,10 +121,21 @@ def _base_lstm(base: str, dropout: float) -> tuple[MelodyLSTM, Path]:
         raise TrainError(
             f"base style {base!r} has another vocabulary ({meta.encoding.pitch_low}..{meta.encoding.pitch_high})"
         )
-    loaded = lstm_from_onnx(source_onnx(json_path, meta))
+    loaded = base_model(json_path, meta)
     model = MelodyLSTM(loaded.vocab_size, loaded.hidden_size, dropout)
     model.load_state_dict(loaded.state_dict())
     return model, json_path
+
+
+def base_model(json_path: Path, meta) -> MelodyLSTM:
+    """The base style's LSTM in torch, as a plain model (tokens in): a style's own model as it
+    is; the shared model folded at that style with no meter (:func:`training.lstm.fold_style`),
+    since a user's songs come without the corpus's bar lines. ``meta``: the registry's
+    metadata of the base style (its ``style`` is the style wanted)."""
+    loaded = lstm_from_onnx(source_onnx(json_path, meta))
+    if loaded.conditioned:
+        loaded = fold_style(loaded, list(meta.data["styles"]).index(meta.style))
+    return loaded
 
 
 def _sequences(cache: folder_corpus.TokenCache, indices: np.ndarray) -> Sequences:
@@ -330,7 +341,11 @@ def _finish(request, cache, split, config, model, history, train_seconds, origin
     shutil.rmtree(export_dir, ignore_errors=True)
     export_dir.mkdir(parents=True)
     results = evaluate(
-        model, cache, split, vocab, None if base_json is None else lstm_from_onnx(source_onnx(base_json))
+        model,
+        cache,
+        split,
+        vocab,
+        None if base_json is None else base_model(base_json, find_model("lstm", request.base)[1]),
     )
     print_table(name, results)
     if "base" in results:

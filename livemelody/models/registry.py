@@ -32,11 +32,12 @@ def model_dirs() -> list[Path]:
     return [d for d in candidates if d.is_dir()]
 
 
-def installed_models(kind: str | None = None) -> list[tuple[Path, ModelMetadata]]:
-    """(json path, metadata) of every readable model, first occurrence per (kind, style)."""
+def installed_models(kind: str | None = None, folders: list[Path] | None = None) -> list[tuple[Path, ModelMetadata]]:
+    """(json path, metadata) of every readable model, first occurrence per (kind, style), in
+    :func:`model_dirs` (or only in ``folders``, for the evaluation of a given set of models)."""
     seen: set[tuple[str, str]] = set()
     found = []
-    for folder in model_dirs():
+    for folder in model_dirs() if folders is None else folders:
         for json_path in sorted(folder.glob("*.json")):
             try:
                 metadata = load_metadata(json_path)
@@ -73,9 +74,10 @@ def unreadable_models() -> list[str]:
     return problems
 
 
-def find_model(kind: str, style: str) -> tuple[Path, ModelMetadata]:
-    """The installed model of ``kind`` for ``style``; a clear :class:`ModelError` if none."""
-    models = installed_models(kind)
+def find_model(kind: str, style: str, folders: list[Path] | None = None) -> tuple[Path, ModelMetadata]:
+    """The installed model of ``kind`` for ``style`` (only in ``folders`` where given); a clear
+    :class:`ModelError` if none."""
+    models = installed_models(kind, folders)
     for json_path, metadata in models:
         if metadata.style == style:
             return json_path, metadata
@@ -83,11 +85,12 @@ def find_model(kind: str, style: str) -> tuple[Path, ModelMetadata]:
     raise ModelError(f"no {kind} model for style {style!r}; installed styles: {styles}")
 
 
-def load_lstm(style: str):
-    """An :class:`~livemelody.models.lstm.LstmSession` for ``style`` (sha256 checked)."""
+def load_lstm(style: str, folders: list[Path] | None = None):
+    """An :class:`~livemelody.models.lstm.LstmSession` for ``style`` (sha256 checked), from
+    the installed models or only from ``folders``."""
     from livemelody.models.lstm import LstmSession
 
-    json_path, metadata = find_model("lstm", style)
+    json_path, metadata = find_model("lstm", style, folders)
     return LstmSession(json_path, metadata)
 
 
