@@ -171,8 +171,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             low=0.0, high=2.0, flag="--temperature", cc=20, keys="t T", step=0.1, label="temperature", short="Temp"),
     Setting("top_p", float, 0.95, "nucleus sampling: keep the likeliest notes up to this probability mass",
             low=0.5, high=1.0, flag="--top-p", cc=24, keys="p P", step=0.05, label="top-p", short="Top-p"),
-    Setting("stm_weight", float, 0.25, "short-term model: weight of a PPM of the call and answer so far, mixed "
-            "into the LSTM's next-step distribution (0 = the LSTM alone; docs/EVALUATION.md, ppm)",
+    Setting("stm_weight", float, 0.1, "short-term model: prior weight of a PPM of the call and answer so far, "
+            "mixed into the LSTM's next-step distribution; at each step the surer of the two counts more than its "
+            "prior (IDyOM's entropy weighting; 0 = the LSTM alone, 1 = the PPM alone; docs/EVALUATION.md, ppm)",
             low=0.0, high=1.0, flag="--stm-weight"),
     Setting("style", str, DEFAULT_STYLE, "model style (see `livemelody styles`)",
             flag="--style", cc=21, keys="s", label="style", short="Style"),

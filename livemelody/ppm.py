@@ -259,17 +259,51 @@ class PPM:
         return self.distribution(self.sequences[-1])
 
 
-def combine(distributions: np.ndarray, bias: float, geometric: bool = True) -> np.ndarray:
+def relative_entropy(distributions: np.ndarray) -> np.ndarray:
+    """``H(p) / log2 |A|`` of each distribution in ``distributions`` [..., alphabet] (each
+    summing to 1), floored at 1e-12; 1 for a one-symbol alphabet. Returns [...] float64
+    (a 0-d array for one distribution). Entropy in bits, zero probabilities counting 0."""
+    p = np.asarray(distributions, dtype=np.float64)
+    size = p.shape[-1]
+    if size <= 1:
+        return np.ones(p.shape[:-1])
+    plogp = np.maximum(p, 1e-300)
+    np.log2(plogp, out=plogp)
+    plogp *= p
+    return np.maximum(np.add.reduce(plogp, axis=-1) * (-1.0 / math.log2(size)), 1e-12)
+
+
+def entropy_weights(relative: Sequence, bias: float, priors: Sequence[float] | None = None) -> list:
+    """IDyOM's entropy weights, normalised: ``w_m = prior_m * relative_m ** -bias / sum_k
+    (prior_k * relative_k ** -bias)``, so a surer model (lower relative entropy) counts more
+    than its prior; ``bias`` 0 leaves the priors alone (a fixed-weight mixture). ``relative``:
+    one relative entropy (:func:`relative_entropy`) per model, floats or arrays of any one
+    shape; ``priors``: one non-negative weight per model, not all 0 (None: all 1). Returns a
+    list, one weight (of ``relative``'s element shape) per model. The one place of the rule,
+    for the evaluation (:func:`combine`) and the run-time mixture (:class:`TokenStm`).
+    Sources: Pearce, Conklin & Wiggins 2005 (CMMR, LNCS 3310); Pearce 2005, PhD thesis, ch. 6."""
+    if priors is None:
+        priors = [1.0] * len(relative)
+    weights = [prior * r**-bias for r, prior in zip(relative, priors)]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def combine(
+    distributions: np.ndarray, bias: float, geometric: bool = True, priors: Sequence[float] | None = None
+) -> np.ndarray:
     """IDyOM's entropy-weighted combination of ``distributions`` [models, alphabet] (or
-    [models, steps, alphabet]): weight ``w_m = (H(p_m) / log2 |A|) ** -bias``, so a surer
-    model counts more; geometric ``prod_m p_m ** (w_m / sum w)`` renormalised, or arithmetic
-    ``sum_m w_m p_m / sum w`` (Pearce, Conklin & Wiggins 2005, CMMR LNCS 3310; IDyOM's
-    ``geometric-combination`` / ``arithmetic-combination``). Returns [(steps,) alphabet]."""
+    [models, steps, alphabet]): weights by :func:`entropy_weights` (``w_m ∝ prior_m *
+    (H(p_m) / log2 |A|) ** -bias``, priors all 1 unless given), so a surer model counts
+    more; geometric ``prod_m p_m ** w_m`` renormalised, or arithmetic ``sum_m w_m p_m``
+    (Pearce, Conklin & Wiggins 2005, CMMR LNCS 3310; IDyOM's ``geometric-combination`` /
+    ``arithmetic-combination``; the priors are this project's, for the run-time mixture).
+    Returns [(steps,) alphabet], summing to 1. Raises :class:`ValueError` for a prior < 0 or
+    priors all 0."""
     p = np.maximum(np.asarray(distributions, dtype=np.float64), 1e-300)
-    entropy = -(p * np.log2(p)).sum(axis=-1, keepdims=True)
-    relative = np.maximum(entropy / math.log2(p.shape[-1]), 1e-12) if p.shape[-1] > 1 else np.ones_like(entropy)
-    weights = relative**-bias
-    weights = weights / weights.sum(axis=0, keepdims=True)
+    if priors is not None and (min(priors) < 0 or not sum(priors) > 0):
+        raise ValueError(f"priors must be >= 0 and not all 0, not {priors!r}")
+    weights = np.stack(entropy_weights(relative_entropy(p)[..., None], bias, priors))
     if geometric:
         combined = np.exp((weights * np.log(p)).sum(axis=0))
     else:
@@ -281,24 +315,39 @@ class TokenStm:
     """The run-time short-term model: a PPM over the LSTM's tokens of the song so far
     (primer, then every generated token), mixed into the LSTM's distribution.
 
-    ``weight`` in [0, 1]: ``p = (1 - weight) * softmax(lstm logits) + weight * p_stm``
-    (arithmetic mixture, fixed weight: tuned on the validation songs by
-    ``python -m training.ppm_eval``); 0 is the LSTM alone (callers then pass no mixture to
-    :func:`~livemelody.sampling.sample_mixed`).
+    The mixture is IDyOM's entropy-weighted arithmetic combination (:func:`combine`,
+    ``geometric=False``) with ``weight`` as the STM's prior: ``w_LSTM = (1 - weight) *
+    Hrel(p_LSTM) ** -BIAS``, ``w_STM = weight * Hrel(p_STM) ** -BIAS``, ``p = (w_LSTM p_LSTM
+    + w_STM p_STM) / (w_LSTM + w_STM)``, ``Hrel`` the entropy over ``log2(vocab_size)``
+    (:func:`relative_entropy`): whichever model is surer at this step counts more than its
+    prior. ``weight`` in [0, 1]: 0 is the LSTM alone (callers then pass no mixture to
+    :func:`~livemelody.sampling.sample_mixed`), 1 the STM alone. ``bias`` (default
+    :attr:`BIAS`) and the ``stm_weight`` setting's default are chosen on the validation
+    songs by ``python -m training.ppm_eval`` (docs/EVALUATION.md, section ppm). Raises
+    :class:`ValueError` for a weight outside 0..1 or a negative bias.
     """
 
     ORDER_BOUND = 16
     """Contexts of up to 16 tokens (a 4/4 bar), escape C, no update exclusion, textbook blend:
-    the best on the validation songs of both styles among the variants that
-    ``python -m training.ppm_eval`` compares (docs/EVALUATION.md, section ppm)."""
+    the best by the mean of both styles' validation NLL among the variants that
+    ``python -m training.ppm_eval`` compares (order 32 is within 0.001 nats/step;
+    docs/EVALUATION.md, section ppm)."""
     ESCAPE = "c"
     UPDATE_EXCLUSION = False
     IDYOM_COUNTS = False
+    BIAS = 0.5
+    """The entropy bias of the mixture: chosen with the ``stm_weight`` setting's default on the
+    validation songs of every style ``python -m training.ppm_eval`` covers (docs/EVALUATION.md,
+    section ppm)."""
 
-    def __init__(self, vocab_size: int, weight: float, tokens: Sequence[int] = ()):
+    def __init__(self, vocab_size: int, weight: float, tokens: Sequence[int] = (), bias: float | None = None):
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"the short-term model's weight must be in 0..1, not {weight!r}")
+        bias = self.BIAS if bias is None else bias
+        if not bias >= 0.0:
+            raise ValueError(f"the short-term model's bias must be >= 0, not {bias!r}")
         self.weight = weight
+        self.bias = bias
         self.model = PPM(vocab_size, self.ORDER_BOUND, self.ESCAPE, self.UPDATE_EXCLUSION, self.IDYOM_COUNTS)
         for token in tokens:
             self.model.learn(token)
@@ -308,14 +357,21 @@ class TokenStm:
         self.model.learn(token)
 
     def distribution(self, logits: np.ndarray) -> np.ndarray:
-        """The mixture's probabilities [vocab] float64 (summing to 1), for
-        :func:`~livemelody.sampling.sample_probabilities` (its temperature and top-p apply to
-        the mixture)."""
-        weight = self.weight
-        probs = np.array(logits, dtype=np.float64).reshape(-1)
-        probs -= probs.max()
-        np.exp(probs, out=probs)
-        probs *= (1.0 - weight) / probs.sum()
+        """The mixture's probabilities [vocab] float64 (summing to 1) after ``logits`` [vocab]
+        (the LSTM's, any float dtype), for :func:`~livemelody.sampling.sample_probabilities`
+        (its temperature and top-p apply to the mixture)."""
+        both = np.empty((2, self.model.alphabet_size))
+        both[0] = logits
         dense, norm = self.model.blend_dense(self.model.sequence)
-        probs += np.array(dense) * (weight / norm)
-        return probs
+        both[1] = dense
+        lstm, stm = both
+        lstm -= lstm.max()
+        np.exp(lstm, out=lstm)
+        lstm /= lstm.sum()
+        if norm != 1.0:
+            stm /= norm
+        weight = self.weight
+        w_lstm, w_stm = entropy_weights(relative_entropy(both).tolist(), self.bias, (1.0 - weight, weight))
+        lstm *= w_lstm
+        stm *= w_stm
+        return lstm + stm

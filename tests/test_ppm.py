@@ -1,5 +1,6 @@
 """PPM (livemelody/ppm.py): known counts give known probabilities; the lazy trie predicts
-exactly what a plain table of every context predicts; the run-time mixture."""
+exactly what a plain table of every context predicts; IDyOM's entropy-weighted combination;
+the run-time mixture (the same combination, with priors) and the evaluation's choice of it."""
 
 import random
 from fractions import Fraction
@@ -7,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from livemelody.ppm import PPM, TokenStm, combine
+from livemelody.ppm import PPM, TokenStm, combine, entropy_weights, relative_entropy
 
 
 def test_escape_c_blend_by_hand():
@@ -137,17 +138,107 @@ def test_combination_is_normalised_and_favours_the_surer_model():
         assert combine(np.stack([sure, unsure]), 0.0, geometric)[0] < p[0]
 
 
-def test_the_mixture_is_a_normalised_distribution_and_weight_zero_is_the_lstm_alone():
+def test_relative_entropy_is_entropy_over_log2_of_the_alphabet():
+    assert relative_entropy(np.full(8, 1 / 8)) == pytest.approx(1.0)
+    p = np.array([0.5, 0.25, 0.25, 0.0])  # 1.5 bits; a zero counts 0
+    assert relative_entropy(p) == pytest.approx(1.5 / 2)
+    assert relative_entropy(np.array([1.0, 0.0, 0.0])) == pytest.approx(1e-12)  # the floor: no 0 ** -bias
+    assert relative_entropy(np.stack([p, np.full(4, 0.25)])) == pytest.approx([0.75, 1.0])
+
+
+def test_combination_with_priors_weights_each_model_by_its_prior_and_its_certainty():
+    rng = np.random.default_rng(3)
+    a, b = rng.dirichlet(np.ones(6)), rng.dirichlet(np.full(6, 0.2))  # b the surer
+    ha, hb = relative_entropy(a), relative_entropy(b)
+    assert hb < ha
+    for bias in (0.0, 0.5, 3.0):
+        wa, wb = (0.7 * ha**-bias, 0.3 * hb**-bias) / (0.7 * ha**-bias + 0.3 * hb**-bias)
+        expected = wa * a + wb * b
+        got = combine(np.stack([a, b]), bias, geometric=False, priors=(0.7, 0.3))
+        assert got == pytest.approx(expected, abs=1e-12) and got.sum() == pytest.approx(1.0, abs=1e-12)
+    # bias 0: the fixed-weight mixture; priors all 1: IDyOM's unweighted rule
+    assert combine(np.stack([a, b]), 0.0, False, (0.7, 0.3)) == pytest.approx(0.7 * a + 0.3 * b, abs=1e-12)
+    assert combine(np.stack([a, b]), 2.0, False, (1, 1)) == pytest.approx(combine(np.stack([a, b]), 2.0, False))
+    # the surer model gets more than its prior, the more so the larger the bias
+    w1 = entropy_weights([ha, hb], 1.0, (0.7, 0.3))[1]
+    w3 = entropy_weights([ha, hb], 3.0, (0.7, 0.3))[1]
+    assert 0.3 < w1 < w3
+    for bad in ((0.0, 0.0), (-0.1, 1.1)):
+        with pytest.raises(ValueError):
+            combine(np.stack([a, b]), 1.0, False, bad)
+
+
+def _softmax(logits):
+    z = np.asarray(logits, dtype=np.float64)
+    return np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+
+
+def test_the_mixture_is_combine_with_priors_and_sums_to_one():
     logits = np.random.default_rng(0).normal(size=45).astype(np.float32)
-    stm = TokenStm(45, 0.25, [0, 5, 2, 2, 7, 2, 5, 2, 2])
-    mixed = stm.distribution(logits)
-    assert mixed.sum() == pytest.approx(1.0, abs=1e-9)
-    z = logits.astype(np.float64)
-    lstm = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
-    assert mixed == pytest.approx(0.75 * lstm + 0.25 * stm.model.predict(), abs=1e-9)
-    assert TokenStm(45, 0.0, [0, 5]).distribution(logits) == pytest.approx(lstm, abs=1e-12)
-    with pytest.raises(ValueError):
-        TokenStm(45, 1.5)
+    tokens = [0, 5, 2, 2, 7, 2, 5, 2, 2]
+    for weight, bias in ((0.1, TokenStm.BIAS), (0.25, 0.0), (0.6, 2.0)):
+        stm = TokenStm(45, weight, tokens, bias=bias)
+        mixed = stm.distribution(logits)
+        assert mixed.sum() == pytest.approx(1.0, abs=1e-12)
+        both = np.stack([_softmax(logits), stm.model.predict()])
+        assert mixed == pytest.approx(combine(both, bias, geometric=False, priors=(1 - weight, weight)), abs=1e-12)
+    # bias 0 is the fixed-weight mixture this project used before
+    stm = TokenStm(45, 0.25, tokens, bias=0.0)
+    assert stm.distribution(logits) == pytest.approx(0.75 * _softmax(logits) + 0.25 * stm.model.predict(), abs=1e-12)
+    assert TokenStm(45, 0.1, tokens).bias == TokenStm.BIAS  # the three-argument form keeps working
+    # a batch-of-one row of logits is the same as the flat vector
+    stm = TokenStm(45, 0.1, tokens)
+    assert stm.distribution(logits[None, :]) == pytest.approx(stm.distribution(logits), abs=0)
+    for bad in ({"weight": 1.5}, {"weight": -0.1}, {"weight": 0.5, "bias": -1.0}):
+        with pytest.raises(ValueError):
+            TokenStm(45, tokens=tokens, **bad)
+
+
+def test_weight_one_is_the_stm_alone_and_weight_near_zero_the_lstm():
+    logits = np.random.default_rng(1).normal(size=45).astype(np.float32)
+    tokens = [0, 5, 2, 2, 7, 2, 5, 2, 2, 7, 2]
+    stm_alone = TokenStm(45, 1.0, tokens)
+    assert stm_alone.distribution(logits) == pytest.approx(stm_alone.model.predict(), abs=1e-15)
+    assert TokenStm(45, 0.0, tokens).distribution(logits) == pytest.approx(_softmax(logits), abs=1e-15)
+    near = TokenStm(45, 1e-9, tokens).distribution(logits)
+    assert near == pytest.approx(_softmax(logits), abs=1e-6) and near != pytest.approx(_softmax(logits), abs=1e-15)
+
+
+def test_the_surer_model_counts_more_than_its_prior():
+    figure = [10, 2, 2, 12, 2, 14, 2, 2]
+    stm = TokenStm(45, 0.1, [0, *figure * 6])  # a figure repeated: the STM is sure what comes next
+    q = stm.model.predict()
+    flat = np.zeros(45, dtype=np.float32)  # an LSTM with no idea: uniform, relative entropy 1
+    mixed = stm.distribution(flat)
+    # mixed = (1 - a) uniform + a q; the STM's share a, read off its likeliest token
+    top = int(np.argmax(q))
+    share = (mixed[top] - 1 / 45) / (q[top] - 1 / 45)
+    assert share > 0.3  # far above its prior 0.1
+    # and a sure LSTM against an unsure STM (one token seen) keeps more than its prior 0.5
+    peaked = np.full(45, -8.0, dtype=np.float32)
+    peaked[20] = 8.0
+    unsure = TokenStm(45, 0.5, [0])
+    p = _softmax(peaked)
+    share_lstm = (unsure.distribution(peaked)[20] - unsure.model.predict()[20]) / (p[20] - unsure.model.predict()[20])
+    assert share_lstm > 0.5 + 0.1
+
+
+def test_the_evaluation_chooses_prior_and_bias_on_its_grid_and_bias_zero_is_the_fixed_mixture():
+    from training.ppm_eval import MIX_BIASES, WEIGHTS, best_mixture, mean_grid, mixed, mixture_grid
+
+    rng = np.random.default_rng(2)
+    songs = [[int(t) for t in rng.integers(0, 6, 30)] for _ in range(3)]
+    lstm = [rng.dirichlet(np.ones(6), len(s) - 1) for s in songs]
+    stm = [rng.dirichlet(np.full(6, 0.3), len(s) - 1) for s in songs]
+    assert mixed(lstm, stm, 0.3)[0] == pytest.approx(0.7 * lstm[0] + 0.3 * stm[0], abs=1e-12)
+    grid = mixture_grid(lstm, stm, songs)
+    assert set(grid) == set(MIX_BIASES) and all(set(row) == set(WEIGHTS) for row in grid.values())
+    w, b, v = best_mixture(grid)
+    assert v == min(x for row in grid.values() for x in row.values()) == grid[b][w]
+    fw, fb, fv = best_mixture(grid, fixed=True)
+    assert fb == 0.0 and fv == min(grid[0.0].values()) and fv >= v
+    shifted = {bias: {prior: v + 1.0 for prior, v in row.items()} for bias, row in grid.items()}
+    assert mean_grid([grid, shifted])[b][w] == pytest.approx(grid[b][w] + 0.5)
 
 
 # ---- the short-term model in generation ---------------------------------------------------
