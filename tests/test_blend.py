@@ -29,7 +29,7 @@ from livemelody.live import engine as engine_module
 from livemelody.live.engine import ANSWERING, EngineCore
 from livemelody.live.scheduler import Scheduler
 from livemelody.midi.fake import FakeOutput
-from livemelody.models.lstm import LstmSession
+from livemelody.models.registry import load_lstm
 from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
 from livemelody.sampling import SamplingParams, sample
 from tests.conftest import REPO
@@ -39,12 +39,12 @@ PARAMS = SamplingParams(1.0, top_p=0.95)
 
 @pytest.fixture(scope="module")
 def deutsch():
-    return LstmSession(REPO / "exported_models" / "lstm_deutsch.json")
+    return load_lstm("deutsch", [REPO / "exported_models"])
 
 
 @pytest.fixture(scope="module")
 def han():
-    return LstmSession(REPO / "exported_models" / "lstm_han.json")
+    return load_lstm("han", [REPO / "exported_models"])
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 python -m training.form_eval [--samples 4] [--seed 0] [--write-docs]
 
-Held-out openings (the test songs of each shipped style, ids in ``exported_models/lstm_*.json``
+Held-out openings (the test songs of each shipped style, ids in the shipped LSTM's metadata
 ``data.test_ids``): 4 bars in, 4 bars out. The opening is the tune up to its 4th full bar line
 (a pickup included, not counted as a bar); the continuation is the next 4 bars. Bars come from
 the tune's ABC (:mod:`training.meters`); a tune is used when its first 8 full bars are regular
