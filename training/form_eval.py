@@ -38,7 +38,7 @@ from livemelody.models.lstm import LstmSession
 from livemelody.models.registry import load_lstm
 from livemelody.sampling import SamplingParams
 from training.corpus import STYLE_SOURCES
-from training.dataset import held_out_ids, load_songs
+from training.dataset import EXTRA_FOR, held_out_ids, load_shared, load_songs
 from training.doc_sections import write_section
 from training.meters import load_bar_grids
 
@@ -220,7 +220,10 @@ def evaluate(style: str, variants: Sequence[tuple[float, int]], samples: int, se
     test_ids = set(held_out_ids(session.metadata, style, "test"))
     test = [s for s in splits["test"] if s.song_id in test_ids]
     ops, skipped = openings(test, load_bar_grids(style))
-    runs = copy_runs(s.tokens for s in splits["train"])
+    train = splits["train"]
+    if session.conditioned and style in EXTRA_FOR:  # the shared model also learnt the extra collection
+        train = load_shared((style,), vocab)[0]["train"]
+    runs = copy_runs(s.tokens for s in train)
     params = SamplingParams(1.0, 0, 1.0)
     real = Tally.empty()
     for op in ops:
@@ -263,7 +266,8 @@ def render(results: dict, samples: int, seed: int, default: float, seconds: floa
         "notes, each as MIDI pitch + duration in steps) that already occurred in the opening or earlier in "
         "the continuation. **bars**: share of its bars equal, token for token, to a full bar of the "
         "opening or an earlier one of the continuation. **memorised**: share of continuations holding a run "
-        f"of {COPY_EVENTS} events (notes and rests, pitch + length) identical to a run of a training song. "
+        f"of {COPY_EVENTS} events (notes and rests, pitch + length) identical to a run of a song the model "
+        "trained on (deutsch: the extra German collections too). "
         f"LSTM rows: {samples} continuations per opening, temperature 1, top-p 1, seeds "
         f"numpy default_rng([{seed}, opening, sample]); `quote` is the live setting and `continue --quote` "
         f"(default {default:g}): the chance that each pair of the answer's bars re-plays the call's bars in "
