@@ -123,6 +123,16 @@ int lm_stm_learn(lm_stm *m, int symbol) {
     return 0;
 }
 
+/* lm_stm_learn for each of symbols[0 .. count-1] in turn: 0, or the first error (the symbols
+ * before it learnt). */
+int lm_stm_learn_many(lm_stm *m, const int32_t *symbols, long count) {
+    for (long i = 0; i < count; i++) {
+        int code = lm_stm_learn(m, symbols[i]);
+        if (code) return code;
+    }
+    return 0;
+}
+
 long lm_stm_length(const lm_stm *m) { return m->length; }
 
 /* Copy the tokens learnt (at most `room`) into out; returns how many there are. */

@@ -346,6 +346,10 @@ class TokenStm:
     validation songs of every style ``python -m training.ppm_eval`` covers (docs/EVALUATION.md,
     section ppm)."""
 
+    NATIVE = True
+    """Run on the C library where it loads; False: always the Python :class:`PPM` (the
+    benchmarks' side-by-side rows, the tests' reference)."""
+
     def __init__(self, vocab_size: int, weight: float, tokens: Sequence[int] = (), bias: float | None = None):
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"the short-term model's weight must be in 0..1, not {weight!r}")
@@ -361,10 +365,12 @@ class TokenStm:
             from livemelody import stm_native
 
             self._native = stm_native.open_stm(vocab_size, self.ORDER_BOUND)
-        if self._native is None:
+        if self._native is not None:
+            self._native.extend(tokens)
+        else:
             self._model = PPM(vocab_size, self.ORDER_BOUND, self.ESCAPE, self.UPDATE_EXCLUSION, self.IDYOM_COUNTS)
-        for token in tokens:
-            self.learn(token)
+            for token in tokens:
+                self._model.learn(token)
 
     @classmethod
     def _fits_native(cls) -> bool:
@@ -372,7 +378,7 @@ class TokenStm:
         from livemelody.stm_native import MAX_ORDER
 
         bounded = cls.ORDER_BOUND is not None and 0 <= cls.ORDER_BOUND <= MAX_ORDER
-        return bounded and cls.ESCAPE == "c" and not cls.UPDATE_EXCLUSION and not cls.IDYOM_COUNTS
+        return cls.NATIVE and bounded and cls.ESCAPE == "c" and not cls.UPDATE_EXCLUSION and not cls.IDYOM_COUNTS
 
     @property
     def native(self) -> bool:

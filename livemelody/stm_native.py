@@ -17,6 +17,7 @@ import ctypes
 import logging
 import threading
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ def _declare(lib: ctypes.PyDLL) -> ctypes.PyDLL:
         "lm_stm_new": (p, [i, i]),
         "lm_stm_free": (None, [p]),
         "lm_stm_learn": (i, [p, i]),
+        "lm_stm_learn_many": (i, [p, p, long]),
         "lm_stm_length": (long, [p]),
         "lm_stm_tokens": (long, [p, p, long]),
         "lm_stm_blend": (None, [p, p]),
@@ -110,6 +112,19 @@ class NativeStm:
         if not 0 <= symbol < self.alphabet_size:
             raise ValueError(f"symbol {symbol} outside the alphabet 0..{self.alphabet_size - 1}")
         if self._learn(self._handle, symbol):
+            raise MemoryError("the C short-term model could not grow its sequence")
+
+    def extend(self, symbols: Sequence[int]) -> None:
+        """:meth:`learn` each of ``symbols`` in turn, in one call (the primer). Raises ValueError
+        (nothing learnt) for a symbol outside the alphabet."""
+        array = np.asarray(symbols, dtype=np.int64).reshape(-1)
+        if array.size == 0:
+            return
+        if array.min() < 0 or array.max() >= self.alphabet_size:
+            bad = next(int(s) for s in array if not 0 <= s < self.alphabet_size)
+            raise ValueError(f"symbol {bad} outside the alphabet 0..{self.alphabet_size - 1}")
+        array = array.astype(np.int32)
+        if self._lib.lm_stm_learn_many(self._handle, array.ctypes.data, array.size):
             raise MemoryError("the C short-term model could not grow its sequence")
 
     def mix(self, logits: np.ndarray, weight: float, bias: float) -> np.ndarray:

@@ -34,14 +34,12 @@ def no_compiler(monkeypatch):
     monkeypatch.setattr(stm_native, "compiler", lambda: None)
 
 
+class PythonStm(TokenStm):
+    NATIVE = False  # the Python PPM whatever this machine has
+
+
 def python_stm(vocab: int, weight: float, tokens=(), bias: float | None = None) -> TokenStm:
-    """A TokenStm on the Python PPM whatever this machine has."""
-    saved = stm_native.open_stm
-    stm_native.open_stm = lambda *_: None
-    try:
-        return TokenStm(vocab, weight, tokens, bias)
-    finally:
-        stm_native.open_stm = saved
+    return PythonStm(vocab, weight, tokens, bias)
 
 
 def sequences(rng: np.random.Generator, alphabet: int):
@@ -89,6 +87,8 @@ def test_the_c_model_equals_the_python_one_token_by_token(lib, alphabet):
                 for model in (native, python, reference):
                     model.learn(tokens[i])
         assert native._native.sequence == tokens
+        primed = TokenStm(alphabet, 0.1, tokens)  # the primer in one call
+        assert primed._native.sequence == tokens and primed._native.blend().tolist() == native._native.blend().tolist()
     assert checked > 1000
 
 
@@ -101,6 +101,10 @@ def test_the_c_model_takes_what_the_python_one_takes(lib):
     for bad in (45, -1):
         with pytest.raises(ValueError, match="outside the alphabet"):
             stm.learn(bad)
+    for bad in ([0, 5, 45, 2], [-1]):
+        with pytest.raises(ValueError, match="outside the alphabet"):
+            TokenStm(45, 0.2, bad)
+    assert TokenStm(45, 0.2, np.array([0, 5, 2])).model.sequence == [0, 5, 2]
     stm.learn(np.int64(7))  # numpy integers, as a sampler may give
     assert stm.model.sequence == [0, 5, 2, 7]  # the Python PPM of the same tokens, for inspection
     with pytest.raises(ValueError):
@@ -115,7 +119,7 @@ def test_a_configuration_the_c_file_does_not_implement_stays_in_python(lib):
         ESCAPE = "x"
         UPDATE_EXCLUSION = True
 
-    assert TokenStm(45, 0.1).native
+    assert TokenStm(45, 0.1).native and not PythonStm(45, 0.1).native
     assert not Unbounded(45, 0.1, [0, 1, 2]).native and not ExclusionX(45, 0.1, [0, 1, 2]).native
 
 
@@ -178,6 +182,7 @@ def test_continue_gives_the_python_models_distributions_along_the_c_continuation
     libm's; the PPM blend is), so a draw could in principle fall between them: the C path's
     continuation is replayed on the Python model and every step's distribution compared."""
     import livemelody.generate as generate
+    from livemelody.encoding.vocab import DELIMITER_ID
     from livemelody.models.lstm import LstmSession
     from livemelody.sampling import SamplingParams
     from tests.conftest import TINY_JSON
@@ -202,11 +207,10 @@ def test_continue_gives_the_python_models_distributions_along_the_c_continuation
         tokens = generate.continue_tokens(
             session, primer, 64, SamplingParams(1.0, top_p=0.95), np.random.default_rng(3), stm_weight=weight
         )
-        learnt = [e[1] for e in events if e[0] == "learn"]
-        assert learnt[: len(primer) + 1] == [0, *primer] and learnt[len(primer) + 1 :] == tokens[:-1]
-        python = python_stm(session.vocab.size, weight, learnt[: len(primer) + 1])
+        assert [e[1] for e in events if e[0] == "learn"] == tokens[:-1]
+        python = python_stm(session.vocab.size, weight, [DELIMITER_ID, *primer])
         mixes = 0
-        for event in events[len(primer) + 1 :]:
+        for event in events:
             if event[0] == "learn":
                 python.learn(event[1])
             else:
