@@ -252,6 +252,11 @@ def stm_rows(session, primer: list[int], style: str, repeats: int) -> list[Row]:
             Row(f"short-term model: mix + learn, per step p50 ({label})", percentile_us(step_samples, 50), "us"),
             Row(f"short-term model: mix + learn, per step p99 ({label})", percentile_us(step_samples, 99), "us"),
             Row(
+                f"short-term model: built from the primer ({len(primer) + 1} tokens) p50 ({label})",
+                percentile_us(build_samples, 50),
+                "us",
+            ),
+            Row(
                 f"short-term model: built from the primer ({len(primer) + 1} tokens) p99 ({label})",
                 percentile_us(build_samples, 99),
                 "us",
