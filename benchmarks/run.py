@@ -20,6 +20,7 @@ import platform
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,6 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     import onnxruntime as ort
     import torch
 
-    from livemelody.config import SETTINGS
     from livemelody.encoding.vocab import DELIMITER_ID
     from livemelody.generate import continue_tokens, primer_tokens
     from livemelody.models.lstm import LstmSession
@@ -135,12 +135,6 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
     ort_p50, ort_p99 = percentile_us(ort_samples, 50), percentile_us(ort_samples, 99)
     torch_p50, torch_p99 = percentile_us(torch_samples, 50), percentile_us(torch_samples, 99)
     cont_p50, cont_p99 = percentile_us(cont_samples, 50) / 1000, percentile_us(cont_samples, 99) / 1000
-    weight = SETTINGS["stm_weight"].default
-    stm_samples = time_calls(
-        lambda: continue_tokens(session, primer, 64, params, rng, stm_weight=weight), max(repeats // 20, 100), warmup=5
-    )
-    stm_p50, stm_p99 = percentile_us(stm_samples, 50) / 1000, percentile_us(stm_samples, 99) / 1000
-    step_samples, build_samples = stm_step_samples(session, primer, weight, max(repeats // 50, 40))
     return [
         Row(f"LSTM {style} step, onnxruntime p50", ort_p50, "us"),
         Row(f"LSTM {style} step, onnxruntime p99", ort_p99, "us", "<= 100 us", ort_p99 <= 100),
@@ -182,27 +176,104 @@ def lstm_rows(style: str, repeats: int) -> list[Row]:
             "x",
         ),
         Row(f"64-step continuation incl. sampling p99 ({style})", cont_p99, "ms", "<= 5 ms", cont_p99 <= 5),
-        Row(f"64-step continuation with the short-term model (weight {weight:g}) p50 ({style})", stm_p50, "ms"),
-        Row(
-            f"64-step continuation with the short-term model (weight {weight:g}) p99 ({style})",
-            stm_p99,
-            "ms",
-            "<= 5 ms",
-            stm_p99 <= 5,
-        ),
-        Row("short-term model: mix + learn, per step p50", percentile_us(step_samples, 50), "us"),
-        Row("short-term model: mix + learn, per step p99", percentile_us(step_samples, 99), "us"),
-        Row(
-            f"short-term model: built from the primer ({len(primer) + 1} tokens) p99",
-            percentile_us(build_samples, 99),
-            "us",
-        ),
+        *stm_rows(session, primer, style, repeats),
     ]
+
+
+@contextmanager
+def stm_path(native: bool):
+    """TokenStm on its C library (``native``, where it loads: the runtime's path) or on the
+    Python PPM, for the rows measured side by side."""
+    from livemelody.ppm import TokenStm
+
+    saved = TokenStm.NATIVE
+    TokenStm.NATIVE = native
+    try:
+        yield
+    finally:
+        TokenStm.NATIVE = saved
+
+
+def runtime_stm_path(vocab_size: int) -> str:
+    """Which short-term model the runtime runs here: "C" (``livemelody/_stm.c``) or "Python"
+    (no C compiler; the reason is in the log)."""
+    from livemelody.ppm import TokenStm
+
+    return "C" if TokenStm(vocab_size, 0.1).native else "Python"
+
+
+def stm_rows(session, primer: list[int], style: str, repeats: int) -> list[Row]:
+    """The short-term model at the ``stm_weight`` default: 64-step continuations with it on the
+    runtime's path (C where it builds) and on the Python PPM, beside weight 0, interleaved so
+    that all three see the same machine; and the model's own cost per step on both paths. The
+    runtime's path is printed and named in the rows."""
+    from livemelody.config import SETTINGS
+    from livemelody.generate import continue_tokens
+    from livemelody.sampling import SamplingParams
+
+    weight = SETTINGS["stm_weight"].default
+    runtime = runtime_stm_path(session.vocab.size)
+    print(f"short-term model: the runtime's path here is {runtime}", file=sys.stderr)
+    paths = [runtime] + (["Python"] if runtime == "C" else [])
+    params = SamplingParams(1.0, top_p=0.95)
+    rng = np.random.default_rng(2)
+    runs = {"weight 0": [], **{path: [] for path in paths}}
+
+    def continuation(w: float):
+        return lambda: continue_tokens(session, primer, 64, params, rng, stm_weight=w)
+
+    for name in runs:
+        with stm_path(name == "C"):
+            time_calls(continuation(0.0 if name == "weight 0" else weight), 0, warmup=5)
+    for _ in range(max(repeats // 20, 100)):
+        for name, samples in runs.items():
+            with stm_path(name == "C"):
+                samples += time_calls(continuation(0.0 if name == "weight 0" else weight), 1, warmup=0)
+    rows = []
+    for name, samples in runs.items():
+        label = "weight 0, the LSTM alone" if name == "weight 0" else f"weight {weight:g}, {_stm_label(name, runtime)}"
+        p50, p99 = percentile_us(samples, 50) / 1000, percentile_us(samples, 99) / 1000
+        rows.append(Row(f"64-step continuation with the short-term model ({label}) p50 ({style})", p50, "ms"))
+        runtime_row = name == runtime
+        rows.append(
+            Row(
+                f"64-step continuation with the short-term model ({label}) p99 ({style})",
+                p99,
+                "ms",
+                "<= 5 ms" if runtime_row else "",
+                p99 <= 5 if runtime_row else None,
+            )
+        )
+    for path in paths:
+        with stm_path(path == "C"):
+            step_samples, build_samples = stm_step_samples(session, primer, weight, max(repeats // 50, 40))
+        label = _stm_label(path, runtime)
+        rows += [
+            Row(f"short-term model: mix + learn, per step p50 ({label})", percentile_us(step_samples, 50), "us"),
+            Row(f"short-term model: mix + learn, per step p99 ({label})", percentile_us(step_samples, 99), "us"),
+            Row(
+                f"short-term model: built from the primer ({len(primer) + 1} tokens) p50 ({label})",
+                percentile_us(build_samples, 50),
+                "us",
+            ),
+            Row(
+                f"short-term model: built from the primer ({len(primer) + 1} tokens) p99 ({label})",
+                percentile_us(build_samples, 99),
+                "us",
+            ),
+        ]
+    return rows
+
+
+def _stm_label(path: str, runtime: str) -> str:
+    where = "C, _stm.c" if path == "C" else "Python PPM"
+    return f"{where}, the runtime's path" if path == runtime else f"{where}, without a C compiler"
 
 
 def stm_step_samples(session, primer: list[int], weight: float, runs: int) -> tuple[list[float], list[float]]:
     """Seconds per step of the short-term model alone (mix the LSTM's logits, learn the sampled
-    token) over 64-step continuations of ``primer``, and seconds to build it from the primer."""
+    token) over 64-step continuations of ``primer``, and seconds to build it from the primer;
+    on the path TokenStm takes (:func:`stm_path`)."""
     from livemelody.encoding.vocab import DELIMITER_ID
     from livemelody.generate import continue_tokens
     from livemelody.ppm import TokenStm

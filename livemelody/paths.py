@@ -5,7 +5,7 @@
 | config (``settings.toml``) | ``~/.config/livemelody`` | ``~/Library/Application Support/livemelody`` | ``%LOCALAPPDATA%\\livemelody`` |
 | data (``sessions/``, ``models/``) | ``~/.local/share/livemelody`` | ``~/Library/Application Support/livemelody`` | ``%LOCALAPPDATA%\\livemelody`` |
 | state (``ports.json``, ``logs/``) | ``~/.local/state/livemelody`` | ``~/Library/Application Support/livemelody`` | ``%LOCALAPPDATA%\\livemelody`` |
-| cache (``native/``: the compiled JACK library) | ``~/.cache/livemelody`` | ``~/Library/Caches/livemelody`` | ``%LOCALAPPDATA%\\livemelody\\Cache`` |
+| cache (``native/``: the compiled C libraries) | ``~/.cache/livemelody`` | ``~/Library/Caches/livemelody`` | ``%LOCALAPPDATA%\\livemelody\\Cache`` |
 
 On Linux ``$XDG_CONFIG_HOME``, ``$XDG_DATA_HOME``, ``$XDG_STATE_HOME`` and ``$XDG_CACHE_HOME`` move them (the XDG
 Base Directory specification, which platformdirs follows). Nothing here creates a folder:
@@ -67,6 +67,6 @@ def log_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """What can be rebuilt at any time: the one-client JACK library compiled on first use
-    (:mod:`livemelody.midi.native`). ``$XDG_CACHE_HOME`` moves it on Linux."""
+    """What can be rebuilt at any time: the C libraries compiled on first use (:mod:`livemelody.cbuild`:
+    the one-client JACK library, the short-term model). ``$XDG_CACHE_HOME`` moves it on Linux."""
     return Path(_dirs().user_cache_dir)

@@ -4,7 +4,8 @@ Used two ways: as IDyOM's long-term model (LTM, trained on a corpus) and short-t
 (STM, trained incrementally on the song so far) for the pitch evaluation
 (:mod:`training.ppm_eval`), and as a short-term model over the LSTM's own tokens, mixed into
 the LSTM's next-token distribution at run time (:class:`TokenStm`). Pure Python dict counting
-(no torch, no music21); numpy only for the returned distribution.
+(no torch, no music21); numpy only for the returned distribution. :class:`TokenStm` runs on a
+C implementation of its one configuration where it builds (``_stm.c``, :mod:`livemelody.stm_native`).
 
 What is implemented (sources: Cleary & Witten 1984; Moffat 1990; Cleary & Teahan 1997 and
 Bunton 1997 for PPM*; Pearce 2005, PhD thesis, ch. 6; Pearce & Wiggins 2004, JNMR 33(4);
@@ -325,6 +326,11 @@ class TokenStm:
     :attr:`BIAS`) and the ``stm_weight`` setting's default are chosen on the validation
     songs by ``python -m training.ppm_eval`` (docs/EVALUATION.md, section ppm). Raises
     :class:`ValueError` for a weight outside 0..1 or a negative bias.
+
+    Runs on the C library ``_stm.c`` (:mod:`livemelody.stm_native`: learn and mix in a few
+    microseconds a step, O(tokens so far)) where it can be built, else on the Python
+    :class:`PPM` (about 20 us a step; one log line says so); :attr:`native` says which. Both
+    give the same distributions (to a few units in the last place).
     """
 
     ORDER_BOUND = 16
@@ -340,6 +346,10 @@ class TokenStm:
     validation songs of every style ``python -m training.ppm_eval`` covers (docs/EVALUATION.md,
     section ppm)."""
 
+    NATIVE = True
+    """Run on the C library where it loads; False: always the Python :class:`PPM` (the
+    benchmarks' side-by-side rows, the tests' reference)."""
+
     def __init__(self, vocab_size: int, weight: float, tokens: Sequence[int] = (), bias: float | None = None):
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"the short-term model's weight must be in 0..1, not {weight!r}")
@@ -348,21 +358,63 @@ class TokenStm:
             raise ValueError(f"the short-term model's bias must be >= 0, not {bias!r}")
         self.weight = weight
         self.bias = bias
-        self.model = PPM(vocab_size, self.ORDER_BOUND, self.ESCAPE, self.UPDATE_EXCLUSION, self.IDYOM_COUNTS)
-        for token in tokens:
-            self.model.learn(token)
+        self.vocab_size = vocab_size
+        self._native = None
+        self._model: PPM | None = None
+        if self._fits_native():
+            from livemelody import stm_native
+
+            self._native = stm_native.open_stm(vocab_size, self.ORDER_BOUND)
+        if self._native is not None:
+            self._native.extend(tokens)
+        else:
+            self._model = PPM(vocab_size, self.ORDER_BOUND, self.ESCAPE, self.UPDATE_EXCLUSION, self.IDYOM_COUNTS)
+            for token in tokens:
+                self._model.learn(token)
+
+    @classmethod
+    def _fits_native(cls) -> bool:
+        """Whether the C library implements this class's configuration (a subclass may change it)."""
+        from livemelody.stm_native import MAX_ORDER
+
+        bounded = cls.ORDER_BOUND is not None and 0 <= cls.ORDER_BOUND <= MAX_ORDER
+        return cls.NATIVE and bounded and cls.ESCAPE == "c" and not cls.UPDATE_EXCLUSION and not cls.IDYOM_COUNTS
+
+    @property
+    def native(self) -> bool:
+        """True where this model runs on the C library (:mod:`livemelody.stm_native`), False on
+        the Python :class:`PPM` (no C compiler here; the same distributions, slower)."""
+        return self._native is not None
+
+    @property
+    def model(self) -> PPM:
+        """The Python :class:`PPM` of the tokens so far: the one the model runs on without the C
+        library; with it, a copy built from the C model's tokens when asked (for inspection)."""
+        if self._native is None:
+            return self._model
+        model = PPM(self.vocab_size, self.ORDER_BOUND, self.ESCAPE, self.UPDATE_EXCLUSION, self.IDYOM_COUNTS)
+        return model.fit([self._native.sequence])
 
     def learn(self, token: int) -> None:
-        """The song went on with ``token``."""
-        self.model.learn(token)
+        """The song went on with ``token``. Raises :class:`ValueError` for a token outside the
+        vocabulary."""
+        if self._native is not None:
+            self._native.learn(token)
+        else:
+            self._model.learn(token)
 
     def distribution(self, logits: np.ndarray) -> np.ndarray:
         """The mixture's probabilities [vocab] float64 (summing to 1) after ``logits`` [vocab]
-        (the LSTM's, any float dtype), for :func:`~livemelody.sampling.sample_probabilities`
-        (its temperature and top-p apply to the mixture)."""
-        both = np.empty((2, self.model.alphabet_size))
+        (the LSTM's, any float dtype, or [1, vocab]), for
+        :func:`~livemelody.sampling.sample_probabilities` (its temperature and top-p apply to
+        the mixture). The C path equals the Python one to a few units in the last place (numpy's
+        exp and log2 against libm's; the PPM's blend itself to the bit)."""
+        if self._native is not None:
+            return self._native.mix(logits, self.weight, self.bias)
+        model = self._model
+        both = np.empty((2, model.alphabet_size))
         both[0] = logits
-        dense, norm = self.model.blend_dense(self.model.sequence)
+        dense, norm = model.blend_dense(model.sequence)
         both[1] = dense
         lstm, stm = both
         lstm -= lstm.max()
