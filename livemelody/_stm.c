@@ -231,8 +231,11 @@ static double relative_entropy(const double *p, int V, double *plogp) {
 
 /* The mixture (TokenStm.distribution) into out [V], summing to 1: the softmax of logits [V],
  * p_STM, and IDyOM's entropy-weighted arithmetic combination with priors (1 - weight, weight):
- * w_m = prior_m * Hrel(p_m) ** -bias, normalised. */
-void lm_stm_mix(lm_stm *m, const double *logits, double weight, double bias, double *out) {
+ * w_m = prior_m * Hrel(p_m) ** -bias, normalised; where the STM's likeliest symbol is below
+ * free_from (hold, rest, delimiter), its share at most max(weight, max_share)
+ * (livemelody.ppm.capped_share). */
+void lm_stm_mix(lm_stm *m, const double *logits, double weight, double bias, double max_share, int free_from,
+                double *out) {
     int V = m->alphabet;
     double *soft = m->soft;
     double top = logits[0];
@@ -245,7 +248,12 @@ void lm_stm_mix(lm_stm *m, const double *logits, double weight, double bias, dou
     double w_lstm = (1.0 - weight) * pow(relative_entropy(soft, V, m->plogp), -bias);
     double w_stm = weight * pow(relative_entropy(out, V, m->plogp), -bias);
     double total = w_lstm + w_stm;
-    w_lstm /= total;
     w_stm /= total;
+    int top_stm = 0;
+    for (int s = 1; s < V; s++)
+        if (out[s] > out[top_stm]) top_stm = s;
+    double cap = weight > max_share ? weight : max_share;
+    if (top_stm < free_from && w_stm > cap) w_stm = cap;
+    w_lstm = 1.0 - w_stm;
     for (int s = 0; s < V; s++) out[s] = soft[s] * w_lstm + out[s] * w_stm;
 }

@@ -363,13 +363,18 @@ def cmd_continue(args) -> int:
     from livemelody.blend import Blend
     from livemelody.generate import continue_melody
     from livemelody.midi.files import write_melodies
-    from livemelody.models.registry import find_model, load_lstm
+    from livemelody.models.registry import find_model, hidden_models, load_lstm
     from livemelody.sampling import SamplingParams
 
     _check_output(args.output, [args.input], args.force)
     params = SamplingParams(args.temperature, args.top_k, args.top_p)
     session = load_lstm(args.style)
     find_model("lstm", args.blend_with)  # an unknown --blend-with is an error even at blend 0
+    for line in hidden_models():
+        if line.startswith(f"style {args.style!r}") or (
+            args.blend > 0 and line.startswith(f"style {args.blend_with!r}")
+        ):
+            print(f"livemelody: warning: {line}", file=sys.stderr)
     if args.blend > 0 and args.blend_with == args.style:
         raise UserError(
             f"--blend {args.blend:g} with the style itself ({args.style}) blends nothing: "
@@ -485,9 +490,9 @@ def _headline(meta) -> str:
 
 
 def cmd_styles(args) -> int:
-    from livemelody.models.registry import installed_models, unreadable_models
+    from livemelody.models.registry import hidden_models, installed_models, unreadable_models
 
-    for problem in unreadable_models():
+    for problem in unreadable_models() + hidden_models():
         print(f"livemelody: warning: {problem}", file=sys.stderr)
     models = installed_models()
     if not models:

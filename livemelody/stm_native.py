@@ -49,7 +49,7 @@ def _declare(lib: ctypes.PyDLL) -> ctypes.PyDLL:
         "lm_stm_length": (long, [p]),
         "lm_stm_tokens": (long, [p, p, long]),
         "lm_stm_blend": (None, [p, p]),
-        "lm_stm_mix": (None, [p, p, d, d, p]),
+        "lm_stm_mix": (None, [p, p, d, d, d, ctypes.c_int, p]),
     }
     for name, (restype, argtypes) in signatures.items():
         function = getattr(lib, name)
@@ -127,12 +127,14 @@ class NativeStm:
         if self._lib.lm_stm_learn_many(self._handle, array.ctypes.data, array.size):
             raise MemoryError("the C short-term model could not grow its sequence")
 
-    def mix(self, logits: np.ndarray, weight: float, bias: float) -> np.ndarray:
+    def mix(self, logits: np.ndarray, weight: float, bias: float, max_share: float, free_from: int) -> np.ndarray:
         """TokenStm.distribution: the mixture [alphabet_size] float64 (a new array, summing to 1)
         of softmax(``logits``) [alphabet_size] (or [1, alphabet_size]; any float dtype) and this
-        model's prediction, prior ``weight`` for the model, entropy ``bias``."""
+        model's prediction, prior ``weight`` for the model, entropy ``bias``, the model's share
+        at most ``max(weight, max_share)`` where its likeliest symbol is below ``free_from``
+        (:func:`livemelody.ppm.capped_share`)."""
         self._logits[...] = logits
-        self._mix(self._handle, self._logits_at, weight, bias, self._out_at)
+        self._mix(self._handle, self._logits_at, weight, bias, max_share, free_from, self._out_at)
         return self._out.copy()
 
     def blend(self) -> np.ndarray:

@@ -8,7 +8,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from livemelody.ppm import PPM, TokenStm, combine, entropy_weights, relative_entropy
+from livemelody.encoding.vocab import FIRST_PITCH_ID, HOLD_ID
+from livemelody.ppm import PPM, TokenStm, capped_share, combine, entropy_weights, relative_entropy
 
 
 def test_escape_c_blend_by_hand():
@@ -181,7 +182,11 @@ def test_the_mixture_is_combine_with_priors_and_sums_to_one():
         mixed = stm.distribution(logits)
         assert mixed.sum() == pytest.approx(1.0, abs=1e-12)
         both = np.stack([_softmax(logits), stm.model.predict()])
-        assert mixed == pytest.approx(combine(both, bias, geometric=False, priors=(1 - weight, weight)), abs=1e-12)
+        _, share = entropy_weights(relative_entropy(both).tolist(), bias, (1 - weight, weight))
+        if share <= max(weight, TokenStm.MAX_SHARE):  # below the cap: IDyOM's combination itself
+            assert mixed == pytest.approx(combine(both, bias, geometric=False, priors=(1 - weight, weight)), abs=1e-12)
+        share = capped_share(share, weight, TokenStm.MAX_SHARE, both[1], FIRST_PITCH_ID)
+        assert mixed == pytest.approx((1 - share) * both[0] + share * both[1], abs=1e-12)
     # bias 0 is the fixed-weight mixture this project used before
     stm = TokenStm(45, 0.25, tokens, bias=0.0)
     assert stm.distribution(logits) == pytest.approx(0.75 * _softmax(logits) + 0.25 * stm.model.predict(), abs=1e-12)
@@ -315,3 +320,31 @@ def test_the_stm_mixes_into_a_style_blend_too():
     a = continue_tokens(session, figure, 32, SamplingParams(1.0), np.random.default_rng(4), blend=blend, stm_weight=0.3)
     b = continue_tokens(session, figure, 32, SamplingParams(1.0), np.random.default_rng(4), blend=blend, stm_weight=0.3)
     assert a == b
+
+
+def test_the_stms_share_is_capped_on_rhythm_tokens_so_a_run_of_holds_cannot_take_the_answer():
+    """Generating, the STM learns the answer's own tokens: after a long run of holds it is all
+    but sure of another, and the uncapped entropy rule would hand it most of the mixture (near-
+    silent answers). Where its likeliest token is a hold, rest or the delimiter its share stops at
+    MAX_SHARE, unless its prior is higher (1: the STM alone); a sure pitch is not capped."""
+    hold = HOLD_ID
+    flat = np.zeros(45, dtype=np.float32)  # an LSTM with no idea
+    for tokens, capped in (([0, 10, *[hold] * 60], True), ([0, *[10, 12, 14, 15] * 12], False)):
+        stm = TokenStm(45, 0.1, tokens)
+        q = stm.model.predict()
+        both = np.stack([_softmax(flat), q])
+        _, uncapped = entropy_weights(relative_entropy(both).tolist(), stm.bias, (0.9, 0.1))
+        assert uncapped > TokenStm.MAX_SHARE  # what the rule alone gives
+        mixed = stm.distribution(flat)
+        top = int(np.argmax(q))
+        assert (top < FIRST_PITCH_ID) == capped
+        share = (mixed[top] - 1 / 45) / (q[top] - 1 / 45)
+        assert share == pytest.approx(TokenStm.MAX_SHARE if capped else uncapped, abs=1e-9)
+    rhythm, pitch = np.eye(45)[hold], np.eye(45)[20]
+    assert capped_share(0.9, 0.95, 0.5, rhythm, FIRST_PITCH_ID) == 0.9
+    assert capped_share(0.9, 0.1, 0.5, rhythm, FIRST_PITCH_ID) == 0.5
+    assert capped_share(0.9, 0.1, 0.5, pitch, FIRST_PITCH_ID) == 0.9
+    rows = capped_share(np.array([[0.9], [0.9]]), 0.1, 0.5, np.stack([rhythm, pitch]), FIRST_PITCH_ID)
+    assert rows.ravel().tolist() == [0.5, 0.9]
+    alone = TokenStm(45, 1.0, [0, 10, *[hold] * 60])
+    assert alone.distribution(flat) == pytest.approx(alone.model.predict(), abs=1e-12)

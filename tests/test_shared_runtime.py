@@ -187,3 +187,39 @@ def test_the_live_engine_feeds_each_step_its_place_in_the_meters_bar(shared, mon
     positions = [p for p, _ in fed]
     assert {n for _, n in fed} == {12} and len(fed) > 16 + 12
     assert all(b == (a + 1) % 12 for a, b in zip(positions, positions[1:]))
+
+
+def test_a_styles_own_lstm_that_hides_the_shared_one_is_said(monkeypatch, tmp_path, capsys):
+    """An old per-style LSTM earlier in the search order plays that style instead of the shared
+    one (no meter inputs): `styles` says so, and so does `continue` with that style."""
+    from livemelody.cli import main
+    from tests.conftest import REPO
+
+    own = tmp_path / "own"
+    own.mkdir()
+    for name in ("lstm_tiny.json", "lstm_tiny.onnx"):
+        shutil.copy(TINY_MODELS / name, own / name)
+    text = (own / "lstm_tiny.json").read_text().replace('"style": "tiny"', '"style": "tinya"')
+    (own / "lstm_tiny.json").write_text(text)
+    monkeypatch.setenv("LIVEMELODY_MODELS", f"{own}:{SHARED_MODELS}")
+    from livemelody.models.registry import hidden_models
+
+    lines = hidden_models()
+    assert len(lines) == 1 and lines[0].startswith("style 'tinya' plays") and "lstm_shared.json" in lines[0]
+    assert main(["styles"]) == 0
+    assert "hides" in capsys.readouterr().err
+    example = REPO / "examples" / "ah_vous_dirai_je_maman.mid"
+    out = tmp_path / "a.mid"
+    assert main(["continue", str(example), "-o", str(out), "--style", "tinya", "--blend-with", "tinyb"]) == 0
+    assert "hides" in capsys.readouterr().err
+    assert main(["continue", str(example), "-o", str(out), "--style", "tinyb", "--force"]) == 0
+    assert "hides" not in capsys.readouterr().err
+
+
+def test_a_damaged_sidecar_is_named_when_its_style_is_asked_for(monkeypatch, tmp_path):
+    for name in ("lstm_shared.json", "lstm_shared.onnx"):
+        shutil.copy(SHARED_MODELS / name, tmp_path / name)
+    (tmp_path / "lstm_shared.json").write_text("{ not json")
+    monkeypatch.setenv("LIVEMELODY_MODELS", str(tmp_path))
+    with pytest.raises(ModelError, match="lstm_shared.json is not valid JSON"):
+        find_model("lstm", "tinya", [tmp_path])

@@ -295,3 +295,11 @@ def test_abc_tunes_and_musicxml_are_read_through_music21(tmp_path):
     tokens = list(xml["songs"][0][2])
     highest = max(tokens) - FIRST_PITCH_ID + Vocabulary().low
     assert abs(highest - soprano) <= 6  # the soprano (top line), moved to C major / A minor by at most 6
+
+
+def test_base_may_name_any_shipped_style_and_nothing_else():
+    """--base: every corpus style shipped with an LSTM and a VAE (the shared LSTM plays all five)."""
+    pytest.importorskip("torch")
+    from training.user_style import base_styles
+
+    assert base_styles() == ("deutsch", "han", "irish", "scottish", "chorale")

@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the new style's name (lowercase letters, digits, - and _)")
     parser.add_argument("folders", nargs="+", type=Path, metavar="FOLDER", help="folders (or files) of melodies")
     parser.add_argument(
-        "--base", default="deutsch", help="shipped style to fine-tune from (deutsch or han); default deutsch"
+        "--base",
+        default="deutsch",
+        help="shipped style to fine-tune from (deutsch, han, irish, scottish or chorale); default deutsch",
     )
     parser.add_argument("--from-scratch", action="store_true", help="train new models instead of fine-tuning")
     parser.add_argument(

@@ -44,7 +44,7 @@ from livemelody.config import SETTINGS
 from livemelody.encoding import Vocabulary
 from livemelody.encoding.vocab import FIRST_PITCH_ID
 from livemelody.models.lstm import LstmSession
-from livemelody.ppm import PPM, TokenStm, combine
+from livemelody.ppm import PPM, TokenStm, capped_share, combine, entropy_weights, relative_entropy
 from training.dataset import Song, load_songs, prepare_song
 from training.doc_sections import markdown_table
 from training.metrics import MetricAccumulator
@@ -204,12 +204,21 @@ def measure(pairs) -> dict:
     return acc.result()
 
 
-def mixed(probs, stm, weight: float, bias: float = 0.0) -> list[np.ndarray]:
+def mixed(probs, stm, weight: float, bias: float = 0.0, max_share: float | None = None) -> list[np.ndarray]:
     """The run-time mixture (:class:`livemelody.ppm.TokenStm`) of each song's LSTM and STM
-    probabilities ([steps, V] each): IDyOM's arithmetic combination
-    (:func:`livemelody.ppm.combine`) with priors (1 - ``weight``, ``weight``) and ``bias``;
-    bias 0 is the fixed-weight mixture (1 - weight) p + weight q."""
-    return [combine(np.stack([p, q]), bias, geometric=False, priors=(1 - weight, weight)) for p, q in zip(probs, stm)]
+    probabilities ([steps, V] each): IDyOM's arithmetic combination with priors (1 - ``weight``,
+    ``weight``) and ``bias`` (:func:`livemelody.ppm.entropy_weights`), the STM's share capped
+    by :func:`livemelody.ppm.capped_share` at ``max_share`` where its likeliest token is a hold,
+    rest or delimiter (default ``TokenStm.MAX_SHARE``, as it plays; 1: uncapped); bias 0 is
+    the fixed-weight mixture (1 - weight) p + weight q."""
+    cap = TokenStm.MAX_SHARE if max_share is None else max_share
+    out = []
+    for p, q in zip(probs, stm):
+        both = np.maximum(np.stack([p, q]).astype(np.float64), 1e-300)
+        _, share = entropy_weights(relative_entropy(both)[..., None], bias, (1 - weight, weight))
+        share = capped_share(share, weight, cap, both[1], FIRST_PITCH_ID)
+        out.append((1 - share) * both[0] + share * both[1])
+    return out
 
 
 def mixture_grid(probs, stm, sequences) -> dict[float, dict[float, float]]:

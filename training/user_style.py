@@ -46,8 +46,21 @@ from training.lstm import MelodyLSTM, fold_style, lstm_from_onnx, parameter_coun
 from training.quantize import source_onnx
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-BASE_STYLES = ("deutsch", "han")
-"""The shipped styles: what ``--base`` may name and what style evidence compares against."""
+EVIDENCE_STYLES = ("deutsch", "han")
+"""The shipped styles the style evidence compares a user's style against (their first EsAC
+tunes parse in seconds; the other corpora need minutes of music21)."""
+
+
+def base_styles() -> tuple[str, ...]:
+    """What ``--base`` may name: every corpus style (:data:`training.corpus.STYLE_SOURCES`)
+    installed with an LSTM and a phrase VAE (the shipped ones: the shared LSTM plays them all)."""
+    from training.corpus import STYLE_SOURCES
+
+    lstm = {meta.style for _, meta in installed_models("lstm")}
+    vae = {meta.style for _, meta in installed_models("vae_encoder")}
+    return tuple(style for style in STYLE_SOURCES if style in lstm & vae)
+
+
 SPLIT_RULE = (
     "song-level by rank: songs sorted by sha256('<name>:<song id>'); the first max(1, round(0.1 n)) "
     "are test, the next max(1, round(0.1 n)) validation, the rest training"
@@ -269,8 +282,8 @@ def run(request: Request) -> int:
 
 def _run(request: Request, world, log) -> int:
     warning = check_name(request.name, request.force, request.models or paths.user_models_dir())
-    if request.base not in BASE_STYLES and not request.from_scratch:
-        raise TrainError(f"--base must be one of {', '.join(BASE_STYLES)}")
+    if not request.from_scratch and request.base not in (allowed := base_styles()):
+        raise TrainError(f"--base must be one of {', '.join(allowed)}")
     if warning:
         log(warning)
     cache = prepare(request, world, log)
@@ -485,14 +498,14 @@ def style_evidence(name: str, cache, split, session, work: Path) -> dict:
 
     vocab = Vocabulary()
     base = {}
-    for style in BASE_STYLES:
+    for style in EVIDENCE_STYLES:
         splits, _ = load_songs(style, vocab, EVIDENCE_TUNES, cache_dir=(work.parent / "base_corpus"))
         base[style] = {"train": [s.notes for s in splits["train"]], "test": [s.notes for s in splits["test"]]}
     own = {
         "train": [s.notes for s in _songs(cache, split["train"], NGRAM_SONGS)],
         "test": [s.notes for s in _songs(cache, split["test"], EVAL_SONGS)],
     }
-    sessions = {name: session, **{style: load_lstm(style) for style in BASE_STYLES}}
+    sessions = {name: session, **{style: load_lstm(style) for style in EVIDENCE_STYLES}}
     result = against_base_styles(name, own, base, sessions)
     result["base_tunes_per_file"] = EVIDENCE_TUNES
     return result

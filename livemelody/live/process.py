@@ -81,10 +81,10 @@ def _load_sessions(styles, required: str) -> tuple[dict, list[str]]:
     the ``required`` one must load (ModelError otherwise); another installed style that does
     not load is skipped with a warning rather than stopping the engine."""
     from livemelody.models.metadata import ModelError
-    from livemelody.models.registry import installed_models, load_lstm
+    from livemelody.models.registry import hidden_models, installed_models, load_lstm
 
     names = styles or tuple(sorted(m.style for _, m in installed_models("lstm")))
-    sessions, warnings = {}, []
+    sessions, warnings = {}, [line for line in hidden_models() if line.split("'")[1] in names]
     for style in names:
         try:
             sessions[style] = load_lstm(style)

@@ -61,6 +61,34 @@ def _offered(metadata: ModelMetadata) -> list[ModelMetadata]:
     return [replace(metadata, style=str(style)) for style in styles]
 
 
+def hidden_models(kind: str = "lstm") -> list[str]:
+    """One line per (kind, style) whose model found first hides another of the same style later
+    in the search order where the two differ in kind of graph: e.g. an old per-style LSTM in
+    ``$LIVEMELODY_MODELS`` that plays that style instead of the shipped shared LSTM (which hears
+    the meter). Said by ``livemelody styles`` and when a hidden style is loaded."""
+    first: dict[str, tuple[Path, ModelMetadata]] = {}
+    lines = []
+    for folder in model_dirs():
+        for json_path in sorted(folder.glob("*.json")):
+            try:
+                metadata = load_metadata(json_path)
+            except ModelError:
+                continue
+            if metadata.kind != kind:
+                continue
+            for offered in _offered(metadata):
+                if offered.style not in first:
+                    first[offered.style] = (json_path, offered)
+                    continue
+                winner, meta = first[offered.style]
+                if winner != json_path and (meta.inputs != offered.inputs):
+                    lines.append(
+                        f"style {offered.style!r} plays {winner} (inputs {', '.join(meta.inputs)}), "
+                        f"which hides {json_path} (inputs {', '.join(offered.inputs)}) found later"
+                    )
+    return lines
+
+
 def unreadable_models() -> list[str]:
     """One line per ``.json`` in the model folders that is not a readable model sidecar
     (:func:`installed_models` skips those; the user should hear which file and why)."""
@@ -82,7 +110,8 @@ def find_model(kind: str, style: str, folders: list[Path] | None = None) -> tupl
         if metadata.style == style:
             return json_path, metadata
     styles = ", ".join(sorted(m.style for _, m in models)) or "none"
-    raise ModelError(f"no {kind} model for style {style!r}; installed styles: {styles}")
+    ignored = "".join(f"; {problem}" for problem in unreadable_models())
+    raise ModelError(f"no {kind} model for style {style!r}; installed styles: {styles}{ignored}")
 
 
 def load_lstm(style: str, folders: list[Path] | None = None):
