@@ -299,3 +299,14 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
         f"{sys.executable} -m livemelody styles | true", shell=True, capture_output=True, text=True, timeout=120
     )
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+
+
+def test_headless_demo_in_3_4_plays_a_call_that_fits_and_is_not_cut(tiny_models, capsys):
+    """The built-in tune is 4 bars of 4/4; in 3/4 the longest call is 4 bars of 12 steps, so
+    the demo plays what fits (the notes starting in 48 steps) and the answer is not stopped by
+    the rest of the tune."""
+    code, out, err = run(
+        capsys, "demo", "--headless", "--turns", "2", "--style", "tiny", "--bpm", "240", "--meter", "3/4", "--no-audio"
+    )
+    assert code == 0, err
+    assert "(11 notes) in" in out and "player took over" not in out + err

@@ -55,13 +55,19 @@ class DemoCaller:
             self._thread.join(timeout=1)
 
     def events(self, first_step: int) -> list[tuple[float, list[int]]]:
-        """(stamp, bytes) of the call starting at grid step ``first_step``, in time order."""
+        """(stamp, bytes) of the call starting at grid step ``first_step``, in time order: the
+        notes that start within the engine's longest call (``max_call_bars`` bars of its meter;
+        4 bars of 3/4 hold 48 of the tune's 64 steps), cut at its end, so the rest of the tune
+        does not barge in on the answer."""
         grid = self.loop.core.transport.grid
+        config = self.loop.core.config
+        limit = config.max_call_bars * config.steps_per_bar
         out = []
-        for i, note in enumerate(self.notes):
+        for i, note in enumerate(n for n in self.notes if n.start < limit):
             velocity = min(127, note.velocity + (12 if i % 4 == 0 else 0))
             out.append((grid.time_of(first_step + note.start), note_on(0, note.pitch, velocity)))
-            out.append((grid.time_of(first_step + note.end) - RELEASE_BEFORE_END, note_off(0, note.pitch)))
+            end = min(note.end, limit)
+            out.append((grid.time_of(first_step + end) - RELEASE_BEFORE_END, note_off(0, note.pitch)))
         return sorted(out, key=lambda e: e[0])
 
     def _wait_idle(self, seconds: float) -> bool:
