@@ -300,7 +300,7 @@ def capped_share(share, prior: float, max_share: float, stm: np.ndarray, free_fr
 
     Why: generating, the STM learns the answer's own tokens, so a run of holds makes it ever
     surer of "hold", and the entropy rule would hand it the answer (4-bar answers of one held
-    note or none: 31% of 400 answers uncapped, 0.2% capped, docs/EVALUATION.md section ppm).
+    note or none: 31% of 400 answers uncapped, 0.2% capped; ``python -m tools.silent_answers``).
     Capping only the rhythm tokens (hold, rest, the delimiter) leaves the STM the motifs' pitches
     and the LSTM, which hears the meter, the rhythm; on the held-out songs it costs nothing
     (the shared LSTM's test NLL: deutsch 0.5952 against 0.5964 uncapped, han 0.9420 against
@@ -366,9 +366,10 @@ class TokenStm:
     MAX_SHARE = 0.5
     """The most the entropy rule may give the STM where its likeliest token is a hold, a rest
     or the delimiter (:func:`capped_share`). Generating 4-bar continuations of 10 primers in 5
-    styles, 8 seeds each (400 answers; /tmp scripts of session 6, the shared LSTM), the share of
-    answers with at most one note: uncapped 31%; every token capped at 0.7: 6.5%, 0.6: 1.5%,
-    0.5: 0.2%; the rhythm tokens capped at 0.5: 0.2%; the fixed-weight rule 0%."""
+    styles, 8 seeds each (400 answers, the shared LSTM; ``python -m tools.silent_answers``
+    measures it for any files), the share of answers with at most one note: uncapped 31%;
+    every token capped at 0.7: 6.5%, 0.6: 1.5%, 0.5: 0.2%; the rhythm tokens capped at 0.5:
+    0.2%; the fixed-weight rule 0%."""
     BIAS = 0.5
     """The entropy bias of the mixture: chosen with the ``stm_weight`` setting's default on the
     validation songs of every style ``python -m training.ppm_eval`` covers (docs/EVALUATION.md,
