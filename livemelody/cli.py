@@ -370,11 +370,10 @@ def cmd_continue(args) -> int:
     params = SamplingParams(args.temperature, args.top_k, args.top_p)
     session = load_lstm(args.style)
     find_model("lstm", args.blend_with)  # an unknown --blend-with is an error even at blend 0
-    for line in hidden_models():
-        if line.startswith(f"style {args.style!r}") or (
-            args.blend > 0 and line.startswith(f"style {args.blend_with!r}")
-        ):
-            print(f"livemelody: warning: {line}", file=sys.stderr)
+    hidden = hidden_models()
+    for style in [args.style] + ([args.blend_with] if args.blend > 0 else []):
+        if style in hidden:
+            print(f"livemelody: warning: {hidden[style]}", file=sys.stderr)
     if args.blend > 0 and args.blend_with == args.style:
         raise UserError(
             f"--blend {args.blend:g} with the style itself ({args.style}) blends nothing: "
@@ -385,11 +384,9 @@ def cmd_continue(args) -> int:
         blend = Blend(load_lstm(args.blend_with), args.blend)
     style = f"{args.style} blended {args.blend:g} with {args.blend_with}" if blend else args.style
     melody = _read(args.input, args)
-    end = max(n.end for n in melody.notes)
-    target = melody.bar_line_at_or_after(end) + args.bars * melody.steps_per_bar(end)
-    steps = target - end
+    steps, meter = melody.continuation(args.bars)
+    target = meter[1] + args.bars * meter[0]  # the continuation's last bar line
     rng = np.random.default_rng(args.seed)
-    meter = (melody.steps_per_bar(end), melody.bar_line_at_or_after(end))
     result = continue_melody(
         session,
         melody.notes,
@@ -492,7 +489,7 @@ def _headline(meta) -> str:
 def cmd_styles(args) -> int:
     from livemelody.models.registry import hidden_models, installed_models, unreadable_models
 
-    for problem in unreadable_models() + hidden_models():
+    for problem in unreadable_models() + list(hidden_models().values()):
         print(f"livemelody: warning: {problem}", file=sys.stderr)
     models = installed_models()
     if not models:

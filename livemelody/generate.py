@@ -13,7 +13,7 @@ import numpy as np
 
 from livemelody.blend import Blend, continue_blended
 from livemelody.encoding import Key, notes_to_tokens, to_reference, tokens_to_notes, transpose
-from livemelody.encoding.bars import MAX_BAR_LEN, BarGrid, bar_inputs, bar_of
+from livemelody.encoding.bars import BarGrid, bar_inputs, bar_of, meter_grid
 from livemelody.encoding.phrase import register_shift
 from livemelody.encoding.vocab import DELIMITER_ID
 from livemelody.events import Note
@@ -127,7 +127,7 @@ def continue_melody(
     ``stm_weight`` as :func:`continue_tokens` takes it."""
     tokens, key, shift = primer_tokens(notes, session, key)
     end = max(n.end for n in notes)
-    grid = BarGrid(meter[0], meter[1]) if meter is not None and 1 <= meter[0] <= MAX_BAR_LEN else None
+    grid = None if meter is None else meter_grid(*meter)
     quoter = None
     if meter is not None and quote > 0:
         steps_per_bar, bar_line = meter

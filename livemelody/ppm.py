@@ -343,7 +343,8 @@ class TokenStm:
     Hrel(p_LSTM) ** -BIAS``, ``w_STM = weight * Hrel(p_STM) ** -BIAS``, ``p = (w_LSTM p_LSTM
     + w_STM p_STM) / (w_LSTM + w_STM)``, ``Hrel`` the entropy over ``log2(vocab_size)``
     (:func:`relative_entropy`): whichever model is surer at this step counts more than its
-    prior. ``weight`` in [0, 1]: 0 is the LSTM alone (callers then pass no mixture to
+    prior, except that where the STM's likeliest token is a hold, a rest or the delimiter its
+    share stops at :attr:`MAX_SHARE` (:func:`capped_share`). ``weight`` in [0, 1]: 0 is the LSTM alone (callers then pass no mixture to
     :func:`~livemelody.sampling.sample_mixed`), 1 the STM alone. ``bias`` (default
     :attr:`BIAS`) and the ``stm_weight`` setting's default are chosen on the validation
     songs by ``python -m training.ppm_eval`` (docs/EVALUATION.md, section ppm). Raises

@@ -16,7 +16,7 @@ from livemelody.models.lstm import LstmSession
 from livemelody.models.metadata import ModelError, load_metadata
 from livemelody.models.registry import find_model, installed_models, load_lstm
 from livemelody.primers import AH_VOUS_DIRAI_JE_MAMAN
-from livemelody.sampling import SamplingParams
+from livemelody.sampling import SamplingParams, sample_mixed
 from tests.conftest import FIXTURES, TINY_MODELS
 
 SHARED_MODELS = FIXTURES / "shared_models"
@@ -115,12 +115,22 @@ def test_continue_feeds_the_bar_of_each_predicted_step(shared, monkeypatch):
     primed = seen[0]
     start = end - len(primed[0]) + 1
     assert primed[0] == [(s % 12) for s in range(start, end + 1)] and primed[1] == 12
-    # the Stepper binds its inputs once, so steps do not go through run(): check its arithmetic instead
-    a = continue_tokens(session, [FIRST_PITCH_ID] * 8, 16, params, np.random.default_rng(1), grid=BarGrid(16), start=0)
-    b = continue_tokens(
-        session, [FIRST_PITCH_ID] * 8, 16, params, np.random.default_rng(1), grid=BarGrid(16, 16), start=32
-    )
-    assert a == b  # a whole bar later is the same place in the bar
+    # the Stepper binds its inputs once, so its steps do not go through run(): replay them with
+    # step() and each predicted step's bar, drawing with the same generator
+    monkeypatch.setattr(session, "run", run)
+    primer, grid = [FIRST_PITCH_ID] * 8, BarGrid(12, bar_line=5)
+    made = continue_tokens(session, primer, 16, params, np.random.default_rng(1), grid=grid, start=3)
+    rng = np.random.default_rng(1)
+    logits, state = session.prime([DELIMITER_ID, *primer], bars=bar_inputs(grid, 3, 9))
+    replayed = []
+    for i in range(16):
+        replayed.append(sample_mixed(logits, params, rng, (DELIMITER_ID,), None))
+        logits, state = session.step(replayed[-1], state, (grid.position(3 + 8 + i + 1), 12))
+    assert made == replayed
+    later = continue_tokens(session, primer, 16, params, np.random.default_rng(1), grid=BarGrid(12, 17), start=15)
+    assert later == made  # a whole bar later is the same place in the bar
+    shifted = continue_tokens(session, primer, 16, params, np.random.default_rng(1), grid=BarGrid(12, 11), start=3)
+    assert shifted != made  # half a bar off is another place: the bars reach every step
 
 
 def test_live_priming_equals_offline_priming_for_the_chosen_key(shared):
@@ -205,7 +215,8 @@ def test_a_styles_own_lstm_that_hides_the_shared_one_is_said(monkeypatch, tmp_pa
     from livemelody.models.registry import hidden_models
 
     lines = hidden_models()
-    assert len(lines) == 1 and lines[0].startswith("style 'tinya' plays") and "lstm_shared.json" in lines[0]
+    assert list(lines) == ["tinya"] and lines["tinya"].startswith("style 'tinya' plays")
+    assert "lstm_shared.json" in lines["tinya"]
     assert main(["styles"]) == 0
     assert "hides" in capsys.readouterr().err
     example = REPO / "examples" / "ah_vous_dirai_je_maman.mid"

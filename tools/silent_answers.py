@@ -41,9 +41,7 @@ def silent_share(files, styles, seeds: int, stm_weight: float) -> tuple[int, int
     silent = total = 0
     for path in files:
         melody = read_melody(path)
-        end = max(n.end for n in melody.notes)
-        steps = melody.bar_line_at_or_after(end) + 4 * melody.steps_per_bar(end) - end
-        meter = (melody.steps_per_bar(end), melody.bar_line_at_or_after(end))
+        steps, meter = melody.continuation(4)
         for style in styles:
             session = load_lstm(style)
             for seed in range(1, seeds + 1):

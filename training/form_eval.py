@@ -29,8 +29,7 @@ import numpy as np
 
 from livemelody.config import SETTINGS
 from livemelody.encoding import Vocabulary, tokens_to_notes
-from livemelody.encoding.bars import MAX_BAR_LEN
-from livemelody.encoding.bars import BarGrid as StepGrid
+from livemelody.encoding.bars import meter_grid
 from livemelody.encoding.vocab import HOLD_ID
 from livemelody.form import QUOTE_BARS, Quoter, full_bars
 from livemelody.generate import continue_tokens
@@ -208,7 +207,7 @@ def answer(
     quote, span = variant
     bars = full_bars(op.opening, op.start, op.steps_per_bar)[-BARS_OUT:]
     quoter = Quoter(bars, op.steps_per_bar, quote, rng, bar_line=0, span=span)
-    grid = StepGrid(op.steps_per_bar, op.start) if op.steps_per_bar <= MAX_BAR_LEN else None  # the bar inputs
+    grid = meter_grid(op.steps_per_bar, op.start)  # the shared LSTM's bar inputs
     return [*op.opening, *continue_tokens(session, op.opening, op.end - op.start, params, rng, quoter, grid=grid)]
 
 

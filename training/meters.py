@@ -98,12 +98,11 @@ def model_grid(grid: BarGrid | None):
     inputs) of a tune's :class:`BarGrid` from its first note: its bar length, a bar line at
     the first bar line (after a pickup, which is so counted from its bar's end); None without
     a grid or with a bar too long for the model's inputs."""
-    from livemelody.encoding.bars import MAX_BAR_LEN
-    from livemelody.encoding.bars import BarGrid as StepGrid
+    from livemelody.encoding.bars import meter_grid
 
-    if grid is None or not 1 <= grid.steps_per_bar <= MAX_BAR_LEN:
+    if grid is None:
         return None
-    return StepGrid(grid.steps_per_bar, grid.bar_lines[0] if grid.bar_lines else 0)
+    return meter_grid(grid.steps_per_bar, grid.bar_lines[0] if grid.bar_lines else 0)
 
 
 def load_bar_grids(style: str) -> dict[str, BarGrid | None]:

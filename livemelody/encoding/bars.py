@@ -14,6 +14,7 @@ the metronome counts them); in files, the time signature in force (:mod:`livemel
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,13 @@ class BarGrid:
         """(bar_pos, bar_len) int64 [count] of steps ``first_step .. first_step + count - 1``."""
         steps = np.arange(first_step, first_step + count, dtype=np.int64)
         return (steps - self.bar_line) % self.steps_per_bar, np.full(count, self.steps_per_bar, np.int64)
+
+
+@functools.lru_cache(maxsize=64)
+def meter_grid(steps_per_bar: int, bar_line: int = 0) -> BarGrid | None:
+    """The :class:`BarGrid` of a meter, or None ("no meter") for a bar the models' inputs cannot
+    encode (longer than :data:`MAX_BAR_LEN` steps, or shorter than 1)."""
+    return BarGrid(steps_per_bar, bar_line) if 1 <= steps_per_bar <= MAX_BAR_LEN else None
 
 
 NO_METER = (0, 0)

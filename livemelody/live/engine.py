@@ -27,7 +27,7 @@ import numpy as np
 from livemelody.blend import blend_name, live_logits
 from livemelody.config import SETTINGS, EngineConfig
 from livemelody.encoding import Key, key_confidence, transposition_to_reference
-from livemelody.encoding.bars import MAX_BAR_LEN, NO_METER
+from livemelody.encoding.bars import bar_of, meter_grid
 from livemelody.encoding.vocab import DELIMITER_ID, HOLD_ID, REST_ID
 from livemelody.events import Note, RollNote, Tag
 from livemelody.form import Quoter, call_bars
@@ -393,8 +393,7 @@ class EngineCore:
         """(bar_pos, bar_len) of grid ``step`` in the meter set now (bar lines every
         ``steps_per_bar`` steps from step 0, as the metronome counts): the shared model's bar
         inputs (:mod:`livemelody.encoding.bars`)."""
-        steps_per_bar = self.config.steps_per_bar
-        return (step % steps_per_bar, steps_per_bar) if steps_per_bar <= MAX_BAR_LEN else NO_METER
+        return bar_of(meter_grid(self.config.steps_per_bar), step)
 
     def _call_over(self, step: int) -> bool:
         config = self.config

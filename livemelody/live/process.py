@@ -84,7 +84,8 @@ def _load_sessions(styles, required: str) -> tuple[dict, list[str]]:
     from livemelody.models.registry import hidden_models, installed_models, load_lstm
 
     names = styles or tuple(sorted(m.style for _, m in installed_models("lstm")))
-    sessions, warnings = {}, [line for line in hidden_models() if line.split("'")[1] in names]
+    hidden = hidden_models()
+    sessions, warnings = {}, [hidden[style] for style in names if style in hidden]
     for style in names:
         try:
             sessions[style] = load_lstm(style)

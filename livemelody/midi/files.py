@@ -87,6 +87,16 @@ class MelodyFile:
                 return line
         raise AssertionError("unreachable: the last segment has no limit")
 
+    def continuation(self, bars: int) -> tuple[int, tuple[int, int]]:
+        """(steps, meter) of a continuation from the melody's end: it fills the last bar, then
+        ``bars`` bars of the time signature in force at the end, so it ends on a bar line;
+        meter = (steps per bar, the bar line at or after the end), as
+        :func:`~livemelody.generate.continue_melody` takes it."""
+        end = max(n.end for n in self.notes)
+        line = self.bar_line_at_or_after(end)
+        steps_per_bar = self.steps_per_bar(end)
+        return line + bars * steps_per_bar - end, (steps_per_bar, line)
+
     def tick_to_step(self, tick: int) -> int:
         return round(tick * STEPS_PER_QUARTER / self.ticks_per_beat)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,7 @@ class LstmSession:
             raise ModelError(f"{json_path}: unexpected I/O names {self.metadata.inputs} -> {self.metadata.outputs}")
         self.conditioned = io == CONDITIONED_IO
         """Whether the graph takes a style row and bar inputs (the shared model)."""
-        try:
+        try:  # styles: what this file plays, the shared model's ``data.styles``, else its one style
             self.vocab = Vocabulary.from_symbols(self.metadata.encoding.symbols)
             self.hidden_size = int(self.metadata.dimensions["hidden_size"])
             self.styles: tuple[str, ...] = (
@@ -78,16 +79,15 @@ class LstmSession:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{json_path}: bad metadata ({exc})") from None
-        """The styles this file plays: the shared model's ``data.styles``, else its one style."""
         if self.conditioned and self.metadata.style == SHARED_STYLE and self.styles:
-            from dataclasses import replace
-
             self.metadata = replace(self.metadata, style=self.styles[0])
         if self.metadata.style not in self.styles:
             raise ModelError(f"{json_path}: plays {', '.join(self.styles)}, not {self.metadata.style!r}")
         self.style_row = np.zeros((1, len(self.styles)), np.float32)
         """The ``style`` input [1, styles]: one-hot at this session's style (shared model)."""
         self.style_row[0, self.styles.index(self.metadata.style)] = 1.0
+        self._style_rows = {1: self.style_row}
+        """The style input by batch size: made once each (the live engine runs batches 12 and 1)."""
         self._session = _session_of(json_path, self.metadata)
         self._outputs = list(self.metadata.outputs)
         self._check_graph(json_path)
@@ -138,7 +138,10 @@ class LstmSession:
                 pos, length = (
                     np.ascontiguousarray(np.broadcast_to(np.asarray(a, np.int64), (batch, time))) for a in bars
                 )
-            feeds.update(style=np.repeat(self.style_row, batch, axis=0), bar_pos=pos, bar_len=length)
+            rows = self._style_rows.get(batch)
+            if rows is None:
+                rows = self._style_rows[batch] = np.repeat(self.style_row, batch, axis=0)
+            feeds.update(style=rows, bar_pos=pos, bar_len=length)
         return feeds
 
     def run(self, tokens: np.ndarray, state: State, bars: Bars | None = None) -> tuple[np.ndarray, State]:

@@ -32,25 +32,27 @@ def model_dirs() -> list[Path]:
     return [d for d in candidates if d.is_dir()]
 
 
-def installed_models(kind: str | None = None, folders: list[Path] | None = None) -> list[tuple[Path, ModelMetadata]]:
-    """(json path, metadata) of every readable model, first occurrence per (kind, style), in
-    :func:`model_dirs` (or only in ``folders``, for the evaluation of a given set of models)."""
-    seen: set[tuple[str, str]] = set()
-    found = []
+def _entries(kind: str | None, folders: list[Path] | None):
+    """(json path, metadata) of every readable sidecar of ``kind`` (any where None) and every
+    (kind, style) it offers (:func:`_offered`), in search order, duplicates included."""
     for folder in model_dirs() if folders is None else folders:
         for json_path in sorted(folder.glob("*.json")):
             try:
                 metadata = load_metadata(json_path)
             except ModelError:
                 continue
-            if kind is not None and metadata.kind != kind:
-                continue
-            for offered in _offered(metadata):
-                key = (offered.kind, offered.style)
-                if key not in seen:
-                    seen.add(key)
-                    found.append((json_path, offered))
-    return found
+            if kind is None or metadata.kind == kind:
+                for offered in _offered(metadata):
+                    yield json_path, offered
+
+
+def installed_models(kind: str | None = None, folders: list[Path] | None = None) -> list[tuple[Path, ModelMetadata]]:
+    """(json path, metadata) of every readable model, first occurrence per (kind, style), in
+    :func:`model_dirs` (or only in ``folders``, for the evaluation of a given set of models)."""
+    found: dict[tuple[str, str], tuple[Path, ModelMetadata]] = {}
+    for json_path, metadata in _entries(kind, folders):
+        found.setdefault((metadata.kind, metadata.style), (json_path, metadata))
+    return list(found.values())
 
 
 def _offered(metadata: ModelMetadata) -> list[ModelMetadata]:
@@ -61,31 +63,20 @@ def _offered(metadata: ModelMetadata) -> list[ModelMetadata]:
     return [replace(metadata, style=str(style)) for style in styles]
 
 
-def hidden_models(kind: str = "lstm") -> list[str]:
-    """One line per (kind, style) whose model found first hides another of the same style later
-    in the search order where the two differ in kind of graph: e.g. an old per-style LSTM in
+def hidden_models(kind: str = "lstm") -> dict[str, str]:
+    """Style -> one line, for each style whose model found first hides another of the same
+    style later in the search order with other inputs: e.g. an old per-style LSTM in
     ``$LIVEMELODY_MODELS`` that plays that style instead of the shipped shared LSTM (which hears
-    the meter). Said by ``livemelody styles`` and when a hidden style is loaded."""
-    first: dict[str, tuple[Path, ModelMetadata]] = {}
-    lines = []
-    for folder in model_dirs():
-        for json_path in sorted(folder.glob("*.json")):
-            try:
-                metadata = load_metadata(json_path)
-            except ModelError:
-                continue
-            if metadata.kind != kind:
-                continue
-            for offered in _offered(metadata):
-                if offered.style not in first:
-                    first[offered.style] = (json_path, offered)
-                    continue
-                winner, meta = first[offered.style]
-                if winner != json_path and (meta.inputs != offered.inputs):
-                    lines.append(
-                        f"style {offered.style!r} plays {winner} (inputs {', '.join(meta.inputs)}), "
-                        f"which hides {json_path} (inputs {', '.join(offered.inputs)}) found later"
-                    )
+    the meter). Said by ``livemelody styles``, ``continue`` and the live engine."""
+    first = {m.style: (p, m) for p, m in installed_models(kind)}
+    lines: dict[str, str] = {}
+    for json_path, metadata in _entries(kind, None):
+        winner, meta = first[metadata.style]
+        if winner != json_path and meta.inputs != metadata.inputs and metadata.style not in lines:
+            lines[metadata.style] = (
+                f"style {metadata.style!r} plays {winner} (inputs {', '.join(meta.inputs)}), "
+                f"which hides {json_path} (inputs {', '.join(metadata.inputs)}) found later"
+            )
     return lines
 
 
